@@ -1,0 +1,91 @@
+using System.Text;
+using CudaI2V.Cli.Commands;
+using CudaI2V.Loader;
+
+namespace CudaI2V.Cli;
+
+/// <summary>The <c>cudai2v</c> tool: dispatches to a command and maps failures to exit codes.</summary>
+public static class CliApp
+{
+    /// <summary>The exit-code table every help text ends with.</summary>
+    public const string ExitCodeHelp =
+        "Exit codes: 0 success, 1 a check that ran and failed, 2 a usage error, 3 bad input or model files.";
+
+    /// <summary>Every command, in help order.</summary>
+    public static IReadOnlyList<CommandSpec> Commands { get; } = [InspectCommand.Spec];
+
+    /// <summary>Runs the tool with <paramref name="args"/>; returns the exit code.</summary>
+    public static int Run(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        var context = new CliContext(stdout, stderr);
+        if (args.Count == 0 || args[0] is "--help" or "-h" or "help")
+        {
+            if (args.Count > 1 && args[0] == "help")
+            {
+                return Run([args[1], "--help"], stdout, stderr);
+            }
+
+            stdout.Write(GeneralHelp());
+            return args.Count == 0 ? ExitCodes.Usage : ExitCodes.Success;
+        }
+
+        var spec = Commands.FirstOrDefault(c => c.Name == args[0]);
+        if (spec is null)
+        {
+            stderr.WriteLine($"cudai2v: unknown command '{args[0]}'. Commands: {string.Join(", ", Commands.Select(c => c.Name))}; see 'cudai2v --help'.");
+            return ExitCodes.Usage;
+        }
+
+        try
+        {
+            var parsed = ParsedArgs.Parse(spec, args.Skip(1).ToList());
+            if (parsed.HelpRequested)
+            {
+                stdout.Write(spec.Help());
+                return ExitCodes.Success;
+            }
+
+            return spec.Run(parsed, context);
+        }
+        catch (UsageException e)
+        {
+            stderr.WriteLine($"cudai2v {spec.Name}: {e.Message}");
+            return ExitCodes.Usage;
+        }
+        catch (ModelFileException e)
+        {
+            stderr.WriteLine($"cudai2v {spec.Name}: {e.Message}");
+            return ExitCodes.BadInput;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            stderr.WriteLine($"cudai2v {spec.Name}: {e.Message}");
+            return ExitCodes.BadInput;
+        }
+    }
+
+    /// <summary>The tool's overview.</summary>
+    public static string GeneralHelp()
+    {
+        var sb = new StringBuilder();
+        sb.AppendLine("cudai2v: I2VGen-XL image-to-video inference, hand-built on CUDA (with a CPU reference backend).");
+        sb.AppendLine();
+        sb.AppendLine("Usage: cudai2v <command> [options]");
+        sb.AppendLine();
+        sb.AppendLine("Commands:");
+        var width = Commands.Max(c => c.Name.Length) + 2;
+        foreach (var command in Commands)
+        {
+            sb.Append("  ").Append(command.Name.PadRight(width)).AppendLine(command.Summary);
+        }
+
+        sb.AppendLine();
+        sb.AppendLine("Run 'cudai2v <command> --help' for a command's options.");
+        sb.AppendLine("--model accepts a whole diffusers pipeline folder (with model_index.json, e.g. a download of");
+        sb.AppendLine("ali-vilab/i2vgen-xl) or one component's folder (e.g. its unet/).");
+        sb.AppendLine();
+        sb.AppendLine(ExitCodeHelp);
+        return sb.ToString();
+    }
+}

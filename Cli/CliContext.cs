@@ -1,0 +1,4 @@
+namespace CudaI2V.Cli;
+
+/// <summary>Where a command writes: results to <see cref="Out"/>, messages to <see cref="Error"/>.</summary>
+public sealed record CliContext(TextWriter Out, TextWriter Error);

@@ -1,0 +1,188 @@
+using System.Globalization;
+using System.Text;
+
+namespace CudaI2V.Cli;
+
+/// <summary>The command line is wrong; the message says how (exit code 2).</summary>
+public sealed class UsageException(string message) : Exception(message)
+{
+    /// <summary>Creates the exception with a generic message.</summary>
+    public UsageException()
+        : this("Invalid command line.")
+    {
+    }
+
+    /// <summary>Creates the exception with a message and cause.</summary>
+    public UsageException(string message, Exception inner)
+        : this(message + " " + inner.Message)
+    {
+    }
+}
+
+/// <summary>One option of a command: <c>--name value</c> (or <c>--name=value</c>), or a flag when it takes no value.</summary>
+/// <param name="Name">Long name without dashes.</param>
+/// <param name="ValueName">Placeholder shown in help; null for a flag.</param>
+/// <param name="Description">One line of help.</param>
+/// <param name="Required">Must be given.</param>
+/// <param name="Default">Default shown in help.</param>
+public sealed record OptionSpec(string Name, string? ValueName, string Description, bool Required = false, string? Default = null)
+{
+    /// <summary>True when the option takes no value.</summary>
+    public bool IsFlag => ValueName is null;
+}
+
+/// <summary>A command's name, summary, options and the code that runs it.</summary>
+public sealed record CommandSpec(
+    string Name, string Summary, string Usage, IReadOnlyList<OptionSpec> Options, Func<ParsedArgs, CliContext, int> Run,
+    string? Details = null)
+{
+    /// <summary>The full help text of the command.</summary>
+    public string Help()
+    {
+        var sb = new StringBuilder();
+        sb.AppendLine(CultureInfo.InvariantCulture, $"cudai2v {Name}: {Summary}");
+        sb.AppendLine();
+        sb.AppendLine(CultureInfo.InvariantCulture, $"Usage: cudai2v {Name} {Usage}");
+        sb.AppendLine();
+        sb.AppendLine("Options:");
+        var width = Options.Select(Left).Append("--help").Max(s => s.Length) + 2;
+        foreach (var option in Options)
+        {
+            var text = option.Description;
+            if (option.Required)
+            {
+                text += " (required)";
+            }
+            else if (option.Default is not null)
+            {
+                text += $" (default: {option.Default})";
+            }
+
+            sb.AppendLine(CultureInfo.InvariantCulture, $"  {Left(option).PadRight(width)}{text}");
+        }
+
+        sb.AppendLine(CultureInfo.InvariantCulture, $"  {"--help".PadRight(width)}Show this help.");
+        if (Details is not null)
+        {
+            sb.AppendLine();
+            sb.AppendLine(Details);
+        }
+
+        sb.AppendLine();
+        sb.AppendLine(CliApp.ExitCodeHelp);
+        return sb.ToString();
+    }
+
+    private static string Left(OptionSpec o) => o.IsFlag ? $"--{o.Name}" : $"--{o.Name} <{o.ValueName}>";
+}
+
+/// <summary>The options given to a command, checked against its <see cref="CommandSpec"/>.</summary>
+public sealed class ParsedArgs
+{
+    private readonly Dictionary<string, string?> _values;
+
+    private ParsedArgs(Dictionary<string, string?> values) => _values = values;
+
+    /// <summary>True when the user asked for help.</summary>
+    public bool HelpRequested { get; private init; }
+
+    /// <summary>Parses <paramref name="args"/> (after the command name) for <paramref name="spec"/>.</summary>
+    public static ParsedArgs Parse(CommandSpec spec, IReadOnlyList<string> args)
+    {
+        var values = new Dictionary<string, string?>(StringComparer.Ordinal);
+        for (var i = 0; i < args.Count; i++)
+        {
+            var arg = args[i];
+            if (arg is "--help" or "-h")
+            {
+                return new ParsedArgs(values) { HelpRequested = true };
+            }
+
+            if (!arg.StartsWith("--", StringComparison.Ordinal) || arg.Length == 2)
+            {
+                throw new UsageException($"Unexpected argument '{arg}'. Options start with --; see 'cudai2v {spec.Name} --help'.");
+            }
+
+            var name = arg[2..];
+            string? inline = null;
+            var eq = name.IndexOf('=', StringComparison.Ordinal);
+            if (eq >= 0)
+            {
+                inline = name[(eq + 1)..];
+                name = name[..eq];
+            }
+
+            var option = spec.Options.FirstOrDefault(o => o.Name == name)
+                ?? throw new UsageException($"Unknown option '--{name}' for '{spec.Name}'; see 'cudai2v {spec.Name} --help'.");
+            if (values.ContainsKey(name))
+            {
+                throw new UsageException($"Option '--{name}' is given twice.");
+            }
+
+            if (option.IsFlag)
+            {
+                if (inline is not null)
+                {
+                    throw new UsageException($"Option '--{name}' takes no value.");
+                }
+
+                values[name] = null;
+                continue;
+            }
+
+            if (inline is null)
+            {
+                if (i + 1 >= args.Count)
+                {
+                    throw new UsageException($"Option '--{name}' needs a value <{option.ValueName}>.");
+                }
+
+                inline = args[++i];
+            }
+
+            values[name] = inline;
+        }
+
+        foreach (var required in spec.Options.Where(o => o.Required && !values.ContainsKey(o.Name)))
+        {
+            throw new UsageException($"'{spec.Name}' needs --{required.Name} <{required.ValueName}>; see 'cudai2v {spec.Name} --help'.");
+        }
+
+        return new ParsedArgs(values);
+    }
+
+    /// <summary>True when the option (or flag) was given.</summary>
+    public bool Has(string name) => _values.ContainsKey(name);
+
+    /// <summary>The option's value, or <paramref name="fallback"/>.</summary>
+    public string? Get(string name, string? fallback = null) => _values.TryGetValue(name, out var v) ? v : fallback;
+
+    /// <summary>The required option's value.</summary>
+    public string Require(string name) => Get(name) ?? throw new UsageException($"--{name} is required.");
+
+    /// <summary>An integer option within [min, max].</summary>
+    public int GetInt32(string name, int fallback, int min = int.MinValue, int max = int.MaxValue)
+    {
+        var text = Get(name);
+        if (text is null)
+        {
+            return fallback;
+        }
+
+        if (!int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) || value < min || value > max)
+        {
+            throw new UsageException($"--{name} must be an integer from {min} to {max}, got '{text}'.");
+        }
+
+        return value;
+    }
+
+    /// <summary>One of the allowed words.</summary>
+    public string Choice(string name, string fallback, params string[] allowed)
+    {
+        var text = Get(name) ?? fallback;
+        return allowed.Contains(text)
+            ? text
+            : throw new UsageException($"--{name} must be one of {string.Join(", ", allowed)}, got '{text}'.");
+    }
+}

@@ -1,0 +1,129 @@
+using System.Text.Json;
+using CudaI2V.Loader.Configs;
+
+namespace CudaI2V.Loader;
+
+/// <summary>One component's folder: its kind, class, parsed config (on first use) and weight files.</summary>
+public sealed class ComponentFolder
+{
+    private readonly Lazy<ComponentConfig> _config;
+    private readonly string? _declaredClass;
+
+    internal ComponentFolder(ComponentKind kind, string path, string? declaredClass, bool fromIndex)
+    {
+        Kind = kind;
+        Path = path;
+        _declaredClass = declaredClass;
+        FromIndex = fromIndex;
+        _config = new Lazy<ComponentConfig>(LoadConfig);
+    }
+
+    /// <summary>Which component.</summary>
+    public ComponentKind Kind { get; }
+
+    /// <summary>The component's folder.</summary>
+    public string Path { get; }
+
+    /// <summary>True when found through model_index.json.</summary>
+    public bool FromIndex { get; }
+
+    /// <summary>The class model_index.json or the config names (or the class CudaI2V implements, if neither does).</summary>
+    public string ClassName => _declaredClass ?? Config.ClassName ?? Kind.ExpectedClass();
+
+    /// <summary>The parsed config (read and validated on first use).</summary>
+    public ComponentConfig Config => _config.Value;
+
+    /// <summary>The config file's path.</summary>
+    public string ConfigPath => Kind switch
+    {
+        ComponentKind.Scheduler => System.IO.Path.Combine(Path, "scheduler_config.json"),
+        ComponentKind.FeatureExtractor => System.IO.Path.Combine(Path, "preprocessor_config.json"),
+        ComponentKind.Tokenizer => System.IO.Path.Combine(Path, "tokenizer_config.json"),
+        _ => System.IO.Path.Combine(Path, "config.json"),
+    };
+
+    /// <summary>Finds the weight files; see <see cref="WeightFiles.Resolve"/>.</summary>
+    public WeightFiles ResolveWeights(WeightVariant? requested, WeightVariant preferred)
+    {
+        RequireFolder();
+        if (!Kind.HasWeights())
+        {
+            throw new InvalidOperationException($"The {Kind.FolderName()} component has no weights.");
+        }
+
+        return WeightFiles.Resolve(Path, Kind, requested, preferred);
+    }
+
+    /// <summary>Opens the weights as a <see cref="WeightSet"/> named after the component (with the VAE's legacy aliases).</summary>
+    public WeightSet OpenWeights(WeightVariant? requested, WeightVariant preferred) =>
+        ResolveWeights(requested, preferred).Open(Kind.FolderName(), Kind == ComponentKind.Vae ? WeightAliases.LegacyVaeAttention : null);
+
+    private void RequireFolder()
+    {
+        if (!Directory.Exists(Path))
+        {
+            throw new ModelFileException($"The {Kind.FolderName()} folder is missing: {Path} (model_index.json lists it).", Path);
+        }
+    }
+
+    private ComponentConfig LoadConfig()
+    {
+        RequireFolder();
+        if (_declaredClass is { } declared && declared != Kind.ExpectedClass())
+        {
+            throw new ModelFileException(
+                $"The {Kind.FolderName()} component is a {declared}; CudaI2V implements {Kind.ExpectedClass()} for it.", Path);
+        }
+
+        ComponentConfig config = Kind switch
+        {
+            ComponentKind.Unet => UNetConfig.Load(ConfigPath),
+            ComponentKind.Vae => VaeConfig.Load(ConfigPath),
+            ComponentKind.TextEncoder => ClipTextConfig.Load(ConfigPath),
+            ComponentKind.ImageEncoder => ClipVisionConfig.Load(ConfigPath),
+            ComponentKind.Tokenizer => TokenizerConfig.Load(Path),
+            ComponentKind.FeatureExtractor => FeatureExtractorConfig.Load(ConfigPath),
+            ComponentKind.Scheduler => SchedulerConfig.Load(ConfigPath),
+            _ => throw new ArgumentOutOfRangeException(nameof(Kind)),
+        };
+        if (Kind is ComponentKind.Unet or ComponentKind.Vae or ComponentKind.TextEncoder or ComponentKind.ImageEncoder
+            && config.ClassName is { } named && named != Kind.ExpectedClass())
+        {
+            throw new ModelFileException($"{ConfigPath} describes a {named}; CudaI2V implements {Kind.ExpectedClass()} for the {Kind.FolderName()}.", ConfigPath);
+        }
+
+        return config;
+    }
+
+    /// <summary>Reads the class name and model type a config.json declares, without validating the rest.</summary>
+    internal static (string? ClassName, string? ModelType) ProbeClass(string configPath)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(File.ReadAllBytes(configPath));
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+            {
+                throw new ModelFileException($"{configPath} must hold a JSON object.", configPath);
+            }
+
+            string? className = null;
+            if (root.TryGetProperty("_class_name", out var c) && c.ValueKind == JsonValueKind.String)
+            {
+                className = c.GetString();
+            }
+            else if (root.TryGetProperty("architectures", out var a) && a.ValueKind == JsonValueKind.Array && a.GetArrayLength() > 0
+                && a[0].ValueKind == JsonValueKind.String)
+            {
+                className = a[0].GetString();
+            }
+
+            var modelType = root.TryGetProperty("model_type", out var m) && m.ValueKind == JsonValueKind.String ? m.GetString() : null;
+            return (className, modelType);
+        }
+        catch (JsonException e)
+        {
+            throw new ModelFileException($"{configPath} is not valid JSON: {e.Message}", configPath, null, e);
+        }
+    }
+}

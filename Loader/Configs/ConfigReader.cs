@@ -1,0 +1,207 @@
+using System.Globalization;
+using System.Text.Json;
+
+namespace CudaI2V.Loader.Configs;
+
+/// <summary>
+/// Reads typed values from one JSON config file and remembers which keys were read, so that every key the
+/// config type does not know is kept and reported (<see cref="UnknownKeys"/>) rather than silently dropped.
+/// Each failure names the file, the key and the expected type.
+/// </summary>
+internal sealed class ConfigReader
+{
+    private readonly Dictionary<string, JsonElement> _values = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _read = new(StringComparer.Ordinal);
+
+    private ConfigReader(string path, JsonElement root)
+    {
+        Path = path;
+        foreach (var property in root.EnumerateObject())
+        {
+            _values[property.Name] = property.Value.Clone();
+        }
+    }
+
+    public string Path { get; }
+
+    /// <summary>A reader for a file that is absent and optional: every value takes its default.</summary>
+    public static ConfigReader Empty(string path)
+    {
+        using var document = JsonDocument.Parse("{}");
+        return new ConfigReader(path, document.RootElement);
+    }
+
+    public static ConfigReader Load(string path)
+    {
+        if (!File.Exists(path))
+        {
+            throw new ModelFileException($"Config file not found: {path}.", path);
+        }
+
+        try
+        {
+            using var document = JsonDocument.Parse(File.ReadAllBytes(path));
+            if (document.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                throw new ModelFileException($"{path} must hold a JSON object.", path);
+            }
+
+            return new ConfigReader(path, document.RootElement);
+        }
+        catch (JsonException e)
+        {
+            throw new ModelFileException($"{path} is not valid JSON: {e.Message}", path, null, e);
+        }
+    }
+
+    public bool Has(string key) => _values.TryGetValue(key, out var v) && v.ValueKind != JsonValueKind.Null;
+
+    /// <summary>Marks keys as known although nothing reads them (bookkeeping fields such as versions).</summary>
+    public void Known(params string[] keys)
+    {
+        foreach (var k in keys)
+        {
+            _read.Add(k);
+        }
+    }
+
+    /// <summary>Keys present in the file that nothing read, with their raw JSON text.</summary>
+    public IReadOnlyDictionary<string, string> UnknownKeys() =>
+        _values.Where(p => !_read.Contains(p.Key))
+            .OrderBy(p => p.Key, StringComparer.Ordinal)
+            .ToDictionary(p => p.Key, p => p.Value.GetRawText(), StringComparer.Ordinal);
+
+    private JsonElement? Get(string key)
+    {
+        _read.Add(key);
+        return _values.TryGetValue(key, out var v) && v.ValueKind != JsonValueKind.Null ? v : null;
+    }
+
+    private ModelFileException Bad(string key, string expected, JsonElement value) =>
+        new($"{Path}: '{key}' must be {expected}, found {value.GetRawText()}.", Path, key);
+
+    public ModelFileException Missing(string key, string expected) =>
+        new($"{Path}: the required field '{key}' ({expected}) is missing.", Path, key);
+
+    public int Int(string key, int fallback) => Get(key) is { } v ? ToInt(key, v) : fallback;
+
+    public int? OptionalInt(string key) => Get(key) is { } v ? ToInt(key, v) : null;
+
+    public int RequireInt(string key) => Get(key) is { } v ? ToInt(key, v) : throw Missing(key, "an integer");
+
+    public double Double(string key, double fallback) => Get(key) is { } v ? ToDouble(key, v) : fallback;
+
+    public double? OptionalDouble(string key) => Get(key) is { } v ? ToDouble(key, v) : null;
+
+    public bool Bool(string key, bool fallback)
+    {
+        if (Get(key) is not { } v)
+        {
+            return fallback;
+        }
+
+        return v.ValueKind switch
+        {
+            JsonValueKind.True => true,
+            JsonValueKind.False => false,
+            _ => throw Bad(key, "true or false", v),
+        };
+    }
+
+    public string String(string key, string fallback) => OptionalString(key) ?? fallback;
+
+    public string? OptionalString(string key)
+    {
+        if (Get(key) is not { } v)
+        {
+            return null;
+        }
+
+        return v.ValueKind == JsonValueKind.String ? v.GetString()! : throw Bad(key, "a string", v);
+    }
+
+    public string RequireString(string key) => OptionalString(key) ?? throw Missing(key, "a string");
+
+    public IReadOnlyList<int> IntList(string key, IReadOnlyList<int>? fallback)
+    {
+        if (Get(key) is not { } v)
+        {
+            return fallback ?? throw Missing(key, "a list of integers");
+        }
+
+        if (v.ValueKind != JsonValueKind.Array)
+        {
+            throw Bad(key, "a list of integers", v);
+        }
+
+        return v.EnumerateArray().Select(e => ToInt(key, e)).ToArray();
+    }
+
+    public IReadOnlyList<double> DoubleList(string key, IReadOnlyList<double>? fallback)
+    {
+        if (Get(key) is not { } v)
+        {
+            return fallback ?? throw Missing(key, "a list of numbers");
+        }
+
+        if (v.ValueKind != JsonValueKind.Array)
+        {
+            throw Bad(key, "a list of numbers", v);
+        }
+
+        return v.EnumerateArray().Select(e => ToDouble(key, e)).ToArray();
+    }
+
+    public IReadOnlyList<string> StringList(string key, IReadOnlyList<string>? fallback)
+    {
+        if (Get(key) is not { } v)
+        {
+            return fallback ?? throw Missing(key, "a list of strings");
+        }
+
+        if (v.ValueKind != JsonValueKind.Array || v.EnumerateArray().Any(e => e.ValueKind != JsonValueKind.String))
+        {
+            throw Bad(key, "a list of strings", v);
+        }
+
+        return v.EnumerateArray().Select(e => e.GetString()!).ToArray();
+    }
+
+    /// <summary>An object value (or null when absent), for nested settings such as crop_size.</summary>
+    public JsonElement? Object(string key)
+    {
+        if (Get(key) is not { } v)
+        {
+            return null;
+        }
+
+        return v.ValueKind == JsonValueKind.Object ? v : throw Bad(key, "an object", v);
+    }
+
+    /// <summary>The raw value, whatever its kind (null when absent).</summary>
+    public JsonElement? Raw(string key) => Get(key);
+
+    public TEnum Enum<TEnum>(string key, TEnum fallback, IReadOnlyDictionary<string, TEnum> names)
+        where TEnum : struct
+    {
+        var text = OptionalString(key);
+        if (text is null)
+        {
+            return fallback;
+        }
+
+        return names.TryGetValue(text, out var value)
+            ? value
+            : throw new ModelFileException(
+                $"{Path}: '{key}' is \"{text}\"; CudaI2V supports {string.Join(", ", names.Keys.Select(n => $"\"{n}\""))}.",
+                Path, key);
+    }
+
+    private int ToInt(string key, JsonElement v) =>
+        v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out var i) ? i : throw Bad(key, "an integer", v);
+
+    private double ToDouble(string key, JsonElement v) =>
+        v.ValueKind == JsonValueKind.Number ? v.GetDouble() : throw Bad(key, "a number", v);
+
+    public static string Format(double value) => value.ToString("R", CultureInfo.InvariantCulture);
+}
