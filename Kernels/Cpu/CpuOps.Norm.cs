@@ -1,0 +1,122 @@
+using CudaI2V.Runtime.Tensors;
+
+namespace CudaI2V.Kernels.Cpu;
+
+public sealed partial class CpuOps
+{
+    /// <inheritdoc/>
+    /// <remarks>
+    /// One task per (video, group). Statistics are two-pass in double: the mean first, then the mean of the
+    /// squared deviations (the biased variance). The normalised value is computed in double and rounded once.
+    /// </remarks>
+    public Tensor GroupNorm(Tensor x, int groups, Tensor gamma, Tensor beta, float eps, int frames = 1)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        ArgumentNullException.ThrowIfNull(gamma);
+        ArgumentNullException.ThrowIfNull(beta);
+        Require(nameof(GroupNorm), nameof(x), x);
+        Require(nameof(GroupNorm), nameof(gamma), gamma);
+        Require(nameof(GroupNorm), nameof(beta), beta);
+        OpShapes.GroupNorm(x, groups, gamma, beta, frames);
+
+        var c = x.Shape[^1];
+        var groupChannels = c / groups;
+
+        // A video's frames are consecutive items, so its data is one contiguous block of `positions` pixels.
+        var positions = frames * Product(x.Shape, 1, x.Shape.Rank - 1);
+        var videos = x.Shape[0] / frames;
+        var count = (double)positions * groupChannels;
+        var y = NewTensor(x.Shape);
+
+        Parallel.For(0, videos * groups, task =>
+        {
+            var (video, group) = (task / groups, task % groups);
+            var xs = x.AsSpan<float>().Slice(video * positions * c, positions * c);
+            var ys = y.AsSpan<float>().Slice(video * positions * c, positions * c);
+            var first = group * groupChannels;
+
+            var sum = 0.0;
+            for (var p = 0; p < positions; p++)
+            {
+                foreach (var v in xs.Slice((p * c) + first, groupChannels))
+                {
+                    sum += v;
+                }
+            }
+
+            var mean = sum / count;
+            var squares = 0.0;
+            for (var p = 0; p < positions; p++)
+            {
+                foreach (var v in xs.Slice((p * c) + first, groupChannels))
+                {
+                    squares += (v - mean) * (v - mean);
+                }
+            }
+
+            var rstd = 1.0 / Math.Sqrt((squares / count) + eps);
+            var g = gamma.AsSpan<float>();
+            var b = beta.AsSpan<float>();
+            for (var p = 0; p < positions; p++)
+            {
+                for (var ch = first; ch < first + groupChannels; ch++)
+                {
+                    var i = (p * c) + ch;
+                    ys[i] = (float)(((xs[i] - mean) * rstd * g[ch]) + b[ch]);
+                }
+            }
+        });
+
+        return y;
+    }
+
+    /// <inheritdoc/>
+    /// <remarks>Composed: <see cref="Silu"/> of <see cref="GroupNorm"/>.</remarks>
+    public Tensor GroupNormSilu(Tensor x, int groups, Tensor gamma, Tensor beta, float eps, int frames = 1) =>
+        Silu(GroupNorm(x, groups, gamma, beta, eps, frames));
+
+    /// <inheritdoc/>
+    /// <remarks>One row per task; two-pass statistics in double, as in <see cref="GroupNorm"/>.</remarks>
+    public Tensor LayerNorm(Tensor x, Tensor gamma, Tensor beta, float eps)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        ArgumentNullException.ThrowIfNull(gamma);
+        ArgumentNullException.ThrowIfNull(beta);
+        Require(nameof(LayerNorm), nameof(x), x);
+        Require(nameof(LayerNorm), nameof(gamma), gamma);
+        Require(nameof(LayerNorm), nameof(beta), beta);
+        OpShapes.LayerNorm(x, gamma, beta);
+
+        var c = x.Shape[^1];
+        var rows = c == 0 ? 0 : (int)(x.ElementCount / c);
+        var y = NewTensor(x.Shape);
+
+        Parallel.For(0, rows, row =>
+        {
+            var xs = x.AsSpan<float>().Slice(row * c, c);
+            var ys = y.AsSpan<float>().Slice(row * c, c);
+            var sum = 0.0;
+            foreach (var v in xs)
+            {
+                sum += v;
+            }
+
+            var mean = sum / c;
+            var squares = 0.0;
+            foreach (var v in xs)
+            {
+                squares += (v - mean) * (v - mean);
+            }
+
+            var rstd = 1.0 / Math.Sqrt((squares / c) + eps);
+            var g = gamma.AsSpan<float>();
+            var b = beta.AsSpan<float>();
+            for (var i = 0; i < c; i++)
+            {
+                ys[i] = (float)(((xs[i] - mean) * rstd * g[i]) + b[i]);
+            }
+        });
+
+        return y;
+    }
+}

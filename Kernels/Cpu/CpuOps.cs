@@ -1,0 +1,79 @@
+using CudaI2V.Runtime.Tensors;
+
+namespace CudaI2V.Kernels.Cpu;
+
+/// <summary>
+/// The reference backend: every <see cref="IOps"/> entry in plain fp32 on contiguous F32 host tensors.
+/// It is the oracle the CUDA backend is held to, so it is written to be obviously correct rather than fast:
+/// values are fp32, dot products use <c>TensorPrimitives</c> in fp32, and normalisation statistics,
+/// softmax sums, averages and transcendental functions are evaluated in double before rounding to fp32.
+/// Fused entries are composed from their parts. Rows are spread over cores with <c>Parallel.For</c>.
+/// </summary>
+/// <remarks>Tensors are limited to what one span can address (2^31 bytes).</remarks>
+public sealed partial class CpuOps : IOps
+{
+    /// <inheritdoc/>
+    public string Name => "cpu";
+
+    /// <inheritdoc/>
+    public DType ActivationDType => DType.F32;
+
+    /// <inheritdoc/>
+    /// <remarks>On the CPU the contents are zero.</remarks>
+    public Tensor Empty(DType dtype, TensorShape shape) => Tensor.Zeros(dtype, shape);
+
+    /// <inheritdoc/>
+    public Tensor FromHost(Tensor host)
+    {
+        ArgumentNullException.ThrowIfNull(host);
+        if (host.Storage.Kind != MemoryKind.Host || !host.DType.IsFloatingPoint())
+        {
+            throw OpShapes.Fail(nameof(FromHost), $"expects a floating-point host tensor, got {host}.");
+        }
+
+        return host.To(DType.F32);
+    }
+
+    /// <inheritdoc/>
+    public Tensor ToHost(Tensor x)
+    {
+        Require(nameof(ToHost), nameof(x), x);
+        return x.To(DType.F32);
+    }
+
+    /// <inheritdoc/>
+    public Tensor Copy(Tensor x)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        if (x.DType != DType.F32 || x.Storage.Kind != MemoryKind.Host)
+        {
+            throw OpShapes.Fail(nameof(Copy), $"x must be an F32 host tensor, got {x}.");
+        }
+
+        return x.To(DType.F32);
+    }
+
+    /// <summary>Checks that an argument is a contiguous F32 host tensor (null is allowed for optional ones).</summary>
+    private static void Require(string op, string name, Tensor? t)
+    {
+        if (t is not null && (t.DType != DType.F32 || t.Storage.Kind != MemoryKind.Host || !t.IsContiguous))
+        {
+            var layout = t.IsContiguous ? "" : " strided view";
+            throw OpShapes.Fail(op, $"{name} must be a contiguous F32 host tensor, got {t}{layout}.");
+        }
+    }
+
+    private static Tensor NewTensor(TensorShape shape) => Tensor.Zeros(DType.F32, shape);
+
+    /// <summary>Product of the dimensions in [from, to).</summary>
+    private static int Product(TensorShape shape, int from, int to)
+    {
+        var product = 1;
+        for (var d = from; d < to; d++)
+        {
+            product *= shape[d];
+        }
+
+        return product;
+    }
+}
