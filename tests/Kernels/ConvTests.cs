@@ -2,7 +2,6 @@ using CudaI2V.Kernels;
 using CudaI2V.Kernels.Cpu;
 using CudaI2V.Runtime.Tensors;
 using CudaI2V.Tests.Support;
-using Xunit;
 
 namespace CudaI2V.Tests.Kernels;
 

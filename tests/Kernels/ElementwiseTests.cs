@@ -1,7 +1,6 @@
 using CudaI2V.Kernels.Cpu;
 using CudaI2V.Runtime.Tensors;
 using CudaI2V.Tests.Support;
-using Xunit;
 
 namespace CudaI2V.Tests.Kernels;
 

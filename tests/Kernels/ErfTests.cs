@@ -1,5 +1,4 @@
 using CudaI2V.Kernels.Cpu;
-using Xunit;
 
 namespace CudaI2V.Tests.Kernels;
 

@@ -1,5 +1,4 @@
 using CudaI2V.Runtime.Tensors;
-using Xunit;
 using Xunit.Sdk;
 
 namespace CudaI2V.Tests.Support;

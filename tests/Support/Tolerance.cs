@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text;
 using CudaI2V.Runtime.Tensors;
-using Xunit;
 
 namespace CudaI2V.Tests.Support;
 
