@@ -32,9 +32,16 @@ public sealed record OptionSpec(string Name, string? ValueName, string Descripti
 }
 
 /// <summary>A command's name, summary, options and the code that runs it.</summary>
+/// <param name="Name">The command word.</param>
+/// <param name="Summary">One line for the tool's help.</param>
+/// <param name="Usage">The usage line after the command word.</param>
+/// <param name="Options">Its options.</param>
+/// <param name="Run">Runs the command; returns the exit code.</param>
+/// <param name="Details">More help text.</param>
+/// <param name="Positionals">Names of the positional arguments it takes, in order (all required).</param>
 public sealed record CommandSpec(
     string Name, string Summary, string Usage, IReadOnlyList<OptionSpec> Options, Func<ParsedArgs, CliContext, int> Run,
-    string? Details = null)
+    string? Details = null, IReadOnlyList<string>? Positionals = null)
 {
     /// <summary>The full help text of the command.</summary>
     public string Help()
@@ -81,7 +88,12 @@ public sealed class ParsedArgs
 {
     private readonly Dictionary<string, string?> _values;
 
+    private readonly List<string> _positionals = [];
+
     private ParsedArgs(Dictionary<string, string?> values) => _values = values;
+
+    /// <summary>The positional arguments, in order.</summary>
+    public IReadOnlyList<string> Positionals => _positionals;
 
     /// <summary>True when the user asked for help.</summary>
     public bool HelpRequested { get; private init; }
@@ -90,6 +102,8 @@ public sealed class ParsedArgs
     public static ParsedArgs Parse(CommandSpec spec, IReadOnlyList<string> args)
     {
         var values = new Dictionary<string, string?>(StringComparer.Ordinal);
+        var positionals = new List<string>();
+        var expected = spec.Positionals ?? [];
         for (var i = 0; i < args.Count; i++)
         {
             var arg = args[i];
@@ -100,6 +114,12 @@ public sealed class ParsedArgs
 
             if (!arg.StartsWith("--", StringComparison.Ordinal) || arg.Length == 2)
             {
+                if (positionals.Count < expected.Count && !arg.StartsWith('-'))
+                {
+                    positionals.Add(arg);
+                    continue;
+                }
+
                 throw new UsageException($"Unexpected argument '{arg}'. Options start with --; see 'cudai2v {spec.Name} --help'.");
             }
 
@@ -143,12 +163,19 @@ public sealed class ParsedArgs
             values[name] = inline;
         }
 
+        if (positionals.Count < expected.Count)
+        {
+            throw new UsageException($"'{spec.Name}' needs <{expected[positionals.Count]}>; see 'cudai2v {spec.Name} --help'.");
+        }
+
         foreach (var required in spec.Options.Where(o => o.Required && !values.ContainsKey(o.Name)))
         {
             throw new UsageException($"'{spec.Name}' needs --{required.Name} <{required.ValueName}>; see 'cudai2v {spec.Name} --help'.");
         }
 
-        return new ParsedArgs(values);
+        var parsed = new ParsedArgs(values);
+        parsed._positionals.AddRange(positionals);
+        return parsed;
     }
 
     /// <summary>True when the option (or flag) was given.</summary>
@@ -172,6 +199,23 @@ public sealed class ParsedArgs
         if (!int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) || value < min || value > max)
         {
             throw new UsageException($"--{name} must be an integer from {min} to {max}, got '{text}'.");
+        }
+
+        return value;
+    }
+
+    /// <summary>A positive floating-point option.</summary>
+    public double GetPositiveDouble(string name, double fallback)
+    {
+        var text = Get(name);
+        if (text is null)
+        {
+            return fallback;
+        }
+
+        if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) || !(value > 0) || double.IsInfinity(value))
+        {
+            throw new UsageException($"--{name} must be a positive number such as 1e-4, got '{text}'.");
         }
 
         return value;

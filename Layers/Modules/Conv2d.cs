@@ -1,0 +1,43 @@
+using CudaI2V.Kernels;
+using CudaI2V.Runtime.Tensors;
+
+namespace CudaI2V.Layers.Modules;
+
+/// <summary>PyTorch's Conv2d on channels-last images; keys <c>{prefix}.weight</c> [Cout, Cin, k, k] and <c>{prefix}.bias</c> [Cout].</summary>
+public sealed class Conv2d
+{
+    private readonly WeightBinder _w;
+    private readonly int _stride;
+    private readonly Padding2D _padding;
+
+    /// <summary>Binds the layer.</summary>
+    public Conv2d(WeightBinder w, string prefix, int inChannels, int outChannels, int kernel, int stride = 1, int padding = -1, bool bias = true)
+    {
+        _w = w;
+        _stride = stride;
+        _padding = Padding2D.All(padding < 0 ? kernel / 2 : padding);
+        InChannels = inChannels;
+        OutChannels = outChannels;
+        Weight = w.Take($"{prefix}.weight", outChannels, inChannels, kernel, kernel);
+        Bias = bias ? w.Take($"{prefix}.bias", outChannels) : null;
+    }
+
+    /// <summary>Input channels.</summary>
+    public int InChannels { get; }
+
+    /// <summary>Output channels.</summary>
+    public int OutChannels { get; }
+
+    /// <summary>[Cout, Cin, k, k].</summary>
+    public Tensor Weight { get; }
+
+    /// <summary>[Cout], when present.</summary>
+    public Tensor? Bias { get; }
+
+    /// <summary>
+    /// (N, H, W, Cin) to (N, Ho, Wo, Cout), with the optional fused epilogue of <see cref="IOps.Conv2d"/>:
+    /// a per-image row (N, Cout) and a residual (N, Ho, Wo, Cout).
+    /// </summary>
+    public Tensor Forward(Tensor x, Tensor? perImage = null, Tensor? residual = null) =>
+        _w.Ops.Conv2d(x, Weight, Bias, _stride, _padding, perImage, residual);
+}

@@ -1,0 +1,26 @@
+using CudaI2V.Kernels;
+using CudaI2V.Loader;
+using CudaI2V.Runtime.Tensors;
+
+namespace CudaI2V.Layers.Modules;
+
+/// <summary>
+/// Hands layers their weights: takes each key from the component's <see cref="WeightSet"/> with the shape the
+/// layer expects (a mismatch names the key and both shapes) and moves it to the backend once, converted to the
+/// backend's dtype. Keys are the exact diffusers / transformers state-dict names.
+/// </summary>
+public sealed class WeightBinder(IOps ops, WeightSet weights)
+{
+    /// <summary>The backend the weights go to.</summary>
+    public IOps Ops { get; } = ops;
+
+    /// <summary>The component's weights.</summary>
+    public WeightSet Weights { get; } = weights;
+
+    /// <summary>Takes <paramref name="key"/>, checks it has <paramref name="shape"/>, and uploads it.</summary>
+    public Tensor Take(string key, params ReadOnlySpan<int> shape) =>
+        Ops.FromHost(Weights.Take(key, new TensorShape(shape)));
+
+    /// <summary>True when the set holds <paramref name="key"/> (for optional weights such as a bias).</summary>
+    public bool Has(string key) => Weights.Contains(key);
+}

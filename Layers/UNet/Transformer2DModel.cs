@@ -1,0 +1,41 @@
+using CudaI2V.Layers.Modules;
+using CudaI2V.Runtime.Tensors;
+
+namespace CudaI2V.Layers.UNet;
+
+/// <summary>
+/// diffusers' <c>Transformer2DModel</c> with linear projections and one block (spatial attention): GN (eps
+/// 1e-6, per frame-image) -> proj_in -> BasicTransformerBlock (self-attention over the H*W tokens of each
+/// frame-image, cross-attention to the context) -> proj_out, plus the input. Channels-last makes the tokens of
+/// image n simply the rows of x[n]: no permutes.
+/// </summary>
+public sealed class Transformer2DModel
+{
+    private readonly GroupNorm _norm;
+    private readonly Linear _projIn;
+    private readonly BasicTransformerBlock _block;
+    private readonly Linear _projOut;
+
+    /// <summary>Binds the model.</summary>
+    public Transformer2DModel(WeightBinder w, string prefix, int channels, int heads, int headDim, int crossAttentionDim, int groups)
+    {
+        var inner = heads * headDim;
+        _norm = new GroupNorm(w, $"{prefix}.norm", groups, channels, 1e-6f);
+        _projIn = new Linear(w, $"{prefix}.proj_in", channels, inner);
+        _block = new BasicTransformerBlock(w, $"{prefix}.transformer_blocks.0", inner, heads, headDim, crossAttentionDim);
+        _projOut = new Linear(w, $"{prefix}.proj_out", inner, channels);
+    }
+
+    /// <summary>The block, for tests and for callers that cache the cross-attention context.</summary>
+    public BasicTransformerBlock Block => _block;
+
+    /// <summary>x (N, H, W, C), context (N, Lk, crossDim); returns (N, H, W, C).</summary>
+    public Tensor Forward(Tensor x, Tensor context)
+    {
+        int n = x.Shape[0], height = x.Shape[1], width = x.Shape[2], c = x.Shape[3];
+        var tokens = _norm.Forward(x).Reshape(n, height * width, c);  // (N, HW, C)
+        var h = _projIn.Forward(tokens);                              // (N, HW, inner)
+        h = _block.Forward(h, context);
+        return _projOut.Forward(h, residual: x.Reshape(n, height * width, c)).Reshape(n, height, width, c);
+    }
+}
