@@ -1,6 +1,6 @@
 using CudaI2V.Runtime.Tensors;
 
-namespace CudaI2V.Cli.Commands;
+namespace CudaI2V.Cli.Commands.Verify;
 
 /// <summary>
 /// The output contract of every <c>cudai2v verify</c> command: one line per compared tensor, then as the last

@@ -2,7 +2,7 @@ using CudaI2V.Loader;
 using CudaI2V.Loader.Safetensors;
 using CudaI2V.Runtime.Tensors;
 
-namespace CudaI2V.Cli.Commands;
+namespace CudaI2V.Cli.Commands.Verify;
 
 /// <summary>Reads the named tensors of a verify io file, refusing a missing tensor or a wrong shape with a message that names it.</summary>
 internal sealed class IoFile(SafetensorsFile file) : IDisposable

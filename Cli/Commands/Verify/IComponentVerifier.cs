@@ -1,0 +1,26 @@
+using CudaI2V.Kernels;
+using CudaI2V.Loader;
+
+namespace CudaI2V.Cli.Commands.Verify;
+
+/// <summary>What a verify run hands each component's verifier.</summary>
+/// <param name="Model">The model folder given with --model.</param>
+/// <param name="Variant">The weight variant the user asked for, if any.</param>
+/// <param name="Io">The reference file given with --io.</param>
+/// <param name="Ops">The backend to run on.</param>
+/// <param name="Report">Where compared tensors go.</param>
+/// <param name="Context">Output streams (timing and notes go to stderr).</param>
+internal sealed record VerifyRun(ModelDirectory Model, WeightVariant? Variant, IoFile Io, IOps Ops, VerifyReport Report, CliContext Context);
+
+/// <summary>One component <c>cudai2v verify</c> can check: reads its inputs from the io file, runs, compares.</summary>
+internal interface IComponentVerifier
+{
+    /// <summary>The word after <c>verify</c> ("unet", "vae-decode", ...).</summary>
+    string Name { get; }
+
+    /// <summary>Help lines: what the io file must hold and what is compared.</summary>
+    string Help { get; }
+
+    /// <summary>Runs the check; adds every compared tensor to the run's report.</summary>
+    void Run(VerifyRun run);
+}
