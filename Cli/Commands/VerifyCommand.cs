@@ -18,6 +18,8 @@ internal static class VerifyCommand
     private static readonly IComponentVerifier[] Verifiers =
     [
         new UNetVerifier(),
+        new VaeEncodeVerifier(),
+        new VaeDecodeVerifier(),
     ];
 
     public static CommandSpec Spec { get; } = new(

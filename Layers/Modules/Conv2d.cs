@@ -11,11 +11,19 @@ public sealed class Conv2d
     private readonly Padding2D _padding;
 
     /// <summary>Binds the layer.</summary>
-    public Conv2d(WeightBinder w, string prefix, int inChannels, int outChannels, int kernel, int stride = 1, int padding = -1, bool bias = true)
+    /// <param name="w">Weights.</param>
+    /// <param name="prefix">Key prefix.</param>
+    /// <param name="inChannels">Cin.</param>
+    /// <param name="outChannels">Cout.</param>
+    /// <param name="kernel">Square kernel size.</param>
+    /// <param name="stride">Stride along both axes.</param>
+    /// <param name="padding">Zero padding; null means kernel / 2 on every side ("same" for odd kernels at stride 1).</param>
+    /// <param name="bias">Whether the layer has a bias.</param>
+    public Conv2d(WeightBinder w, string prefix, int inChannels, int outChannels, int kernel, int stride = 1, Padding2D? padding = null, bool bias = true)
     {
         _w = w;
         _stride = stride;
-        _padding = Padding2D.All(padding < 0 ? kernel / 2 : padding);
+        _padding = padding ?? Padding2D.All(kernel / 2);
         InChannels = inChannels;
         OutChannels = outChannels;
         Weight = w.Take($"{prefix}.weight", outChannels, inChannels, kernel, kernel);

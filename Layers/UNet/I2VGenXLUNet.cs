@@ -71,8 +71,8 @@ public sealed class I2VGenXLUNet
         _imageLatentsContextEmbedding =
         [
             new Conv2d(w, "image_latents_context_embedding.0", inC, inC * 8, 3),
-            new Conv2d(w, "image_latents_context_embedding.3", inC * 8, inC * 16, 3, stride: 2, padding: 1),
-            new Conv2d(w, "image_latents_context_embedding.5", inC * 16, cross, 3, stride: 2, padding: 1),
+            new Conv2d(w, "image_latents_context_embedding.3", inC * 8, inC * 16, 3, stride: 2, padding: Padding2D.All(1)),
+            new Conv2d(w, "image_latents_context_embedding.5", inC * 16, cross, 3, stride: 2, padding: Padding2D.All(1)),
         ];
 
         // transformer_in: 8 heads of the config's head dimension on block_out_channels[0].

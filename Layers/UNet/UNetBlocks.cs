@@ -19,7 +19,7 @@ public sealed class UNetLayer3D
     /// <summary>Binds layer <paramref name="j"/> of the block at <paramref name="prefix"/>.</summary>
     public UNetLayer3D(WeightBinder w, string prefix, int j, int inChannels, int outChannels, UNetDims dims, bool crossAttention)
     {
-        Resnet = new ResnetBlock2D(w, $"{prefix}.resnets.{j}", inChannels, outChannels, dims.TimeEmbedDim, dims.Groups);
+        Resnet = new ResnetBlock2D(w, $"{prefix}.resnets.{j}", inChannels, outChannels, dims.TimeEmbedDim, dims.Groups, 1e-5f);
         TempConv = new TemporalConvLayer(w, $"{prefix}.temp_convs.{j}", outChannels, dims.Groups);
         if (crossAttention)
         {
@@ -72,7 +72,7 @@ public abstract class UNetDownBlock3D
         _layers = Enumerable.Range(0, dims.LayersPerBlock)
             .Select(j => new UNetLayer3D(w, prefix, j, j == 0 ? inChannels : outChannels, outChannels, dims, crossAttention))
             .ToArray();
-        _downsampler = addDownsample ? new Downsample2D(w, $"{prefix}.downsamplers.0", outChannels) : null;
+        _downsampler = addDownsample ? new Downsample2D(w, $"{prefix}.downsamplers.0", outChannels, Downsample2D.Symmetric) : null;
     }
 
     /// <summary>The layers.</summary>
@@ -111,7 +111,7 @@ public sealed class UNetMidBlock3DCrossAttn
     /// <summary>Binds <c>mid_block</c>.</summary>
     public UNetMidBlock3DCrossAttn(WeightBinder w, string prefix, int channels, UNetDims dims)
     {
-        _resnets = [.. Enumerable.Range(0, 2).Select(j => new ResnetBlock2D(w, $"{prefix}.resnets.{j}", channels, channels, dims.TimeEmbedDim, dims.Groups))];
+        _resnets = [.. Enumerable.Range(0, 2).Select(j => new ResnetBlock2D(w, $"{prefix}.resnets.{j}", channels, channels, dims.TimeEmbedDim, dims.Groups, 1e-5f))];
         _tempConvs = [.. Enumerable.Range(0, 2).Select(j => new TemporalConvLayer(w, $"{prefix}.temp_convs.{j}", channels, dims.Groups))];
         var heads = dims.HeadsFor(channels);
         _attention = new Transformer2DModel(w, $"{prefix}.attentions.0", channels, heads, dims.HeadDim, dims.CrossAttentionDim, dims.Groups);

@@ -77,9 +77,9 @@ public sealed class UNetBlockTests : IClassFixture<UNetBlockTests.Model>
     [Fact]
     public void Resnet_temporal_conv_transformers_and_samplers()
     {
-        var resnet = new ResnetBlock2D(_m.Binder, "down_blocks.0.resnets.0", 32, 32, 128, 8);
+        var resnet = new ResnetBlock2D(_m.Binder, "down_blocks.0.resnets.0", 32, 32, 128, 8, 1e-5f);
         CheckImage("down_blocks.0.resnets.0::out", resnet.Forward(Image("down_blocks.0.resnets.0::in.0"), Ops.Silu(In("down_blocks.0.resnets.0::in.1"))));
-        var upResnet = new ResnetBlock2D(_m.Binder, "up_blocks.1.resnets.0", 128, 64, 128, 8);
+        var upResnet = new ResnetBlock2D(_m.Binder, "up_blocks.1.resnets.0", 128, 64, 128, 8, 1e-5f);
         CheckImage("up_blocks.1.resnets.0::out", upResnet.Forward(Image("up_blocks.1.resnets.0::in.0"), Ops.Silu(In("up_blocks.1.resnets.0::in.1"))));
 
         var tempConv = new TemporalConvLayer(_m.Binder, "down_blocks.0.temp_convs.0", 32, 8);
@@ -90,7 +90,7 @@ public sealed class UNetBlockTests : IClassFixture<UNetBlockTests.Model>
         var temporalModel = new TransformerTemporalModel(_m.Binder, "down_blocks.0.temp_attentions.0", 32, 4, 8, 8);
         CheckImage("down_blocks.0.temp_attentions.0::out.0", temporalModel.Forward(Image("down_blocks.0.temp_attentions.0::in.0"), Frames("down_blocks.0.temp_attentions.0::kw.num_frames")));
 
-        CheckImage("down_blocks.0.downsamplers.0::out", new Downsample2D(_m.Binder, "down_blocks.0.downsamplers.0", 32).Forward(Image("down_blocks.0.downsamplers.0::in.0")));
+        CheckImage("down_blocks.0.downsamplers.0::out", new Downsample2D(_m.Binder, "down_blocks.0.downsamplers.0", 32, Downsample2D.Symmetric).Forward(Image("down_blocks.0.downsamplers.0::in.0")));
         CheckImage("up_blocks.0.upsamplers.0::out", new Upsample2D(_m.Binder, "up_blocks.0.upsamplers.0", 64).Forward(Image("up_blocks.0.upsamplers.0::in.0")));
     }
 

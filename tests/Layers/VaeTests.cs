@@ -1,0 +1,184 @@
+using CudaI2V.Cli;
+using CudaI2V.Kernels;
+using CudaI2V.Kernels.Cpu;
+using CudaI2V.Layers.Modules;
+using CudaI2V.Layers.Vae;
+using CudaI2V.Loader;
+using CudaI2V.Loader.Configs;
+using CudaI2V.Loader.Safetensors;
+using CudaI2V.Runtime.Tensors;
+using CudaI2V.Tests.Support;
+
+namespace CudaI2V.Tests.Layers;
+
+/// <summary>
+/// The VAE against diffusers: every module recorded in vae-tiny/blocks.safetensors, <c>verify vae-encode</c> and
+/// <c>vae-decode</c> on vae-tiny/io.safetensors, and the release's VAE binding by name and shape.
+/// </summary>
+public sealed class VaeTests : IClassFixture<VaeTests.Model>
+{
+    private const double Tolerance = 1e-4;
+    private readonly Model _m;
+
+    public VaeTests(Model model) => _m = model;
+
+    private IOps Ops => _m.Ops;
+
+    public static TheoryData<string> Modules() =>
+    [
+        "encoder.conv_in", "encoder.down_blocks.0.resnets.0", "encoder.down_blocks.0.downsamplers.0", "encoder.down_blocks.0",
+        "encoder.mid_block.attentions.0", "encoder.mid_block", "encoder.conv_out", "quant_conv",
+        "post_quant_conv", "decoder.conv_in", "decoder.mid_block", "decoder.up_blocks.0.upsamplers.0", "decoder.up_blocks.0", "decoder.conv_out",
+    ];
+
+    [Theory]
+    [MemberData(nameof(Modules))]
+    public void Module_matches_diffusers(string module)
+    {
+        var b = _m.Binder;
+        Func<Tensor, Tensor> forward = module switch
+        {
+            "encoder.conv_in" => x => new Conv2d(b, module, 3, 32, 3).Forward(x),
+            "encoder.down_blocks.0.resnets.0" => x => new ResnetBlock2D(b, module, 32, 32, null, 8, 1e-6f).Forward(x),
+            "encoder.down_blocks.0.downsamplers.0" => new Downsample2D(b, module, 32, Downsample2D.RightBottom).Forward,
+            "encoder.down_blocks.0" => new DownEncoderBlock2D(b, module, 32, 32, 2, 8, addDownsample: true).Forward,
+            "encoder.mid_block.attentions.0" => new VaeAttention(b, module, 64, 8, 64).Forward,
+            "encoder.mid_block" or "decoder.mid_block" => new UNetMidBlock2D(b, module, 64, 8, addAttention: true).Forward,
+            "encoder.conv_out" => x => new Conv2d(b, module, 64, 8, 3).Forward(x),
+            "quant_conv" => x => new Conv2d(b, module, 8, 8, 1).Forward(x),
+            "post_quant_conv" => x => new Conv2d(b, module, 4, 4, 1).Forward(x),
+            "decoder.conv_in" => x => new Conv2d(b, module, 4, 64, 3).Forward(x),
+            "decoder.up_blocks.0.upsamplers.0" => x => new Upsample2D(b, module, 64).Forward(x),
+            "decoder.up_blocks.0" => new UpDecoderBlock2D(b, module, 64, 64, 3, 8, addUpsample: true).Forward,
+            "decoder.conv_out" => x => new Conv2d(b, module, 32, 3, 3).Forward(x),
+            _ => throw new ArgumentOutOfRangeException(nameof(module)),
+        };
+
+        var input = Ops.NchwToNhwc(Ops.FromHost(_m.Blocks.GetTensor($"{module}::in.0")));
+        var actual = Ops.ToHost(Ops.NhwcToNchw(forward(input)));
+        var result = TensorComparison.Compare(actual, _m.Blocks.GetTensor($"{module}::out"));
+        Assert.True(result.Passes(Tolerance), $"{module}: {result}");
+    }
+
+    [Fact]
+    public void Recorded_inputs_are_the_generated_ones()
+    {
+        Assert.Equal(FixtureWeights.Input("blocks.image", new TensorShape(1, 3, 24, 32), 1f).ToFloat32Array(), _m.Blocks.GetTensor("input.blocks.image").ToFloat32Array());
+        Assert.Equal(FixtureWeights.Input("blocks.latents", new TensorShape(1, 4, 12, 16)).ToFloat32Array(), _m.Blocks.GetTensor("input.blocks.latents").ToFloat32Array());
+    }
+
+    [Fact]
+    public void Decoding_in_chunks_equals_decoding_at_once()
+    {
+        var latents = Ops.FromHost(FixtureWeights.Input("chunk.latents", new TensorShape(3, 6, 8, 4)));
+        var whole = Ops.ToHost(_m.Vae.Decode(latents));
+        var chunked = Ops.ToHost(_m.Vae.Decode(latents, chunk: 2));
+        Assert.Equal(whole.ToFloat32Array(), chunked.ToFloat32Array());
+    }
+
+    [Theory]
+    [InlineData("vae-encode", "encode.mean")]
+    [InlineData("vae-decode", "decode.output")]
+    public void Verify_passes_on_the_reference_file(string component, string firstLine)
+    {
+        var (code, output, error) = Cli(component, Fixtures.ComponentModel("vae-tiny"), Fixtures.Path("vae-tiny", "io.safetensors"));
+        Assert.True(code == ExitCodes.Success, output + error);
+        Assert.StartsWith(firstLine, output, StringComparison.Ordinal);
+        Assert.EndsWith("PASS", output.TrimEnd(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Verify_refuses_wrong_inputs_with_exit_code_3()
+    {
+        var dir = Fixtures.TempFolder("vae-verify");
+        var io = Path.Combine(dir, "io.safetensors");
+        SafetensorsWriter.Write(io, [new("encode.input", Tensor.Zeros(DType.F32, new TensorShape(1, 3, 41, 56)))]);
+        var (code, _, error) = Cli("vae-encode", Fixtures.ComponentModel("vae-tiny"), io);
+        Assert.Equal(ExitCodes.BadInput, code);
+        Assert.Contains("multiples of 2", error, StringComparison.Ordinal);
+
+        SafetensorsWriter.Write(io, [new("decode.input", Tensor.Zeros(DType.F32, new TensorShape(1, 4, 5, 5)))]);
+        (code, _, error) = Cli("vae-decode", Fixtures.ComponentModel("vae-tiny"), io);
+        Assert.Equal(ExitCodes.BadInput, code);
+        Assert.Contains("'decode.output'", error, StringComparison.Ordinal);
+
+        (code, _, error) = Cli("vae-decode", Fixtures.ComponentModel("unet-tiny"), Fixtures.Path("vae-tiny", "io.safetensors"));
+        Assert.Equal(ExitCodes.BadInput, code);
+        Assert.Contains("no vae", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Release_vae_takes_every_key_of_the_release_file_exactly()
+    {
+        var folder = Fixtures.TempFolder("release-vae");
+        var configPath = Path.Combine(folder, "config.json");
+        File.WriteAllText(configPath, """
+            {"_class_name": "AutoencoderKL", "act_fn": "silu", "block_out_channels": [128, 256, 512, 512],
+             "down_block_types": ["DownEncoderBlock2D", "DownEncoderBlock2D", "DownEncoderBlock2D", "DownEncoderBlock2D"],
+             "force_upcast": true, "in_channels": 3, "latent_channels": 4, "layers_per_block": 2, "norm_num_groups": 32,
+             "out_channels": 3, "sample_size": 768, "scaling_factor": 0.18125,
+             "up_block_types": ["UpDecoderBlock2D", "UpDecoderBlock2D", "UpDecoderBlock2D", "UpDecoderBlock2D"]}
+            """);
+        using var weights = ShapeOnly.FromManifest("vae", WeightManifest.Load(Fixtures.Path("release-layout", "vae.json")), WeightAliases.LegacyVaeAttention);
+        var vae = AutoencoderKL.Load(new BindingOnlyOps(), weights, VaeConfig.Load(configPath));
+        Assert.Empty(weights.Unused);
+        Assert.Equal(83_653_863, weights.ParameterCount);
+        Assert.Equal(8, vae.ScaleFactor);
+    }
+
+    [Fact]
+    public void Legacy_attention_names_bind_through_the_alias_map()
+    {
+        var manifest = WeightManifest.Load(Fixtures.Path("vae-tiny", "weights-manifest.json"));
+        var legacy = FixtureWeights.FromManifest("vae", manifest)
+            .Select(p => new KeyValuePair<string, Tensor>(
+                p.Key.Replace(".attentions.0.to_q.", ".attentions.0.query.", StringComparison.Ordinal)
+                    .Replace(".attentions.0.to_k.", ".attentions.0.key.", StringComparison.Ordinal)
+                    .Replace(".attentions.0.to_v.", ".attentions.0.value.", StringComparison.Ordinal)
+                    .Replace(".attentions.0.to_out.0.", ".attentions.0.proj_attn.", StringComparison.Ordinal),
+                p.Value));
+        using var weights = WeightSet.FromTensors("vae", legacy, WeightAliases.LegacyVaeAttention);
+        Assert.Contains("encoder.mid_block.attentions.0.query.weight", weights.Keys);
+        var vae = AutoencoderKL.Load(Ops, weights, _m.Vae.Config);
+        var latents = Ops.FromHost(FixtureWeights.Input("legacy.latents", new TensorShape(1, 4, 4, 4)));
+        Assert.Equal(Ops.ToHost(_m.Vae.Decode(latents)).ToFloat32Array(), Ops.ToHost(vae.Decode(latents)).ToFloat32Array());
+    }
+
+    private static (int Code, string Out, string Err) Cli(string component, string model, string io)
+    {
+        using var stdout = new StringWriter();
+        using var stderr = new StringWriter();
+        var code = CliApp.Run(["verify", component, "--model", model, "--io", io], stdout, stderr);
+        return (code, stdout.ToString(), stderr.ToString());
+    }
+
+    /// <summary>The tiny VAE (weights regenerated from the manifest) and the recorded module inputs and outputs.</summary>
+    public sealed class Model : IDisposable
+    {
+        public Model()
+        {
+            var folder = Fixtures.ComponentModel("vae-tiny");
+            Weights = WeightSet.Open("vae", [Path.Combine(folder, "diffusion_pytorch_model.safetensors")], WeightAliases.LegacyVaeAttention);
+            Ops = new CpuOps();
+            Binder = new WeightBinder(Ops, Weights);
+            Vae = AutoencoderKL.Load(Ops, Weights, VaeConfig.Load(Path.Combine(folder, "config.json")));
+            Blocks = SafetensorsFile.Open(Fixtures.Path("vae-tiny", "blocks.safetensors"));
+        }
+
+        public IOps Ops { get; }
+
+        public WeightSet Weights { get; }
+
+        public WeightBinder Binder { get; }
+
+        public AutoencoderKL Vae { get; }
+
+        public SafetensorsFile Blocks { get; }
+
+        public void Dispose()
+        {
+            Blocks.Dispose();
+            Weights.Dispose();
+        }
+    }
+}
