@@ -149,6 +149,13 @@ public interface IOps
     Tensor Gelu(Tensor x);
 
     /// <summary>
+    /// Quick GELU, <c>x * sigmoid(1.702 * x)</c>, elementwise (transformers' <c>quick_gelu</c>, the activation of
+    /// OpenAI's CLIP; a CLIP config selects it with <c>hidden_act: "quick_gelu"</c>).
+    /// </summary>
+    /// <returns>A tensor of x's shape.</returns>
+    Tensor QuickGelu(Tensor x);
+
+    /// <summary>
     /// GEGLU activation: x is (..., 2 * D); the first D channels are the value, the last D the gate;
     /// <c>out = value * Gelu(gate)</c>.
     /// </summary>

@@ -20,6 +20,7 @@ internal static class VerifyCommand
         new UNetVerifier(),
         new VaeEncodeVerifier(),
         new VaeDecodeVerifier(),
+        new ImageEncoderVerifier(),
     ];
 
     public static CommandSpec Spec { get; } = new(

@@ -10,6 +10,8 @@ public sealed partial class CpuOps
 
     private const double InverseSqrt2 = 0.70710678118654752440;
 
+    private const double QuickGeluFactor = 1.702;
+
     /// <inheritdoc/>
     /// <remarks>Evaluated in double as x / (1 + exp(-x)) and rounded once.</remarks>
     public Tensor Silu(Tensor x) => Map(nameof(Silu), x, static v => v / (1.0 + Math.Exp(-v)));
@@ -17,6 +19,10 @@ public sealed partial class CpuOps
     /// <inheritdoc/>
     /// <remarks>Evaluated in double with <see cref="Erf"/> and rounded once.</remarks>
     public Tensor Gelu(Tensor x) => Map(nameof(Gelu), x, GeluOf);
+
+    /// <inheritdoc/>
+    /// <remarks>Evaluated in double as x / (1 + exp(-1.702 x)) and rounded once.</remarks>
+    public Tensor QuickGelu(Tensor x) => Map(nameof(QuickGelu), x, static v => v / (1.0 + Math.Exp(-QuickGeluFactor * v)));
 
     /// <inheritdoc/>
     /// <remarks>As PyTorch does, Gelu(gate) is rounded to fp32 before the fp32 product with the value.</remarks>

@@ -4,7 +4,7 @@ using CudaI2V.Tests.Support;
 
 namespace CudaI2V.Tests.Kernels;
 
-/// <summary>CpuOps activations (SiLU, exact GELU, GEGLU) and additions.</summary>
+/// <summary>CpuOps activations (SiLU, exact GELU, quick GELU, GEGLU) and additions.</summary>
 public sealed class ElementwiseTests
 {
     private readonly CpuOps _ops = new();
@@ -43,6 +43,30 @@ public sealed class ElementwiseTests
         var actual = _ops.Gelu(x);
 
         Tolerance.Fp32.AssertClose(Naive.Values(x).Select(Naive.Gelu).ToArray(), actual);
+    }
+
+    [Fact]
+    public void QuickGelu_KnownValues()
+    {
+        // x * sigmoid(1.702 x), evaluated independently in Python's double math; differs from the exact GELU
+        // above (0.8457957659 vs 0.8413447461 at x = 1).
+        var x = Tensor.FromArray(new float[] { 0, 1, -1, 0.5f, 2, -3 }, 2, 3);
+
+        var actual = _ops.QuickGelu(x);
+
+        double[] expected = [0, 0.8457957659328212, -0.1542042340671787, 0.35038843660638014, 1.9356586231442083, -0.01807130970778597];
+        Assert.Equal(new TensorShape(2, 3), actual.Shape);
+        Tolerance.Fp32.AssertClose(expected, actual);
+    }
+
+    [Fact]
+    public void QuickGelu_MatchesFormula()
+    {
+        var x = Tensor.FromSpan<float>(new TestData(56).Floats(70_000, scale: 9f), new TensorShape(70_000));
+
+        var actual = _ops.QuickGelu(x);
+
+        Tolerance.Fp32.AssertClose(Naive.Values(x).Select(v => v / (1 + Math.Exp(-1.702 * v))).ToArray(), actual);
     }
 
     [Fact]

@@ -59,6 +59,8 @@ public sealed class BindingOnlyOps : IOps
 
     public Tensor Gelu(Tensor x) => throw Refused();
 
+    public Tensor QuickGelu(Tensor x) => throw Refused();
+
     public Tensor Geglu(Tensor x) => throw Refused();
 
     public Tensor Add(Tensor a, Tensor b) => throw Refused();
