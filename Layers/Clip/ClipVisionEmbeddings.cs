@@ -30,7 +30,7 @@ public sealed class ClipVisionEmbeddings
         HiddenSize = config.HiddenSize;
         NumPositions = config.NumPositions;
         _classEmbedding = w.Take($"{prefix}.class_embedding", HiddenSize);
-        _patchEmbedding = new Conv2d(w, $"{prefix}.patch_embedding", Channels, HiddenSize, config.PatchSize, stride: config.PatchSize, padding: 0, bias: false);
+        _patchEmbedding = new Conv2d(w, $"{prefix}.patch_embedding", Channels, HiddenSize, config.PatchSize, stride: config.PatchSize, padding: Padding2D.None, bias: false);
         _positionEmbedding = w.Take($"{prefix}.position_embedding.weight", NumPositions, HiddenSize);
     }
 
