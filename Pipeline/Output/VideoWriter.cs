@@ -170,7 +170,7 @@ public sealed class VideoWriter(string? ffmpegPath = null)
     private static void WriteGif(string path, IReadOnlyList<RgbImage> frames, double fps, CancellationToken cancellation)
     {
         // GIF delays are in hundredths of a second.
-        var delay = Math.Max(1, (int)Math.Round(100.0 / fps));
+        var delay = Math.Max(1, (int)Math.Round(100.0 / fps, MidpointRounding.AwayFromZero));
         using var gif = ToImageSharp(frames[0]);
         gif.Metadata.GetGifMetadata().RepeatCount = 0;
         gif.Frames.RootFrame.Metadata.GetGifMetadata().FrameDelay = delay;
