@@ -18,6 +18,7 @@ internal static class VerifyCommand
     private static readonly IComponentVerifier[] Verifiers =
     [
         new UNetVerifier(),
+        new SchedulerVerifier(),
     ];
 
     public static CommandSpec Spec { get; } = new(
