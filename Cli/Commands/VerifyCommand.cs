@@ -21,6 +21,7 @@ internal static class VerifyCommand
         new VaeEncodeVerifier(),
         new VaeDecodeVerifier(),
         new ImageEncoderVerifier(),
+        new SchedulerVerifier(),
     ];
 
     public static CommandSpec Spec { get; } = new(

@@ -9,7 +9,25 @@ internal sealed class IoFile(SafetensorsFile file) : IDisposable
 {
     public string Path => file.Path;
 
+    /// <summary>Every tensor name, ordered.</summary>
+    public IEnumerable<string> Names => file.Names;
+
     public static IoFile Open(string path) => new(SafetensorsFile.Open(path));
+
+    /// <summary>The "__metadata__" value of <paramref name="key"/>; <paramref name="expected"/> describes it for the message when it is absent.</summary>
+    public string RequireMetadata(string key, string expected) =>
+        file.Metadata.TryGetValue(key, out var value)
+            ? value
+            : throw new ModelFileException($"{file.Path} has no metadata entry '{key}' (expected {expected}).", file.Path, key);
+
+    /// <summary>The "__metadata__" value of <paramref name="key"/>, or null when the file has none.</summary>
+    public string? Metadata(string key) => file.Metadata.TryGetValue(key, out var value) ? value : null;
+
+    /// <summary>The tensor, of any shape; <paramref name="expected"/> describes it for the message when it is absent.</summary>
+    public Tensor Require(string name, string expected) =>
+        file.Contains(name)
+            ? file.GetTensor(name)
+            : throw new ModelFileException($"{file.Path} has no tensor '{name}' (expected {expected}).", file.Path, name);
 
     /// <summary>The tensor, which must have <paramref name="rank"/> dimensions; <paramref name="expected"/> describes the shape for messages.</summary>
     public Tensor Require(string name, int rank, string expected)
@@ -49,6 +67,26 @@ internal sealed class IoFile(SafetensorsFile file) : IDisposable
         return tensor.ElementCount == 1
             ? tensor.ToFloat32Array()[0]
             : throw new ModelFileException($"{file.Path}: '{name}' has shape {tensor.Shape}; expected a scalar.", file.Path, name);
+    }
+
+    /// <summary>A scalar (0-d or one element) holding a whole number, such as a timestep stored as int64.</summary>
+    public long Integer(string name)
+    {
+        var tensor = Require(name, "a scalar integer");
+        if (tensor.ElementCount != 1)
+        {
+            throw new ModelFileException($"{file.Path}: '{name}' has shape {tensor.Shape}; expected a scalar integer.", file.Path, name);
+        }
+
+        if (tensor.DType == DType.I64)
+        {
+            return tensor.Contiguous().AsSpan<long>()[0];
+        }
+
+        var value = tensor.ToFloat32Array()[0];
+        return float.IsInteger(value)
+            ? (long)value
+            : throw new ModelFileException($"{file.Path}: '{name}' is {value}; expected a whole number.", file.Path, name);
     }
 
     public void Dispose() => file.Dispose();
