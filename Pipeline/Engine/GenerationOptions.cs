@@ -1,0 +1,88 @@
+using CudaI2V.Runtime.Tensors;
+
+namespace CudaI2V.Pipeline.Engine;
+
+/// <summary>How the VAE's latent distribution of the input image becomes the image latent.</summary>
+public enum VaeEncodeMode
+{
+    /// <summary>The distribution's mean: deterministic (the reference fixtures use it).</summary>
+    Mean,
+
+    /// <summary>A sample mean + std * noise, the noise from the request's seeded generator (diffusers' default).</summary>
+    Sample,
+}
+
+/// <summary>
+/// Every setting of one generation. Defaults are the I2VGen-XL release's (704x1280, 16 frames, 50 steps,
+/// guidance 9, 16 fps, decoding one frame at a time).
+/// </summary>
+public sealed record GenerationOptions
+{
+    /// <summary>What the video should show.</summary>
+    public required string Prompt { get; init; }
+
+    /// <summary>What it should not show (the empty prompt when null, as diffusers does).</summary>
+    public string? NegativePrompt { get; init; }
+
+    /// <summary>Frames of video (1 or more).</summary>
+    public int Frames { get; init; } = 16;
+
+    /// <summary>Denoising steps (1 or more).</summary>
+    public int Steps { get; init; } = 50;
+
+    /// <summary>Classifier-free guidance scale (0 or more); guidance is active above 1.</summary>
+    public double Guidance { get; init; } = 9.0;
+
+    /// <summary>Frames per second: the model's fps conditioning and the written video's frame rate.</summary>
+    public int Fps { get; init; } = 16;
+
+    /// <summary>Video height in pixels, a multiple of 8.</summary>
+    public int Height { get; init; } = 704;
+
+    /// <summary>Video width in pixels, a multiple of 8.</summary>
+    public int Width { get; init; } = 1280;
+
+    /// <summary>Seed of the noise generator; a random seed when null (reported in the result).</summary>
+    public ulong? Seed { get; init; }
+
+    /// <summary>Frames the VAE decodes at a time (memory only; the result does not depend on it).</summary>
+    public int DecodeChunk { get; init; } = 1;
+
+    /// <summary>DDIM eta: 0 is deterministic; above 0 adds noise from the generator at each step.</summary>
+    public float Eta { get; init; }
+
+    /// <summary>How the input image's latent is taken.</summary>
+    public VaeEncodeMode VaeEncode { get; init; } = VaeEncodeMode.Mean;
+
+    /// <summary>Initial noise (1, 4, F, h, w) in diffusers' layout, instead of drawing it from the seed.</summary>
+    public Tensor? InitialNoise { get; init; }
+
+    /// <summary>True when classifier-free guidance runs (guidance above 1).</summary>
+    public bool UsesGuidance => Guidance > 1.0;
+
+    /// <summary>Checks every setting; throws <see cref="ArgumentException"/> naming the option.</summary>
+    public void Validate()
+    {
+        if (string.IsNullOrEmpty(Prompt))
+        {
+            throw new ArgumentException("The prompt is empty; say what the video should show.", nameof(Prompt));
+        }
+
+        Check(Frames >= 1, nameof(Frames), $"frames must be 1 or more, got {Frames}");
+        Check(Steps >= 1, nameof(Steps), $"steps must be 1 or more, got {Steps}");
+        Check(Guidance >= 0 && double.IsFinite(Guidance), nameof(Guidance), $"guidance must be 0 or more, got {Guidance}");
+        Check(Fps >= 1, nameof(Fps), $"fps must be 1 or more, got {Fps}");
+        Check(Height >= 8 && Height % 8 == 0, nameof(Height), $"height must be a positive multiple of 8, got {Height}");
+        Check(Width >= 8 && Width % 8 == 0, nameof(Width), $"width must be a positive multiple of 8, got {Width}");
+        Check(DecodeChunk >= 1, nameof(DecodeChunk), $"decode chunk must be 1 or more, got {DecodeChunk}");
+        Check(Eta >= 0 && float.IsFinite(Eta), nameof(Eta), $"eta must be 0 or more, got {Eta}");
+    }
+
+    private static void Check(bool ok, string name, string message)
+    {
+        if (!ok)
+        {
+            throw new ArgumentException(message + ".", name);
+        }
+    }
+}

@@ -1,0 +1,44 @@
+using CudaI2V.Pipeline.Imaging;
+using CudaI2V.Runtime.Tensors;
+
+namespace CudaI2V.Pipeline.Engine;
+
+/// <summary>The stages of a generation, in order.</summary>
+public enum GenerationStage
+{
+    /// <summary>Prompt and negative prompt through the text encoder.</summary>
+    EncodingPrompt,
+
+    /// <summary>The input image through the CLIP image encoder and the VAE encoder.</summary>
+    EncodingImage,
+
+    /// <summary>The denoising loop.</summary>
+    Denoising,
+
+    /// <summary>The VAE decoder.</summary>
+    Decoding,
+}
+
+/// <summary>Where a generation is: the stage, the step within it (denoising steps, decoded frames), and the time since it began.</summary>
+public sealed record GenerationProgress(GenerationStage Stage, int Step, int TotalSteps, TimeSpan Elapsed);
+
+/// <summary>A finished generation.</summary>
+/// <param name="Frames">The video as 8-bit RGB frames.</param>
+/// <param name="Video">(F, H, W, 3) in [0, 1], before the 8-bit conversion.</param>
+/// <param name="Seed">The seed of the noise generator (the given one or the one drawn).</param>
+/// <param name="StageTimes">Time spent in each stage.</param>
+public sealed record GenerationResult(IReadOnlyList<RgbImage> Frames, Tensor Video, ulong Seed, IReadOnlyDictionary<GenerationStage, TimeSpan> StageTimes);
+
+/// <summary>
+/// Receives the tensors a generation computes on the way, for checking a run against a reference
+/// (<c>cudai2v verify pipeline</c>). All tensors are host tensors in diffusers' layouts.
+/// </summary>
+public interface IGenerationObserver
+{
+    /// <summary>A named intermediate: "clip.pixels" (1,3,S,S), "image_embeds" (1,D), "vae.pixels" (1,3,H,W),
+    /// "vae.moments" (1,2L,h,w), "image_latents" (B2,L,F,h,w), "prompt_embeds" (B2,77,D), "latents.initial" (1,L,F,h,w).</summary>
+    void Tensor(string name, Tensor value);
+
+    /// <summary>The UNet's input latents (B2,L,F,h,w), timestep and output (B2,L,F,h,w) at a denoising step.</summary>
+    void UNetStep(int stepIndex, int timestep, Tensor input, Tensor output);
+}

@@ -1,0 +1,283 @@
+using System.Diagnostics;
+using CudaI2V.Kernels;
+using CudaI2V.Layers.Clip;
+using CudaI2V.Layers.UNet;
+using CudaI2V.Layers.Vae;
+using CudaI2V.Loader.Configs;
+using CudaI2V.Pipeline.Imaging;
+using CudaI2V.Pipeline.Noise;
+using CudaI2V.Pipeline.Output;
+using CudaI2V.Pipeline.Scheduling;
+using CudaI2V.Runtime.Tensors;
+
+namespace CudaI2V.Pipeline.Engine;
+
+/// <summary>
+/// The image-to-video engine an application embeds: load the models once, then generate many videos. It runs
+/// diffusers' I2VGen-XL pipeline step by step (shared/docs/i2vgenxl-spec.md section 2): prompt embeddings
+/// (negative first), the CLIP image embedding (zeros for the negative half), the VAE latent of the image and the
+/// frame-position ramp of the other frames, fps conditioning, DDIM with classifier-free guidance as one batch,
+/// then the VAE decoder in chunks of frames. Everything that does not change between steps is computed once
+/// per request. One request at a time per engine: a second concurrent call throws; use one engine per
+/// concurrent stream of requests.
+/// </summary>
+public sealed class VideoEngine : IDisposable
+{
+    private readonly IOps _ops;
+    private readonly IPromptEncoder _prompts;
+    private readonly ClipVisionModelWithProjection _imageEncoder;
+    private readonly AutoencoderKL _vae;
+    private readonly I2VGenXLUNet _unet;
+    private readonly FeatureExtractorConfig _features;
+    private readonly SchedulerConfig _scheduler;
+    private readonly IDisposable? _owned;
+    private int _busy;
+
+    /// <summary>Assembles an engine from loaded parts; <paramref name="owned"/> is disposed with it (weights, sessions).</summary>
+    public VideoEngine(
+        IOps ops, IPromptEncoder prompts, ClipVisionModelWithProjection imageEncoder, AutoencoderKL vae, I2VGenXLUNet unet,
+        FeatureExtractorConfig features, SchedulerConfig scheduler, IDisposable? owned = null)
+    {
+        _ops = ops ?? throw new ArgumentNullException(nameof(ops));
+        _prompts = prompts ?? throw new ArgumentNullException(nameof(prompts));
+        _imageEncoder = imageEncoder ?? throw new ArgumentNullException(nameof(imageEncoder));
+        _vae = vae ?? throw new ArgumentNullException(nameof(vae));
+        _unet = unet ?? throw new ArgumentNullException(nameof(unet));
+        _features = features ?? throw new ArgumentNullException(nameof(features));
+        _scheduler = scheduler ?? throw new ArgumentNullException(nameof(scheduler));
+        _owned = owned;
+    }
+
+    /// <summary>The backend the models run on.</summary>
+    public IOps Ops => _ops;
+
+    /// <summary>Image size / latent size of the VAE.</summary>
+    public int VaeScaleFactor => _vae.ScaleFactor;
+
+    /// <summary>
+    /// Generates a video from <paramref name="image"/> and the prompt of <paramref name="options"/>. Progress is
+    /// reported per stage and per step; cancellation is checked between steps and frames.
+    /// </summary>
+    public GenerationResult Generate(
+        RgbImage image, GenerationOptions options, IProgress<GenerationProgress>? progress = null,
+        IGenerationObserver? observer = null, CancellationToken cancellation = default)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        if (options.Height % VaeScaleFactor != 0 || options.Width % VaeScaleFactor != 0)
+        {
+            throw new ArgumentException($"Height and width must be multiples of the VAE's scale factor {VaeScaleFactor}.", nameof(options));
+        }
+
+        if (Interlocked.Exchange(ref _busy, 1) == 1)
+        {
+            throw new InvalidOperationException("This engine is already generating; it runs one request at a time. Wait for it, or use a second engine.");
+        }
+
+        try
+        {
+            return Run(image, options, progress, observer, cancellation);
+        }
+        finally
+        {
+            Volatile.Write(ref _busy, 0);
+        }
+    }
+
+    private GenerationResult Run(RgbImage image, GenerationOptions options, IProgress<GenerationProgress>? progress, IGenerationObserver? observer, CancellationToken cancellation)
+    {
+        var clock = Stopwatch.StartNew();
+        var times = new Dictionary<GenerationStage, TimeSpan>();
+        var stage = Stopwatch.StartNew();
+        void Enter(GenerationStage s, int total)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            stage.Restart();
+            progress?.Report(new GenerationProgress(s, 0, total, clock.Elapsed));
+        }
+
+        void Leave(GenerationStage s) => times[s] = stage.Elapsed;
+
+        var seed = options.Seed ?? (ulong)Random.Shared.NextInt64();
+        var generator = new SeededRandom(seed);
+        var guidance = options.UsesGuidance;
+        int frames = options.Frames, latentH = options.Height / VaeScaleFactor, latentW = options.Width / VaeScaleFactor;
+        var latentC = _vae.Config.LatentChannels;
+        var batch = guidance ? 2 : 1;
+
+        // 1. Prompt embeddings: [negative ; positive].
+        Enter(GenerationStage.EncodingPrompt, 1);
+        var positive = _prompts.Encode(options.Prompt);
+        var promptEmbeds = guidance ? Concat0(_prompts.Encode(options.NegativePrompt ?? ""), positive) : positive;
+        observer?.Tensor("prompt_embeds", promptEmbeds);
+        Leave(GenerationStage.EncodingPrompt);
+
+        // 2. The image: CLIP embedding ([zeros ; embeds]) and the VAE latent of the first frame.
+        Enter(GenerationStage.EncodingImage, 2);
+        var clipPixels = ImagePreprocessor.ClipPixels(image, options.Width, _features);
+        observer?.Tensor("clip.pixels", clipPixels);
+        var imageEmbeds = _ops.ToHost(_imageEncoder.Forward(_ops.NchwToNhwc(_ops.FromHost(clipPixels))).ImageEmbeds); // (1, D)
+        observer?.Tensor("image_embeds", imageEmbeds);
+        var embedDim = imageEmbeds.Shape[1];
+        var imageEmbeddings = imageEmbeds.Reshape(1, 1, embedDim);
+        if (guidance)
+        {
+            imageEmbeddings = Concat0(Tensor.Zeros(DType.F32, new TensorShape(1, 1, embedDim)), imageEmbeddings);
+        }
+
+        cancellation.ThrowIfCancellationRequested();
+        var vaePixels = ImagePreprocessor.VaePixels(image, options.Width, options.Height);
+        observer?.Tensor("vae.pixels", vaePixels);
+        var moments = _ops.ToHost(_vae.Encode(_ops.NchwToNhwc(_ops.FromHost(vaePixels))));                      // (1, h, w, 2L)
+        observer?.Tensor("vae.moments", moments.Permute(0, 3, 1, 2).Contiguous());
+        var distribution = LatentDistribution.FromMoments(moments);
+        var latent = options.VaeEncode == VaeEncodeMode.Mean
+            ? distribution.Mean
+            : distribution.Sample(generator.StandardNormal(distribution.Mean.Shape).AsSpan<float>());
+        var imageLatents = FramePositionLatents(Scale(latent, (float)_vae.Config.ScalingFactor), frames, batch); // (B2*F, h, w, L)
+        observer?.Tensor("image_latents", ToNcfhw(imageLatents, frames));
+        Leave(GenerationStage.EncodingImage);
+
+        // 3. The denoising loop. Latents stay F32 on the host for the scheduler; the UNet gets a copy.
+        Enter(GenerationStage.Denoising, options.Steps);
+        var scheduler = new DDIMScheduler(_scheduler);
+        scheduler.SetTimesteps(options.Steps);
+        var fps = Enumerable.Repeat((float)options.Fps, batch).ToArray();
+        var conditioning = _unet.Condition(_ops.FromHost(imageLatents), _ops.FromHost(imageEmbeddings), _ops.FromHost(promptEmbeds), fps, frames);
+        var latents = InitialLatents(options, generator, frames, latentH, latentW, latentC);                     // (F, h, w, L)
+        observer?.Tensor("latents.initial", ToNcfhw(latents, frames));
+        for (var i = 0; i < scheduler.Timesteps.Count; i++)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            var t = scheduler.Timesteps[i];
+            var input = guidance ? Concat0(latents, latents) : latents;                                           // (B2*F, h, w, L)
+            var output = _ops.ToHost(_unet.Forward(_ops.FromHost(input), t, conditioning));
+            observer?.UNetStep(i, t, ToNcfhw(input, frames), ToNcfhw(output, frames));
+            var prediction = guidance ? Guide(output, (float)options.Guidance) : output;
+            latents = scheduler.Step(prediction, t, latents, options.Eta, options.Eta > 0 ? generator : null);
+            progress?.Report(new GenerationProgress(GenerationStage.Denoising, i + 1, options.Steps, clock.Elapsed));
+        }
+
+        Leave(GenerationStage.Denoising);
+
+        // 4. Decode frames in chunks: latents * float32(1 / scaling_factor), then [-1, 1] to [0, 1].
+        Enter(GenerationStage.Decoding, frames);
+        var unscaled = Scale(latents, (float)(1.0 / _vae.Config.ScalingFactor));
+        var decoded = new List<Tensor>();
+        for (var start = 0; start < frames; start += options.DecodeChunk)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            var count = Math.Min(options.DecodeChunk, frames - start);
+            decoded.Add(_ops.ToHost(_vae.Decode(_ops.FromHost(unscaled.Slice(0, start, count)))));
+            progress?.Report(new GenerationProgress(GenerationStage.Decoding, start + count, frames, clock.Elapsed));
+        }
+
+        var video = VideoFrames.Denormalize(decoded.Count == 1 ? decoded[0] : ConcatHost(decoded));             // (F, H, W, 3)
+        observer?.Tensor("video", video.Reshape(1, frames, options.Height, options.Width, 3));
+        Leave(GenerationStage.Decoding);
+        return new GenerationResult(VideoFrames.ToImages(video), video, seed, times);
+    }
+
+    /// <summary>
+    /// Frame 0 is the image latent; frame k of F-1 more is the constant float32(k / (F - 1)) everywhere (diffusers'
+    /// frame-position mask), the same for each of <paramref name="batch"/> copies: (batch * F, h, w, L).
+    /// </summary>
+    public static Tensor FramePositionLatents(Tensor latent, int frames, int batch)
+    {
+        ArgumentNullException.ThrowIfNull(latent);
+        var one = latent.AsSpan<float>();
+        var result = Tensor.Zeros(DType.F32, new TensorShape(batch * frames, latent.Shape[1], latent.Shape[2], latent.Shape[3]));
+        var values = result.AsSpan<float>();
+        for (var b = 0; b < batch; b++)
+        {
+            for (var f = 0; f < frames; f++)
+            {
+                var target = values.Slice(((b * frames) + f) * one.Length, one.Length);
+                if (f == 0)
+                {
+                    one.CopyTo(target);
+                }
+                else
+                {
+                    target.Fill((float)((double)f / (frames - 1)));
+                }
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>
+    /// Classifier-free guidance on the UNet's output (2F, h, w, L): v_u + g * (v_c - v_u) in float32, in that
+    /// order (difference, scale, add), negative half first.
+    /// </summary>
+    public static Tensor Guide(Tensor output, float guidance)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        var all = output.AsSpan<float>();
+        var half = all.Length / 2;
+        var result = Tensor.Zeros(DType.F32, new TensorShape(output.Shape[0] / 2, output.Shape[1], output.Shape[2], output.Shape[3]));
+        var r = result.AsSpan<float>();
+        for (var i = 0; i < half; i++)
+        {
+            var uncond = all[i];
+            r[i] = uncond + (guidance * (all[half + i] - uncond));
+        }
+
+        return result;
+    }
+
+    private static Tensor InitialLatents(GenerationOptions options, SeededRandom generator, int frames, int h, int w, int channels)
+    {
+        var shape = new TensorShape(1, channels, frames, h, w);
+        var noise = options.InitialNoise ?? generator.StandardNormal(shape);
+        if (noise.Shape != shape)
+        {
+            throw new ArgumentException($"Initial noise must be {shape} (1, latent channels, frames, h, w); got {noise.Shape}.", nameof(options));
+        }
+
+        // (1, L, F, h, w) -> (F, h, w, L).
+        return noise.Permute(0, 2, 3, 4, 1).Contiguous().To(DType.F32).Reshape(frames, h, w, channels);
+    }
+
+    private static Tensor ToNcfhw(Tensor channelsLast, int frames)
+    {
+        int n = channelsLast.Shape[0], h = channelsLast.Shape[1], w = channelsLast.Shape[2], c = channelsLast.Shape[3];
+        return channelsLast.Reshape(n / frames, frames, h, w, c).Permute(0, 4, 1, 2, 3).Contiguous();
+    }
+
+    private static Tensor Scale(Tensor x, float factor)
+    {
+        var result = x.To(DType.F32);
+        var values = result.AsSpan<float>();
+        for (var i = 0; i < values.Length; i++)
+        {
+            values[i] *= factor;
+        }
+
+        return result;
+    }
+
+    private static Tensor Concat0(Tensor a, Tensor b) => ConcatHost([a, b]);
+
+    private static Tensor ConcatHost(List<Tensor> parts)
+    {
+        var dims = parts[0].Shape.Dims.ToArray();
+        dims[0] = parts.Sum(p => p.Shape[0]);
+        var result = Tensor.Zeros(DType.F32, new TensorShape(dims));
+        var target = result.AsSpan<float>();
+        var offset = 0;
+        foreach (var part in parts)
+        {
+            var values = part.Contiguous().To(DType.F32).AsSpan<float>();
+            values.CopyTo(target[offset..]);
+            offset += values.Length;
+        }
+
+        return result;
+    }
+
+    /// <inheritdoc/>
+    public void Dispose() => _owned?.Dispose();
+}
