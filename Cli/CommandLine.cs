@@ -204,6 +204,32 @@ public sealed class ParsedArgs
         return value;
     }
 
+    /// <summary>A floating-point option of 0 or more.</summary>
+    public double GetNonNegativeDouble(string name, double fallback)
+    {
+        var text = Get(name);
+        if (text is null)
+        {
+            return fallback;
+        }
+
+        if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) || !(value >= 0) || double.IsInfinity(value))
+        {
+            throw new UsageException($"--{name} must be a number of 0 or more, got '{text}'.");
+        }
+
+        return value;
+    }
+
+    /// <summary>An unsigned 64-bit option (a seed).</summary>
+    public ulong GetUInt64(string name)
+    {
+        var text = Require(name);
+        return ulong.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value)
+            ? value
+            : throw new UsageException($"--{name} must be an integer from 0 to {ulong.MaxValue}, got '{text}'.");
+    }
+
     /// <summary>A positive floating-point option.</summary>
     public double GetPositiveDouble(string name, double fallback)
     {

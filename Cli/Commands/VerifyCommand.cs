@@ -13,8 +13,6 @@ namespace CudaI2V.Cli.Commands;
 /// </summary>
 internal static class VerifyCommand
 {
-    private const double CpuTolerance = 1e-4;
-
     private static readonly IComponentVerifier[] Verifiers =
     [
         new UNetVerifier(),
@@ -22,6 +20,7 @@ internal static class VerifyCommand
         new VaeDecodeVerifier(),
         new ImageEncoderVerifier(),
         new SchedulerVerifier(),
+        new PipelineVerifier(),
     ];
 
     public static CommandSpec Spec { get; } = new(
@@ -32,8 +31,10 @@ internal static class VerifyCommand
             new OptionSpec("model", "folder", "A pipeline folder or the component's own folder.", Required: true),
             new OptionSpec("io", "file", "The reference .safetensors file with inputs and expected outputs.", Required: true),
             new OptionSpec("device", "cpu", "Where to run.", Default: "cpu"),
-            new OptionSpec("tolerance", "abs", "Largest allowed absolute difference.", Default: "1e-4 on the CPU"),
+            new OptionSpec("tolerance", "abs", "Largest allowed absolute difference.", Default: "1e-4 on the CPU; 5e-4 for the pipeline's [0, 1] video"),
             new OptionSpec("variant", "fp32|fp16", "Which weight files to load where both exist.", Default: "fp32 on the CPU"),
+            new OptionSpec("image", "file", "pipeline only: the input image.", Default: "the file the io metadata names, beside the io file"),
+            new OptionSpec("cache-dir", "folder", "pipeline and text-encoder: where built models and caches are kept.", Default: "$CUDAI2V_CACHE_DIR or the user cache folder"),
         ],
         Run,
         ComponentHelp(),
@@ -63,13 +64,13 @@ internal static class VerifyCommand
         var verifier = Verifiers.FirstOrDefault(v => v.Name == name)
             ?? throw new UsageException($"Unknown component '{name}'; 'verify' knows {string.Join(", ", Verifiers.Select(v => v.Name))}.");
         args.Choice("device", "cpu", "cpu");
-        var tolerance = args.GetPositiveDouble("tolerance", CpuTolerance);
+        var tolerance = args.GetPositiveDouble("tolerance", verifier.DefaultTolerance);
         var variant = args.Has("variant") ? (args.Choice("variant", "fp32", "fp32", "fp16") == "fp16" ? WeightVariant.Fp16 : WeightVariant.Fp32) : (WeightVariant?)null;
         var model = ModelDirectory.Open(args.Require("model"));
         using var io = IoFile.Open(args.Require("io"));
         IOps ops = new CpuOps();
         var report = new VerifyReport(context.Out, tolerance);
-        verifier.Run(new VerifyRun(model, variant, io, ops, report, context));
+        verifier.Run(new VerifyRun(model, variant, io, ops, report, context, args));
         return report.Finish();
     }
 }

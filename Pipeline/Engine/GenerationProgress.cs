@@ -35,7 +35,7 @@ public sealed record GenerationResult(IReadOnlyList<RgbImage> Frames, Tensor Vid
 /// </summary>
 public interface IGenerationObserver
 {
-    /// <summary>A named intermediate: "clip.pixels" (1,3,S,S), "image_embeds" (1,D), "vae.pixels" (1,3,H,W),
+    /// <summary>A named intermediate: "clip.pixels" (1,3,S,S), "image_embeds" (1,D), "image_embeddings" (B2,1,D), "vae.pixels" (1,3,H,W),
     /// "vae.moments" (1,2L,h,w), "image_latents" (B2,L,F,h,w), "prompt_embeds" (B2,77,D), "latents.initial" (1,L,F,h,w).</summary>
     void Tensor(string name, Tensor value);
 

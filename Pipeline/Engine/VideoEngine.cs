@@ -126,6 +126,8 @@ public sealed class VideoEngine : IDisposable
             imageEmbeddings = Concat0(Tensor.Zeros(DType.F32, new TensorShape(1, 1, embedDim)), imageEmbeddings);
         }
 
+        observer?.Tensor("image_embeddings", imageEmbeddings);
+
         cancellation.ThrowIfCancellationRequested();
         var vaePixels = ImagePreprocessor.VaePixels(image, options.Width, options.Height);
         observer?.Tensor("vae.pixels", vaePixels);

@@ -10,7 +10,8 @@ namespace CudaI2V.Cli.Commands.Verify;
 /// <param name="Ops">The backend to run on.</param>
 /// <param name="Report">Where compared tensors go.</param>
 /// <param name="Context">Output streams (timing and notes go to stderr).</param>
-internal sealed record VerifyRun(ModelDirectory Model, WeightVariant? Variant, IoFile Io, IOps Ops, VerifyReport Report, CliContext Context);
+/// <param name="Args">The command line, for options only some components read (--image, --cache-dir).</param>
+internal sealed record VerifyRun(ModelDirectory Model, WeightVariant? Variant, IoFile Io, IOps Ops, VerifyReport Report, CliContext Context, ParsedArgs Args);
 
 /// <summary>One component <c>cudai2v verify</c> can check: reads its inputs from the io file, runs, compares.</summary>
 internal interface IComponentVerifier
@@ -20,6 +21,9 @@ internal interface IComponentVerifier
 
     /// <summary>Help lines: what the io file must hold and what is compared.</summary>
     string Help { get; }
+
+    /// <summary>The largest absolute difference that passes when --tolerance is not given.</summary>
+    double DefaultTolerance => 1e-4;
 
     /// <summary>Runs the check; adds every compared tensor to the run's report.</summary>
     void Run(VerifyRun run);

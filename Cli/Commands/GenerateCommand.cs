@@ -1,0 +1,180 @@
+using System.Diagnostics;
+using System.Globalization;
+using CudaI2V.Cli.Demo;
+using CudaI2V.Loader;
+using CudaI2V.Pipeline.Engine;
+using CudaI2V.Pipeline.Imaging;
+using CudaI2V.Pipeline.Output;
+using CudaI2V.Runtime.Caching;
+
+namespace CudaI2V.Cli.Commands;
+
+/// <summary><c>cudai2v generate</c>: an image and a prompt in, a video out.</summary>
+internal static class GenerateCommand
+{
+    private const string DemoOut = "cudai2v-demo.gif";
+
+    public static CommandSpec Spec { get; } = new(
+        "generate",
+        "Generate a video from an image and a prompt (or a quick demo with --demo).",
+        "--model <folder> --image <file> --prompt <text> [options]   |   --demo [--out <path>]",
+        [
+            new OptionSpec("model", "folder", "The pipeline folder (model_index.json and its components)."),
+            new OptionSpec("image", "file", "The first frame's image (PNG, JPEG, BMP, GIF, TGA, WebP, TIFF)."),
+            new OptionSpec("prompt", "text", "What the video should show."),
+            new OptionSpec("negative-prompt", "text", "What it should not show.", Default: "empty"),
+            new OptionSpec("frames", "n", "Frames of video.", Default: "16"),
+            new OptionSpec("steps", "n", "Denoising steps.", Default: "50"),
+            new OptionSpec("guidance", "scale", "Classifier-free guidance scale (active above 1).", Default: "9"),
+            new OptionSpec("fps", "n", "Frame rate: the model's conditioning and the video's.", Default: "16"),
+            new OptionSpec("height", "pixels", "Video height, a multiple of 8.", Default: "704"),
+            new OptionSpec("width", "pixels", "Video width, a multiple of 8.", Default: "1280"),
+            new OptionSpec("seed", "n", "Seed of the noise; the same seed gives the same noise on every machine.", Default: "random (printed)"),
+            new OptionSpec("decode-chunk", "n", "Frames the VAE decodes at a time (memory only).", Default: "1"),
+            new OptionSpec("out", "path", "video.gif, video.mp4 (needs ffmpeg) or a folder/ of PNG frames.", Default: "video.gif"),
+            new OptionSpec("device", "cpu", "Where to run.", Default: "cpu"),
+            new OptionSpec("variant", "fp32|fp16", "Which weight files to load where both exist.", Default: "fp32 on the CPU"),
+            new OptionSpec("cache-dir", "folder", "Where built models and caches are kept.", Default: "$CUDAI2V_CACHE_DIR or the user cache folder"),
+            new OptionSpec("demo", null, "Write a small random-weight pipeline (no download) and make a short video from a built-in image."),
+        ],
+        Run,
+        "--demo needs no other option: the model's weights are random, so the video is noise-like; it shows the whole\n"
+        + "pipeline running. For real videos, download the diffusers folder of ali-vilab/i2vgen-xl and pass it as --model.\n"
+        + "Output files are written under a temporary name and renamed when complete; Ctrl+C leaves no partial video.");
+
+    private static int Run(ParsedArgs args, CliContext context)
+    {
+        args.Choice("device", "cpu", "cpu");
+        var demo = args.Has("demo");
+        var cache = CacheRoot.Resolve(args.Get("cache-dir"));
+        string modelPath;
+        RgbImage image;
+        GenerationOptions options;
+        if (demo)
+        {
+            foreach (var notForDemo in new[] { "model", "image" }.Where(args.Has))
+            {
+                throw new UsageException($"--demo makes its own model and image; drop --{notForDemo}.");
+            }
+
+            modelPath = DemoModel.Ensure(cache.Path);
+            image = DemoModel.Image();
+            options = ReadOptions(args, DemoModel.Prompt, DemoModel.NegativePrompt, frames: 4, steps: 3, height: 40, width: 56);
+            context.Error.WriteLine($"cudai2v generate: demo model at {modelPath}. Its weights are random, so the video will not look like anything; pass --model with a download of ali-vilab/i2vgen-xl for real videos.");
+        }
+        else
+        {
+            modelPath = args.Get("model") ?? throw new UsageException("'generate' needs --model <folder> (or --demo).");
+            var imagePath = args.Get("image") ?? throw new UsageException("'generate' needs --image <file> (or --demo).");
+            var prompt = args.Get("prompt") ?? throw new UsageException("'generate' needs --prompt <text> (or --demo).");
+            image = ImageLoader.Load(imagePath);
+            options = ReadOptions(args, prompt, null, frames: 16, steps: 50, height: 704, width: 1280);
+        }
+
+        var outPath = args.Get("out", demo ? DemoOut : "video.gif")!;
+        VideoWriter.FormatOf(outPath);
+        var variant = args.Has("variant") ? (args.Choice("variant", "fp32", "fp32", "fp16") == "fp16" ? WeightVariant.Fp16 : WeightVariant.Fp32) : (WeightVariant?)null;
+
+        using var cancellation = new CancellationTokenSource();
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            e.Cancel = true;
+            cancellation.Cancel();
+        };
+        Console.CancelKeyPress += onCancel;
+        try
+        {
+            var load = Stopwatch.StartNew();
+            using var engine = VideoEngineLoader.Load(ModelDirectory.Open(modelPath), new EngineLoadOptions(cache, variant, line => context.Error.WriteLine($"cudai2v generate: {line}")));
+            var loadTime = load.Elapsed;
+            var bar = new ProgressBar(context.Error);
+            var result = engine.Generate(image, options, bar, cancellation: cancellation.Token);
+            bar.Finish();
+
+            var write = Stopwatch.StartNew();
+            var format = new VideoWriter().Write(outPath, result.Frames, options.Fps, cancellation.Token);
+            context.Out.WriteLine(Path.GetFullPath(outPath));
+            context.Error.WriteLine(string.Create(
+                CultureInfo.InvariantCulture,
+                $"cudai2v generate: {result.Frames.Count} frames of {options.Width}x{options.Height}, seed {result.Seed}, {format} written. "
+                + $"Load {Seconds(loadTime)}, prompt {Seconds(result.StageTimes[GenerationStage.EncodingPrompt])}, image {Seconds(result.StageTimes[GenerationStage.EncodingImage])}, "
+                + $"denoising {Seconds(result.StageTimes[GenerationStage.Denoising])}, decoding {Seconds(result.StageTimes[GenerationStage.Decoding])}, writing {Seconds(write.Elapsed)}."));
+            return ExitCodes.Success;
+        }
+        catch (OperationCanceledException)
+        {
+            context.Error.WriteLine("cudai2v generate: cancelled; no video was written.");
+            return ExitCodes.Failed;
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCancel;
+        }
+    }
+
+    private static GenerationOptions ReadOptions(ParsedArgs args, string prompt, string? negative, int frames, int steps, int height, int width)
+    {
+        var options = new GenerationOptions
+        {
+            Prompt = prompt,
+            NegativePrompt = args.Get("negative-prompt", negative),
+            Frames = args.GetInt32("frames", frames, 1, 1024),
+            Steps = args.GetInt32("steps", steps, 1, 1000),
+            Guidance = args.GetNonNegativeDouble("guidance", 9.0),
+            Fps = args.GetInt32("fps", 16, 1, 240),
+            Height = args.GetInt32("height", height, 8, 16384),
+            Width = args.GetInt32("width", width, 8, 16384),
+            Seed = args.Has("seed") ? args.GetUInt64("seed") : null,
+            DecodeChunk = args.GetInt32("decode-chunk", 1, 1, 1024),
+        };
+        try
+        {
+            options.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException(e.Message);
+        }
+
+        return options;
+    }
+
+    private static string Seconds(TimeSpan t) => t.TotalSeconds.ToString("F1", CultureInfo.InvariantCulture) + " s";
+
+    /// <summary>A one-line live progress bar on stderr: stage, step, it/s and ETA.</summary>
+    private sealed class ProgressBar(TextWriter output) : IProgress<GenerationProgress>
+    {
+        private readonly Stopwatch _stage = new();
+        private GenerationStage? _current;
+
+        public void Report(GenerationProgress value)
+        {
+            if (value.Stage != _current)
+            {
+                if (_current is not null)
+                {
+                    output.WriteLine();
+                }
+
+                _current = value.Stage;
+                _stage.Restart();
+            }
+
+            var rate = value.Step > 0 ? value.Step / Math.Max(_stage.Elapsed.TotalSeconds, 1e-9) : 0;
+            var eta = rate > 0 ? TimeSpan.FromSeconds((value.TotalSteps - value.Step) / rate) : TimeSpan.Zero;
+            const int Width = 30;
+            var filled = value.TotalSteps > 0 ? value.Step * Width / value.TotalSteps : 0;
+            output.Write(string.Create(
+                CultureInfo.InvariantCulture,
+                $"\r{value.Stage,-15} [{new string('#', filled)}{new string('.', Width - filled)}] {value.Step}/{value.TotalSteps} {rate:F2} it/s ETA {eta:mm\\:ss}"));
+        }
+
+        public void Finish()
+        {
+            if (_current is not null)
+            {
+                output.WriteLine();
+            }
+        }
+    }
+}
