@@ -52,9 +52,9 @@ internal static class GenerateCommand
         GenerationOptions options;
         if (demo)
         {
-            foreach (var notForDemo in new[] { "model", "image" }.Where(args.Has))
+            if (args.Has("model") || args.Has("image"))
             {
-                throw new UsageException($"--demo makes its own model and image; drop --{notForDemo}.");
+                throw new UsageException("--demo makes its own model and image; drop --model and --image.");
             }
 
             modelPath = DemoModel.Ensure(cache.Path);

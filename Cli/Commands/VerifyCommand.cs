@@ -3,6 +3,7 @@ using CudaI2V.Cli.Commands.Verify;
 using CudaI2V.Kernels;
 using CudaI2V.Kernels.Cpu;
 using CudaI2V.Loader;
+using CudaI2V.Runtime.Caching;
 
 namespace CudaI2V.Cli.Commands;
 
@@ -20,13 +21,14 @@ internal static class VerifyCommand
         new VaeDecodeVerifier(),
         new ImageEncoderVerifier(),
         new SchedulerVerifier(),
+        new TextEncoderVerifier(),
         new PipelineVerifier(),
     ];
 
     public static CommandSpec Spec { get; } = new(
         "verify",
         "Run a component on a reference file's inputs and compare with its expected outputs.",
-        "<component> --model <folder> --io <file> [--device cpu] [--tolerance <abs>] [--variant fp32|fp16]",
+        "<component> --model <folder> --io <file> [--device cpu] [--tolerance <abs>] [--variant fp32|fp16] [--cache-dir <folder>]",
         [
             new OptionSpec("model", "folder", "A pipeline folder or the component's own folder.", Required: true),
             new OptionSpec("io", "file", "The reference .safetensors file with inputs and expected outputs.", Required: true),
@@ -34,7 +36,7 @@ internal static class VerifyCommand
             new OptionSpec("tolerance", "abs", "Largest allowed absolute difference.", Default: "1e-4 on the CPU; 5e-4 for the pipeline's [0, 1] video"),
             new OptionSpec("variant", "fp32|fp16", "Which weight files to load where both exist.", Default: "fp32 on the CPU"),
             new OptionSpec("image", "file", "pipeline only: the input image.", Default: "the file the io metadata names, beside the io file"),
-            new OptionSpec("cache-dir", "folder", "pipeline and text-encoder: where built models and caches are kept.", Default: "$CUDAI2V_CACHE_DIR or the user cache folder"),
+            new OptionSpec("cache-dir", "folder", "Where built models are kept between runs (text-encoder, pipeline).", Default: $"${CacheRoot.EnvironmentVariable}, else the user's cache folder"),
         ],
         Run,
         ComponentHelp(),
@@ -70,7 +72,7 @@ internal static class VerifyCommand
         using var io = IoFile.Open(args.Require("io"));
         IOps ops = new CpuOps();
         var report = new VerifyReport(context.Out, tolerance);
-        verifier.Run(new VerifyRun(model, variant, io, ops, report, context, args));
+        verifier.Run(new VerifyRun(model, variant, io, ops, report, context, CacheRoot.Resolve(args.Get("cache-dir")), args));
         return report.Finish();
     }
 }

@@ -90,14 +90,23 @@ public sealed class VideoEngine : IDisposable
         var clock = Stopwatch.StartNew();
         var times = new Dictionary<GenerationStage, TimeSpan>();
         var stage = Stopwatch.StartNew();
+        var stageTotal = 0;
         void Enter(GenerationStage s, int total)
         {
             cancellation.ThrowIfCancellationRequested();
             stage.Restart();
+            stageTotal = total;
             progress?.Report(new GenerationProgress(s, 0, total, clock.Elapsed));
         }
 
-        void Leave(GenerationStage s) => times[s] = stage.Elapsed;
+        void Leave(GenerationStage s)
+        {
+            times[s] = stage.Elapsed;
+            if (s is GenerationStage.EncodingPrompt or GenerationStage.EncodingImage)
+            {
+                progress?.Report(new GenerationProgress(s, stageTotal, stageTotal, clock.Elapsed));
+            }
+        }
 
         var seed = options.Seed ?? (ulong)Random.Shared.NextInt64();
         var generator = new SeededRandom(seed);

@@ -1,5 +1,6 @@
 using CudaI2V.Kernels;
 using CudaI2V.Loader;
+using CudaI2V.Runtime.Caching;
 
 namespace CudaI2V.Cli.Commands.Verify;
 
@@ -10,8 +11,9 @@ namespace CudaI2V.Cli.Commands.Verify;
 /// <param name="Ops">The backend to run on.</param>
 /// <param name="Report">Where compared tensors go.</param>
 /// <param name="Context">Output streams (timing and notes go to stderr).</param>
-/// <param name="Args">The command line, for options only some components read (--image, --cache-dir).</param>
-internal sealed record VerifyRun(ModelDirectory Model, WeightVariant? Variant, IoFile Io, IOps Ops, VerifyReport Report, CliContext Context, ParsedArgs Args);
+/// <param name="Cache">The cache root (--cache-dir), for what a component builds once (the text encoder's ONNX model).</param>
+/// <param name="Args">The command line, for options only some components read (--image).</param>
+internal sealed record VerifyRun(ModelDirectory Model, WeightVariant? Variant, IoFile Io, IOps Ops, VerifyReport Report, CliContext Context, CacheRoot Cache, ParsedArgs Args);
 
 /// <summary>One component <c>cudai2v verify</c> can check: reads its inputs from the io file, runs, compares.</summary>
 internal interface IComponentVerifier

@@ -3,7 +3,6 @@ using System.Globalization;
 using CudaI2V.Loader;
 using CudaI2V.Pipeline.Engine;
 using CudaI2V.Pipeline.Imaging;
-using CudaI2V.Runtime.Caching;
 using CudaI2V.Runtime.Tensors;
 
 namespace CudaI2V.Cli.Commands.Verify;
@@ -53,9 +52,8 @@ internal sealed class PipelineVerifier : IComponentVerifier
         }
 
         var image = ImageLoader.Load(imagePath);
-        var cache = CacheRoot.Resolve(run.Args.Get("cache-dir"));
         var clock = Stopwatch.StartNew();
-        using var engine = VideoEngineLoader.Load(run.Model, new EngineLoadOptions(cache, run.Variant, line => run.Context.Error.WriteLine($"cudai2v verify: {line}")));
+        using var engine = VideoEngineLoader.Load(run.Model, new EngineLoadOptions(run.Cache, run.Variant, line => run.Context.Error.WriteLine($"cudai2v verify: {line}")));
         var observer = new Observer(io, run.Report);
         engine.Generate(image, options, observer: observer);
         run.Context.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"cudai2v verify: pipeline on {engine.Ops.Name}: {clock.Elapsed.TotalSeconds:F1} s"));
