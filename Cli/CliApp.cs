@@ -1,6 +1,8 @@
 using System.Text;
 using CudaI2V.Cli.Commands;
 using CudaI2V.Loader;
+using CudaI2V.Pipeline.Imaging;
+using CudaI2V.Pipeline.Output;
 
 namespace CudaI2V.Cli;
 
@@ -15,15 +17,18 @@ public static class CliApp
     public static IReadOnlyList<CommandSpec> Commands { get; } = [GenerateCommand.Spec, InspectCommand.Spec, VerifyCommand.Spec, TokenizeCommand.Spec];
 
     /// <summary>Runs the tool with <paramref name="args"/>; returns the exit code.</summary>
-    public static int Run(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr)
+    public static int Run(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr) => Run(args, stdout, stderr, CancellationToken.None);
+
+    /// <summary>Runs the tool with <paramref name="args"/>; <paramref name="cancellation"/> stops a long command (as Ctrl+C does).</summary>
+    public static int Run(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr, CancellationToken cancellation)
     {
         ArgumentNullException.ThrowIfNull(args);
-        var context = new CliContext(stdout, stderr);
+        var context = new CliContext(stdout, stderr, cancellation);
         if (args.Count == 0 || args[0] is "--help" or "-h" or "help")
         {
             if (args.Count > 1 && args[0] == "help")
             {
-                return Run([args[1], "--help"], stdout, stderr);
+                return Run([args[1], "--help"], stdout, stderr, cancellation);
             }
 
             stdout.Write(GeneralHelp());
@@ -58,7 +63,7 @@ public static class CliApp
             stderr.WriteLine($"cudai2v {spec.Name}: {e.Message}");
             return ExitCodes.BadInput;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is ImageInputException or VideoOutputException or IOException or UnauthorizedAccessException)
         {
             stderr.WriteLine($"cudai2v {spec.Name}: {e.Message}");
             return ExitCodes.BadInput;

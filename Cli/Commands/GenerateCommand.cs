@@ -72,10 +72,10 @@ internal static class GenerateCommand
         }
 
         var outPath = args.Get("out", demo ? DemoOut : "video.gif")!;
-        VideoWriter.FormatOf(outPath);
+        VideoWriter.CheckWritable(outPath);
         var variant = args.Has("variant") ? (args.Choice("variant", "fp32", "fp32", "fp16") == "fp16" ? WeightVariant.Fp16 : WeightVariant.Fp32) : (WeightVariant?)null;
 
-        using var cancellation = new CancellationTokenSource();
+        using var cancellation = CancellationTokenSource.CreateLinkedTokenSource(context.Cancellation);
         ConsoleCancelEventHandler onCancel = (_, e) =>
         {
             e.Cancel = true;
@@ -133,7 +133,7 @@ internal static class GenerateCommand
         }
         catch (ArgumentException e)
         {
-            throw new UsageException(e.Message);
+            throw new UsageException(e.ParamName is null ? e.Message : e.Message.Replace($" (Parameter '{e.ParamName}')", "", StringComparison.Ordinal));
         }
 
         return options;
