@@ -1,6 +1,6 @@
-using CudaI2V.Pipeline.Engine;
 using CudaI2V.Loader;
 using CudaI2V.Loader.Onnx;
+using CudaI2V.Pipeline.Engine;
 using CudaI2V.Runtime.Caching;
 using CudaI2V.Runtime.Tensors;
 

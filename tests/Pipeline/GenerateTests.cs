@@ -120,8 +120,15 @@ public sealed class GenerateTests
         {
             var settings = new Dictionary<string, string>
             {
-                ["--model"] = model, ["--image"] = png, ["--prompt"] = "a cat", ["--height"] = "40", ["--width"] = "56",
-                ["--frames"] = "2", ["--steps"] = "1", ["--cache-dir"] = Cache, ["--out"] = Path.Combine(_dir, "v.gif"),
+                ["--model"] = model,
+                ["--image"] = png,
+                ["--prompt"] = "a cat",
+                ["--height"] = "40",
+                ["--width"] = "56",
+                ["--frames"] = "2",
+                ["--steps"] = "1",
+                ["--cache-dir"] = Cache,
+                ["--out"] = Path.Combine(_dir, "v.gif"),
             };
             settings[option] = value;
             return ["generate", .. settings.SelectMany(p => new[] { p.Key, p.Value })];
