@@ -40,12 +40,13 @@ public sealed class TextEncoderSession : IDisposable
 
     private readonly InferenceSession _session;
 
-    private TextEncoderSession(string modelPath, InferenceSession session, string provider, string reason)
+    private TextEncoderSession(string modelPath, InferenceSession session, string provider, string reason, ClipTextOnnxEntry? entry)
     {
         ModelPath = modelPath;
         _session = session;
         Provider = provider;
         ProviderReason = reason;
+        Entry = entry;
         OutputNames = session.OutputNames.ToList();
     }
 
@@ -62,7 +63,7 @@ public sealed class TextEncoderSession : IDisposable
     public IReadOnlyList<string> OutputNames { get; }
 
     /// <summary>The cache entry the model came from (<see cref="OpenCached"/>); null for a model opened by path.</summary>
-    public ClipTextOnnxEntry? Entry { get; private init; }
+    public ClipTextOnnxEntry? Entry { get; }
 
     /// <summary>
     /// Builds (or finds) the ONNX model of <paramref name="textEncoder"/> under <paramref name="cache"/> and opens
@@ -75,24 +76,23 @@ public sealed class TextEncoderSession : IDisposable
         ArgumentNullException.ThrowIfNull(cache);
         var log = options?.Log;
         var entry = ClipTextOnnxCache.GetOrBuild(textEncoder, variant, cache, includeHiddenStates, log);
-        TextEncoderSession session;
         try
         {
-            session = Open(entry.ModelPath, options);
+            return Open(entry.ModelPath, options, entry);
         }
         catch (ModelFileException e) when (!entry.Built && e.InnerException is OnnxRuntimeException)
         {
             log?.Invoke($"text encoder: ONNX Runtime could not load the cached model {entry.Folder} ({FirstLine(e.Message)}); rebuilding it");
             ClipTextOnnxCache.Remove(entry);
             entry = ClipTextOnnxCache.GetOrBuild(textEncoder, variant, cache, includeHiddenStates, log);
-            session = Open(entry.ModelPath, options);
+            return Open(entry.ModelPath, options, entry);
         }
-
-        return new TextEncoderSession(session.ModelPath, session._session, session.Provider, session.ProviderReason) { Entry = entry };
     }
 
     /// <summary>Opens <paramref name="modelPath"/>; logs one line naming the provider and the reason.</summary>
-    public static TextEncoderSession Open(string modelPath, TextEncoderSessionOptions? options = null)
+    public static TextEncoderSession Open(string modelPath, TextEncoderSessionOptions? options = null) => Open(modelPath, options, null);
+
+    private static TextEncoderSession Open(string modelPath, TextEncoderSessionOptions? options, ClipTextOnnxEntry? entry)
     {
         ArgumentNullException.ThrowIfNull(modelPath);
         options ??= new TextEncoderSessionOptions();
@@ -145,7 +145,7 @@ public sealed class TextEncoderSession : IDisposable
         }
 
         options.Log?.Invoke($"text encoder: ONNX Runtime {provider} ({reason})");
-        return new TextEncoderSession(modelPath, session, provider, reason);
+        return new TextEncoderSession(modelPath, session, provider, reason, entry);
     }
 
     private static InferenceSession Create(string modelPath, TextEncoderSessionOptions options, bool cuda)
