@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# The one prepared script for a GPU lease (see ../shared/device/README.md).
+#
+#   scripts/device-check.sh pack            here: Release build, then .device/ with the .NET runtime and the
+#                                           test + CLI build (no ONNX natives, no fixtures), checked <= 60 MiB
+#   scripts/device-check.sh run [--memcheck] on the GPU machine (no .NET there): unpack the runtime, run
+#                                           `cudai2v info`, every GPU test with CUDAI2V_REQUIRE_GPU=1 (again under
+#                                           compute-sanitizer memcheck with --memcheck), the benchmarks that exist;
+#                                           logs go to $OUT, a short table is printed last.
+#
+# Typical lease: bash scripts/device-check.sh pack, then the device tool runs
+#   bash scripts/device-check.sh run          with carry [".device"].
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+DEVICE_DIR=.device
+APP_DIR=$DEVICE_DIR/app
+LIMIT_MIB=60
+GPU_TRAIT="Category=Gpu"
+
+pack() {
+  set -e
+  dotnet build CudaI2V.sln -c Release -nologo -v quiet
+  rm -rf "$APP_DIR"
+  mkdir -p "$APP_DIR"
+  bash ../shared/device/pack-runtime.sh "$DEVICE_DIR" >/dev/null
+  # The test build holds the CLI too (cudai2v.dll and its runtimeconfig). Leave out what the GPU checks never
+  # load: ONNX Runtime's natives for every platform, the CPU fixtures, symbols' XML docs and satellite folders.
+  (cd tests/bin/Release/net10.0 && tar --exclude=./runtimes --exclude=./fixtures --exclude='*.xml' \
+      --exclude='./??' --exclude='./??-??' --exclude='./zh-Hans' --exclude='./zh-Hant' -cf - .) | tar -C "$APP_DIR" -xf -
+  local size
+  size=$(du -sm "$DEVICE_DIR" | cut -f1)
+  echo "packed $DEVICE_DIR: ${size} MiB (limit ${LIMIT_MIB} MiB)"
+  if [ "$size" -gt "$LIMIT_MIB" ]; then
+    echo "too large to carry; remove something from $DEVICE_DIR" >&2
+    exit 1
+  fi
+}
+
+run() {
+  local memcheck=0
+  [ "${1:-}" = "--memcheck" ] && memcheck=1
+  local out=${OUT:-$PWD/.device/out}
+  mkdir -p "$out"
+  local rt
+  rt=$(mktemp -d)
+  tar -xJf "$DEVICE_DIR"/dotnet-runtime-*.tar.xz -C "$rt"
+  export DOTNET_ROOT=$rt DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=1 DOTNET_CLI_TELEMETRY_OPTOUT=1
+  export CUDAI2V_CACHE_DIR=$rt/cache
+  local dotnet=$rt/dotnet
+  local table=()
+
+  step() { # name, log file, command...
+    local name=$1 log=$2
+    shift 2
+    local start end status
+    start=$(date +%s.%N)
+    "$@" >"$out/$log" 2>&1
+    status=$?
+    end=$(date +%s.%N)
+    table+=("$(printf '%-28s %-6s %7.1f s  %s' "$name" "$([ $status -eq 0 ] && echo ok || echo FAIL)" "$(awk -v a="$start" -v b="$end" 'BEGIN { print b - a }')" "$log")")
+    return $status
+  }
+
+  step "cudai2v info" info.log "$dotnet" "$APP_DIR/cudai2v.dll" info
+  step "GPU tests" gpu-tests.log env CUDAI2V_REQUIRE_GPU=1 "$dotnet" "$APP_DIR/CudaI2V.Tests.dll" -noColor -trait "$GPU_TRAIT"
+  if ! grep -q 'Total: [1-9]' "$out/gpu-tests.log"; then
+    table+=("$(printf '%-28s %-6s' "GPU tests: none ran" FAIL)  (no test has the trait $GPU_TRAIT)")
+  fi
+  if [ $memcheck -eq 1 ]; then
+    step "GPU tests (memcheck)" gpu-tests-memcheck.log env CUDAI2V_REQUIRE_GPU=1 \
+      compute-sanitizer --tool memcheck --target-processes all "$dotnet" "$APP_DIR/CudaI2V.Tests.dll" -noColor -trait "$GPU_TRAIT"
+  fi
+  if "$dotnet" "$APP_DIR/cudai2v.dll" --help | grep -q '^  bench'; then
+    step "bench gemm 4096^3 fp16" bench-gemm-fp16.log "$dotnet" "$APP_DIR/cudai2v.dll" bench gemm --m 4096 --n 4096 --k 4096 --dtype fp16
+    step "bench gemm 4096^3 bf16" bench-gemm-bf16.log "$dotnet" "$APP_DIR/cudai2v.dll" bench gemm --m 4096 --n 4096 --k 4096 --dtype bf16
+  fi
+
+  echo
+  echo "== test summary"
+  grep -h "Total:" "$out"/gpu-tests*.log 2>/dev/null
+  grep -h -i "tflop" "$out"/bench-*.log 2>/dev/null
+  echo "== device-check"
+  printf '%s\n' "${table[@]}"
+}
+
+case "${1:-}" in
+  pack) pack ;;
+  run) shift; run "$@" ;;
+  *) echo "usage: scripts/device-check.sh pack | run [--memcheck]" >&2; exit 2 ;;
+esac
