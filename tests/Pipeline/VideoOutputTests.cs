@@ -63,6 +63,39 @@ public sealed class VideoOutputTests
     }
 
     [Fact]
+    public void Mp4_runs_ffmpeg_on_numbered_png_frames_and_renames_its_output()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            Assert.Skip("The stand-in ffmpeg is a shell script.");
+            return;
+        }
+
+        // A stand-in ffmpeg that records its arguments, checks the frames exist, and writes the output file.
+        var fake = Path.Combine(_dir, "fake-ffmpeg.sh");
+        var log = Path.Combine(_dir, "args.txt");
+        File.WriteAllText(fake, $"#!/bin/sh\necho \"$@\" > {log}\nfor last; do :; done\nls \"$(dirname \"$7\")\" > {log}.frames\necho mp4 > \"$last\"\n");
+        File.SetUnixFileMode(fake, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var output = Path.Combine(_dir, "out", "video.mp4");
+        Assert.Equal(VideoFormat.Mp4, new VideoWriter(fake).Write(output, Frames(3), 12.5, TestContext.Current.CancellationToken));
+        Assert.Equal("mp4\n", File.ReadAllText(output));
+        var args = File.ReadAllText(log);
+        Assert.Contains("-framerate 12.5", args, StringComparison.Ordinal);
+        Assert.Contains("frame_%04d.png", args, StringComparison.Ordinal);
+        Assert.Contains("-pix_fmt yuv420p", args, StringComparison.Ordinal);
+        Assert.Equal(["frame_0000.png", "frame_0001.png", "frame_0002.png"], File.ReadAllLines(log + ".frames"));
+        Assert.Single(Directory.GetFiles(Path.Combine(_dir, "out")));
+
+        // A failing ffmpeg leaves nothing behind and reports its message.
+        File.WriteAllText(fake, "#!/bin/sh\necho 'Unknown encoder libx264' >&2\nexit 1\n");
+        var failed = Path.Combine(_dir, "out", "failed.mp4");
+        var e = Assert.Throws<VideoOutputException>(() => new VideoWriter(fake).Write(failed, Frames(2), 16, TestContext.Current.CancellationToken));
+        Assert.Contains("Unknown encoder libx264", e.Message, StringComparison.Ordinal);
+        Assert.False(File.Exists(failed));
+        Assert.Single(Directory.GetFiles(Path.Combine(_dir, "out")));
+    }
+
+    [Fact]
     public void Cancelled_writes_leave_no_partial_output()
     {
         using var cancelled = new CancellationTokenSource();
