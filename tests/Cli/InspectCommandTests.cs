@@ -1,18 +1,11 @@
 using CudaI2V.Cli;
 using CudaI2V.Tests.Support;
+using static CudaI2V.Tests.Support.CliRunner;
 
 namespace CudaI2V.Tests.Cli;
 
 public sealed class InspectCommandTests
 {
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        using var stdout = new StringWriter();
-        using var stderr = new StringWriter();
-        var code = CliApp.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
-
     [Fact]
     public void Inspect_reports_every_component_of_the_tiny_pipeline()
     {

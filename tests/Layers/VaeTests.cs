@@ -144,13 +144,8 @@ public sealed class VaeTests : IClassFixture<VaeTests.Model>
         Assert.Equal(Ops.ToHost(_m.Vae.Decode(latents)).ToFloat32Array(), Ops.ToHost(vae.Decode(latents)).ToFloat32Array());
     }
 
-    private static (int Code, string Out, string Err) Cli(string component, string model, string io)
-    {
-        using var stdout = new StringWriter();
-        using var stderr = new StringWriter();
-        var code = CliApp.Run(["verify", component, "--model", model, "--io", io], stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
+    private static (int Code, string Out, string Err) Cli(string component, string model, string io) =>
+        CliRunner.Run("verify", component, "--model", model, "--io", io);
 
     /// <summary>The tiny VAE (weights regenerated from the manifest) and the recorded module inputs and outputs.</summary>
     public sealed class Model : IDisposable

@@ -2,6 +2,7 @@ using CudaI2V.Cli;
 using CudaI2V.Loader.Safetensors;
 using CudaI2V.Runtime.Tensors;
 using CudaI2V.Tests.Support;
+using static CudaI2V.Tests.Support.CliRunner;
 
 namespace CudaI2V.Tests.Layers;
 
@@ -10,13 +11,6 @@ public sealed class VerifyImageEncoderTests
 {
     private static string IoFile => Fixtures.Path("pipeline-tiny", "image-encoder-io.safetensors");
 
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        using var stdout = new StringWriter();
-        using var stderr = new StringWriter();
-        var code = CliApp.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
 
     [Fact]
     public void Verify_image_encoder_passes_on_the_reference_file()

@@ -2,20 +2,13 @@ using CudaI2V.Cli;
 using CudaI2V.Loader.Safetensors;
 using CudaI2V.Runtime.Tensors;
 using CudaI2V.Tests.Support;
+using static CudaI2V.Tests.Support.CliRunner;
 
 namespace CudaI2V.Tests.Layers;
 
 /// <summary><c>cudai2v verify unet</c> against diffusers' outputs, and its exit codes for bad input.</summary>
 public sealed class VerifyUNetTests
 {
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        using var stdout = new StringWriter();
-        using var stderr = new StringWriter();
-        var code = CliApp.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
-
     [Theory]
     [InlineData("unet-tiny")]
     [InlineData("unet-odd")]

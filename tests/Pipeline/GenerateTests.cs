@@ -6,6 +6,7 @@ using CudaI2V.Runtime.Caching;
 using CudaI2V.Tests.Support;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
+using static CudaI2V.Tests.Support.CliRunner;
 
 namespace CudaI2V.Tests.Pipeline;
 
@@ -15,15 +16,6 @@ public sealed class GenerateTests
     private readonly string _dir = Fixtures.TempFolder("generate");
 
     private string Cache => Path.Combine(_dir, "cache");
-
-    private static (int Code, string Out, string Err) Run(string[] args) => RunWith(args, new StringWriter(), TestContext.Current.CancellationToken);
-
-    private static (int Code, string Out, string Err) RunWith(string[] args, TextWriter stderr, CancellationToken cancellation)
-    {
-        using var stdout = new StringWriter();
-        var code = CliApp.Run(args, stdout, stderr, cancellation);
-        return (code, stdout.ToString(), stderr.ToString() ?? "");
-    }
 
     [Fact]
     public void Verify_pipeline_matches_diffusers_at_every_stage()

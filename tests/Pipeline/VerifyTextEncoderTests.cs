@@ -4,6 +4,7 @@ using CudaI2V.Loader.Onnx;
 using CudaI2V.Loader.Safetensors;
 using CudaI2V.Runtime.Tensors;
 using CudaI2V.Tests.Support;
+using static CudaI2V.Tests.Support.CliRunner;
 
 namespace CudaI2V.Tests.Pipeline;
 
@@ -15,13 +16,6 @@ public sealed class VerifyTextEncoderTests
 {
     private static string Io => Fixtures.Path("pipeline-tiny", "text-encoder-io.safetensors");
 
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        using var stdout = new StringWriter();
-        using var stderr = new StringWriter();
-        var code = CliApp.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
 
     private static string[] Entries(string cache) =>
         Directory.Exists(Path.Combine(cache, ClipTextOnnxCache.Area))

@@ -3,6 +3,7 @@ using CudaI2V.Cli;
 using CudaI2V.Loader.Safetensors;
 using CudaI2V.Runtime.Tensors;
 using CudaI2V.Tests.Support;
+using static CudaI2V.Tests.Support.CliRunner;
 
 namespace CudaI2V.Tests.Scheduling;
 
@@ -11,13 +12,6 @@ public sealed class VerifySchedulerTests
 {
     public static TheoryData<string> Variants => SchedulerFixtures.Variants;
 
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        using var stdout = new StringWriter();
-        using var stderr = new StringWriter();
-        var code = CliApp.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
 
     private static (int Code, string Out, string Err) Verify(string model, string io) => Run("verify", "scheduler", "--model", model, "--io", io);
 
