@@ -84,8 +84,16 @@ internal static class GenerateCommand
         Console.CancelKeyPress += onCancel;
         try
         {
+            var model = ModelDirectory.Open(modelPath);
+            if (model.IsPipeline && model.UNet.BlockOutChannels.Max() >= 1024)
+            {
+                context.Error.WriteLine(
+                    "cudai2v generate: note: this is a release-sized model on the CPU reference backend, which is exact but slow; "
+                    + "expect hours at 704x1280 (try --height 256 --width 448 --frames 8 --steps 10 for a first look). The CUDA backend is not built yet.");
+            }
+
             var load = Stopwatch.StartNew();
-            using var engine = VideoEngineLoader.Load(ModelDirectory.Open(modelPath), new EngineLoadOptions(cache, variant, line => context.Error.WriteLine($"cudai2v generate: {line}")));
+            using var engine = VideoEngineLoader.Load(model, new EngineLoadOptions(cache, variant, line => context.Error.WriteLine($"cudai2v generate: {line}")));
             var loadTime = load.Elapsed;
             var bar = new ProgressBar(context.Error);
             var result = engine.Generate(image, options, bar, cancellation: cancellation.Token);
