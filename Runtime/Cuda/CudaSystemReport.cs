@@ -77,7 +77,7 @@ public sealed record CudaSystemReport(
         }
         catch (CudaLibraryNotFoundException e)
         {
-            nvrtcProblem = e.Message;
+            nvrtcProblem = CudaLibraryNotFoundException.Headline(e.Library);
         }
         catch (CudaException e)
         {
@@ -93,7 +93,7 @@ public sealed record CudaSystemReport(
         }
         catch (CudaLibraryNotFoundException e)
         {
-            blasProblem = e.Message;
+            blasProblem = CudaLibraryNotFoundException.Headline(e.Library);
         }
         catch (CudaException e)
         {

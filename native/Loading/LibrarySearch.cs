@@ -34,10 +34,21 @@ public sealed record LibraryCandidate(string PathOrName, string Source)
     public bool ByName => !Path.IsPathRooted(PathOrName);
 }
 
-/// <summary>The ordered candidates for one library and every place the search looked, for the report.</summary>
-/// <param name="Candidates">Files to try, in order.</param>
-/// <param name="Places">One line per place looked, including folders that held nothing and skipped ones.</param>
-public sealed record SearchPlan(IReadOnlyList<LibraryCandidate> Candidates, IReadOnlyList<string> Places);
+/// <summary>One step of a search, in order: a file to try, or a note about a place that offered none.</summary>
+/// <param name="Candidate">The file to try, or null for a note.</param>
+/// <param name="Note">What was seen at this place ("no such folder", "skipped, a stubs folder ..."), or null for a candidate.</param>
+public sealed record SearchStep(LibraryCandidate? Candidate, string? Note);
+
+/// <summary>The ordered steps of a search for one library.</summary>
+/// <param name="Steps">Candidates and notes in search order.</param>
+public sealed record SearchPlan(IReadOnlyList<SearchStep> Steps)
+{
+    /// <summary>The files to try, in order.</summary>
+    public IReadOnlyList<LibraryCandidate> Candidates => [.. Steps.Where(s => s.Candidate is not null).Select(s => s.Candidate!)];
+
+    /// <summary>The notes about places that offered nothing (missing, empty or skipped folders).</summary>
+    public IReadOnlyList<string> Notes => [.. Steps.Where(s => s.Note is not null).Select(s => s.Note!)];
+}
 
 /// <summary>
 /// The search order for the CUDA libraries, as a pure function of a <see cref="SearchContext"/>:
@@ -67,8 +78,8 @@ public static class LibrarySearch
     {
         ArgumentNullException.ThrowIfNull(context);
         var names = CudaLibraryNames.For(library, context.IsWindows);
-        var candidates = new List<LibraryCandidate>();
-        var places = new List<string>();
+        var steps = new List<SearchStep>();
+        void Note(string text) => steps.Add(new SearchStep(null, text));
         var seen = new HashSet<string>(context.IsWindows ? StringComparer.OrdinalIgnoreCase : StringComparer.Ordinal);
 
         void Folder(string folder, string source)
@@ -80,13 +91,13 @@ public static class LibrarySearch
 
             if (IsStubs(folder))
             {
-                places.Add($"{folder} ({source}): skipped, a stubs folder holds link-time stand-ins only");
+                Note($"{folder} ({source}): skipped, a stubs folder holds link-time stand-ins only");
                 return;
             }
 
             if (!Directory.Exists(folder))
             {
-                places.Add($"{folder} ({source}): no such folder");
+                Note($"{folder} ({source}): no such folder");
                 return;
             }
 
@@ -101,43 +112,46 @@ public static class LibrarySearch
 
                 if (Rejection(name, context, requiredMajor) is { } why)
                 {
-                    places.Add($"{path} ({source}): skipped, {why}");
+                    Note($"{path} ({source}): skipped, {why}");
                     continue;
                 }
 
                 if (IsStubs(ResolveLinks(path)))
                 {
-                    places.Add($"{path} ({source}): skipped, it links into a stubs folder");
+                    Note($"{path} ({source}): skipped, it links into a stubs folder");
                     continue;
                 }
 
-                candidates.Add(new LibraryCandidate(path, source));
+                steps.Add(new SearchStep(new LibraryCandidate(path, source), null));
                 found++;
             }
 
             if (found == 0)
             {
-                places.Add($"{folder} ({source}): none of {string.Join(", ", names)}");
+                Note($"{folder} ({source}): none of {string.Join(", ", names)}");
             }
         }
 
         void SystemLoader()
         {
+            var source = context.IsWindows ? "system loader: PATH, System32" : "system loader: LD_LIBRARY_PATH, ld.so.cache";
             foreach (var name in names)
             {
-                if (Rejection(name, context, requiredMajor) is null)
+                if (Rejection(name, context, requiredMajor) is { } why)
                 {
-                    candidates.Add(new LibraryCandidate(name, "system loader"));
+                    Note($"{name} ({source}): skipped, {why}");
+                }
+                else
+                {
+                    steps.Add(new SearchStep(new LibraryCandidate(name, source), null));
                 }
             }
-
-            places.Add($"system loader ({(context.IsWindows ? "PATH, System32" : "LD_LIBRARY_PATH, ld.so.cache")}): asked for {string.Join(", ", names)}");
         }
 
         var overrideValue = context.Variable(OverrideVariable);
         if (string.IsNullOrWhiteSpace(overrideValue))
         {
-            places.Add($"{OverrideVariable}: not set");
+            Note($"{OverrideVariable}: not set");
         }
         else
         {
@@ -164,7 +178,7 @@ public static class LibrarySearch
                 Folder(context.WellKnown("/usr/lib/wsl/lib"), "WSL driver folder");
             }
 
-            return new SearchPlan(candidates, places);
+            return new SearchPlan(steps);
         }
 
         foreach (var (folder, source) in ToolkitFolders(context))
@@ -178,7 +192,7 @@ public static class LibrarySearch
             Folder(folder, "pip wheel");
         }
 
-        return new SearchPlan(candidates, places);
+        return new SearchPlan(steps);
     }
 
     /// <summary>True when any segment of <paramref name="path"/> is <c>stubs</c>.</summary>

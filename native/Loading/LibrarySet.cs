@@ -92,9 +92,14 @@ internal sealed class LibrarySet(Func<SearchContext> context, INativeLoader load
     {
         var ctx = context();
         var plan = LibrarySearch.Plan(library, ctx, preferred, major);
-        places.AddRange(plan.Places);
-        foreach (var candidate in plan.Candidates)
+        foreach (var step in plan.Steps)
         {
+            if (step.Candidate is not { } candidate)
+            {
+                places.Add(step.Note!);
+                continue;
+            }
+
             LoadCompanion(library, candidate, ctx.IsWindows);
             if (loader.TryLoad(candidate.PathOrName, out var handle, out var error))
             {
