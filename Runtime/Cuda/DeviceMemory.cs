@@ -19,6 +19,30 @@ public static class DeviceMemory
         return new DeviceAllocation(context, new DeviceMemoryHandle(CudaDriver.Allocate(bytes)), bytes);
     }
 
+    /// <summary>Enqueues copying <paramref name="bytes"/> from one device address to another on <paramref name="stream"/>.</summary>
+    public static void CopyAsync(CudaStream stream, ulong destination, ulong source, long bytes)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        ArgumentOutOfRangeException.ThrowIfNegative(bytes);
+        if (bytes > 0)
+        {
+            stream.Context.MakeCurrent();
+            CudaDriver.CopyDeviceToDeviceAsync(destination, source, bytes, stream.Handle);
+        }
+    }
+
+    /// <summary>Enqueues setting <paramref name="bytes"/> bytes at <paramref name="destination"/> to <paramref name="value"/> (a memset).</summary>
+    public static void SetBytesAsync(CudaStream stream, ulong destination, byte value, long bytes)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        ArgumentOutOfRangeException.ThrowIfNegative(bytes);
+        if (bytes > 0)
+        {
+            stream.Context.MakeCurrent();
+            CudaDriver.MemsetAsync(destination, value, bytes, stream.Handle);
+        }
+    }
+
     /// <summary>Free and total memory of the context's device.</summary>
     public static DeviceMemoryInfo GetInfo(CudaContext context)
     {
