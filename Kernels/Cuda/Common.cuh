@@ -5,7 +5,7 @@
 // NVRTC ship no headers). Half precision is carried as raw bits in two distinct structs, f16 and bf16,
 // so templates and overloads can tell them apart; conversions are single PTX instructions:
 //   f16 -> f32: cvt.f32.f16 (exact)        f32 -> f16: cvt.rn.f16.f32 (round to nearest even)
-//   bf16 -> f32: bits as the high half     f32 -> bf16: cvt.rn.bf16.f32 (nearest even; sm_80+)
+//   bf16 -> f32: the bits shifted up 16     f32 -> bf16: cvt.rn.bf16.f32 (nearest even; sm_80+)
 // NaN stays NaN (the canonical quiet NaN); overflow rounds to infinity as IEEE 754 says.
 // Warp reductions use shfl.sync.bfly (a butterfly: every lane ends with the full result).
 // Indices are 64-bit: tensors of more than 2^31 elements exist at video resolutions.
@@ -34,7 +34,7 @@ __device__ __forceinline__ float to_f32(f16 x) {
 
 __device__ __forceinline__ float to_f32(bf16 x) {
     float f;
-    asm("mov.b32 %0, {%1, %2};" : "=f"(f) : "h"((unsigned short)0), "h"(x.bits));
+    asm("mov.b32 %0, %1;" : "=f"(f) : "r"((unsigned int)x.bits << 16));
     return f;
 }
 

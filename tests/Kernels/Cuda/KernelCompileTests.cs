@@ -48,6 +48,31 @@ public sealed class KernelCompileTests
     }
 
     [Fact]
+    public void Every_prelude_helper_compiles_even_those_no_kernel_uses_yet()
+    {
+        GpuProbe.RequireNvrtc();
+        // Inline helpers are only assembled when used: this kernel uses each one so ptxas checks its inline PTX.
+        const string Code = """
+            #include "Common.cuh"
+            extern "C" __global__ void prelude_check(u64 out, u64 halves, u64 bhalves) {
+                const f16 h = device_ptr<const f16>(halves)[threadIdx.x];
+                const bf16 b = device_ptr<const bf16>(bhalves)[threadIdx.x];
+                float v = to_f32(h) + to_f32(b) + to_f32(1.0f);
+                v = warp_sum(v) + warp_max(v);
+                device_ptr<f16>(out)[global_index()] = from_f32<f16>(v);
+                device_ptr<bf16>(out)[grid_stride()] = from_f32<bf16>(v);
+                device_ptr<float>(out)[1] = from_f32<float>(v);
+            }
+            """;
+        var prelude = CudaSources.Load(FillKernel.SourceFile).Headers;
+        foreach (var architecture in new[] { 80, 90 })
+        {
+            var kernel = Compiler.Value.Compile(new KernelSource("PreludeCheck.cu", Code, prelude), new KernelTarget(architecture, Cubin: true));
+            Assert.True(kernel.Log.Length == 0, kernel.Log);
+        }
+    }
+
+    [Fact]
     public void Debians_nvrtc_covers_the_portable_architectures()
     {
         GpuProbe.RequireNvrtc();
