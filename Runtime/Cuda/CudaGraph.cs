@@ -1,4 +1,5 @@
 using CudaI2V.Native.Driver;
+using CudaI2V.Native.Errors;
 
 namespace CudaI2V.Runtime.Cuda;
 
@@ -80,7 +81,7 @@ public sealed class CudaGraph : IDisposable
         {
             CudaDriver.TryDestroyGraph(CudaDriver.EndCapture(stream.Handle));
         }
-        catch (Native.Errors.CudaException)
+        catch (CudaException)
         {
             // An invalidated capture has no graph to destroy; the original exception matters.
         }

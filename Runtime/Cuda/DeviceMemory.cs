@@ -1,4 +1,5 @@
 using CudaI2V.Native.Driver;
+using CudaI2V.Native.Errors;
 using CudaI2V.Runtime.Tensors;
 
 namespace CudaI2V.Runtime.Cuda;
@@ -94,7 +95,7 @@ public sealed class DeviceAllocation : IDisposable
             {
                 Context.MakeCurrent();
             }
-            catch (Native.Errors.CudaException)
+            catch (CudaException)
             {
                 // Freeing does not need the context current; carry on.
             }

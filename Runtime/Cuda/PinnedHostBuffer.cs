@@ -1,4 +1,5 @@
 using CudaI2V.Native.Driver;
+using CudaI2V.Native.Errors;
 
 namespace CudaI2V.Runtime.Cuda;
 
@@ -56,7 +57,7 @@ public sealed unsafe class PinnedHostBuffer : IDisposable
             {
                 _context.MakeCurrent();
             }
-            catch (Native.Errors.CudaException)
+            catch (CudaException)
             {
                 // cuMemFreeHost works from any thread; carry on.
             }

@@ -1,4 +1,5 @@
 using CudaI2V.Native.Driver;
+using CudaI2V.Native.Errors;
 using CudaI2V.Runtime.Tensors;
 
 namespace CudaI2V.Runtime.Cuda;
@@ -92,7 +93,7 @@ public sealed unsafe class TensorTransfer : IDisposable
             {
                 done.Synchronize();
             }
-            catch (Native.Errors.CudaException)
+            catch (CudaException)
             {
                 // A failed stream has nothing left that reads the buffer.
             }
