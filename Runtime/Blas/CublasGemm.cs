@@ -67,6 +67,7 @@ public sealed class CublasGemm : IDisposable
     /// <summary>Destroys the handle and frees the workspace. Never throws.</summary>
     public void Dispose()
     {
+        Stream.Context.TryMakeCurrent();
         _handle.Dispose();
         _workspace.Dispose();
     }

@@ -78,6 +78,7 @@ public sealed class CublasLtGemm : IDisposable
     /// <summary>Destroys the descriptors and the handle and frees the workspace. Never throws.</summary>
     public void Dispose()
     {
+        Stream.Context.TryMakeCurrent();
         foreach (var plan in _plans.Values)
         {
             CublasLt.TryDestroyMatmul(plan.Matmul);

@@ -73,6 +73,32 @@ public sealed class CudaContext : IDisposable
         _current = (_handle.Value, generation);
     }
 
+    /// <summary>
+    /// <see cref="MakeCurrent"/> for disposers, which must not throw: false when the context is gone or the driver
+    /// refused (the release that follows then reports its own status, which disposers ignore).
+    /// </summary>
+    internal bool TryMakeCurrent()
+    {
+        if (IsDisposed)
+        {
+            return false;
+        }
+
+        try
+        {
+            MakeCurrent();
+            return true;
+        }
+        catch (CudaException)
+        {
+            return false;
+        }
+        catch (ObjectDisposedException)
+        {
+            return false; // disposed by another thread meanwhile
+        }
+    }
+
     /// <summary>Waits for every stream of the context.</summary>
     public void Synchronize()
     {

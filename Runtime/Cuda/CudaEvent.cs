@@ -42,7 +42,15 @@ public sealed class CudaEvent : IDisposable
     }
 
     /// <summary>Destroys the event. Never throws.</summary>
-    public void Dispose() => _handle.Dispose();
+    public void Dispose()
+    {
+        if (!_handle.IsClosed)
+        {
+            _context.TryMakeCurrent();
+        }
+
+        _handle.Dispose();
+    }
 
     private nint Value
     {

@@ -73,7 +73,15 @@ public sealed class CudaGraph : IDisposable
     }
 
     /// <summary>Destroys the executable graph. Never throws.</summary>
-    public void Dispose() => _exec.Dispose();
+    public void Dispose()
+    {
+        if (!_exec.IsClosed)
+        {
+            _context.TryMakeCurrent();
+        }
+
+        _exec.Dispose();
+    }
 
     private static void DiscardCapture(CudaStream stream)
     {

@@ -48,7 +48,15 @@ public sealed class CudaModule : IDisposable
     }
 
     /// <summary>Unloads the module (no enqueued launch of it may still be pending). Never throws.</summary>
-    public void Dispose() => _handle.Dispose();
+    public void Dispose()
+    {
+        if (!_handle.IsClosed)
+        {
+            _context.TryMakeCurrent(); // cuModuleUnload works on the current context
+        }
+
+        _handle.Dispose();
+    }
 }
 
 /// <summary>

@@ -51,5 +51,13 @@ public sealed class CudaStream : IDisposable
     }
 
     /// <summary>Destroys the stream (work already enqueued still completes). Never throws.</summary>
-    public void Dispose() => _handle.Dispose();
+    public void Dispose()
+    {
+        if (!_handle.IsClosed)
+        {
+            Context.TryMakeCurrent();
+        }
+
+        _handle.Dispose();
+    }
 }

@@ -1,5 +1,4 @@
 using CudaI2V.Native.Driver;
-using CudaI2V.Native.Errors;
 using CudaI2V.Runtime.Tensors;
 
 namespace CudaI2V.Runtime.Cuda;
@@ -89,16 +88,9 @@ public sealed class DeviceAllocation : IDisposable
     /// <summary>Frees the memory (the caller makes sure no enqueued work still uses it). Never throws.</summary>
     public void Dispose()
     {
-        if (!_handle.IsClosed && !Context.IsDisposed)
+        if (!_handle.IsClosed)
         {
-            try
-            {
-                Context.MakeCurrent();
-            }
-            catch (CudaException)
-            {
-                // Freeing does not need the context current; carry on.
-            }
+            Context.TryMakeCurrent();
         }
 
         _handle.Dispose();

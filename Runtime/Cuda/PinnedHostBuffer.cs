@@ -1,5 +1,4 @@
 using CudaI2V.Native.Driver;
-using CudaI2V.Native.Errors;
 
 namespace CudaI2V.Runtime.Cuda;
 
@@ -51,16 +50,9 @@ public sealed unsafe class PinnedHostBuffer : IDisposable
     /// <summary>Frees the memory (the caller makes sure no copy still uses it). Never throws.</summary>
     public void Dispose()
     {
-        if (!_handle.IsClosed && !_context.IsDisposed)
+        if (!_handle.IsClosed)
         {
-            try
-            {
-                _context.MakeCurrent();
-            }
-            catch (CudaException)
-            {
-                // cuMemFreeHost works from any thread; carry on.
-            }
+            _context.TryMakeCurrent();
         }
 
         _handle.Dispose();

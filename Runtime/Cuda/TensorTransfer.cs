@@ -41,6 +41,7 @@ public sealed unsafe class TensorTransfer : IDisposable
             var length = (int)Math.Min(_half, bytes - done);
             _halfDone[half].Synchronize(); // the GPU has finished reading this half
             source.GetBytes(offset + done, length).CopyTo(_staging.AsSpan(half * _half, length));
+            // SAFETY: the half stays untouched until _halfDone[half] shows the GPU has read it (checked above next time).
             CudaDriver.CopyHostToDeviceAsync(target + (ulong)done, (byte*)_staging.Address + (half * _half), length, stream.Handle);
             _halfDone[half].Record(stream);
         }
@@ -58,6 +59,7 @@ public sealed unsafe class TensorTransfer : IDisposable
                 var half = (int)(chunk % 2);
                 var start = chunk * _half;
                 var length = Math.Min(_half, bytes - start);
+                // SAFETY: this half was emptied (or never used) before; it is read only after _halfDone[half] fires.
                 CudaDriver.CopyDeviceToHostAsync((byte*)_staging.Address + (half * _half), source + (ulong)start, length, stream.Handle);
                 _halfDone[half].Record(stream);
             }

@@ -51,7 +51,11 @@ public static unsafe class Cublas
     public static void SetWorkspace(nint handle, ulong workspace, long bytes) =>
         Check(CublasApi.cublasSetWorkspace_v2(handle, workspace, (nuint)bytes));
 
-    /// <summary>C = alpha op(A) op(B) + beta C, column-major, m x n with inner size k, fp32 accumulation.</summary>
+    /// <summary>
+    /// C = alpha op(A) op(B) + beta C, column-major, m x n with inner size k, fp32 accumulation. SAFETY: alpha and
+    /// beta are read through pointers to this frame before the call returns (pointer mode host); the device pointers
+    /// must cover their operands until the stream has run the GEMM.
+    /// </summary>
     public static void Gemm(
         nint handle, CublasOperation transA, CublasOperation transB, int m, int n, int k, float alpha, BlasMatrix a, BlasMatrix b, float beta, BlasMatrix c) =>
         Check(CublasApi.cublasGemmEx(

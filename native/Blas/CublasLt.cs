@@ -31,7 +31,10 @@ public static unsafe class CublasLt
         return new Version((int)(v / 10000), (int)(v % 10000 / 100), (int)(v % 100));
     }
 
-    /// <summary>A matmul descriptor: fp32 compute and scale, the two transposes, an epilogue and its bias vector (or 0).</summary>
+    /// <summary>
+    /// A matmul descriptor: fp32 compute and scale, the two transposes, an epilogue and its bias vector (or 0).
+    /// SAFETY (all attribute setters here): cuBLASLt copies the value behind the pointer, of the stated size, before returning.
+    /// </summary>
     public static nint CreateMatmul(CublasOperation transA, CublasOperation transB, CublasLtEpilogue epilogue, ulong bias)
     {
         Check(CublasLtApi.cublasLtMatmulDescCreate(out var desc, CublasComputeType.Compute32F, CudaDataType.F32));

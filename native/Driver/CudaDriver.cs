@@ -47,6 +47,7 @@ public static unsafe class CudaDriver
     /// <summary>The device's marketing name ("NVIDIA H100 80GB HBM3").</summary>
     public static string DeviceName(int device)
     {
+        // SAFETY: the driver writes at most Length bytes, NUL included, into this frame's buffer.
         const int Length = 256;
         var buffer = stackalloc byte[Length];
         Check(DriverApi.cuDeviceGetName(buffer, Length, device));
@@ -184,6 +185,8 @@ public static unsafe class CudaDriver
     /// </summary>
     public static nint LoadModule(ReadOnlySpan<byte> image)
     {
+        // SAFETY: the log buffer and the option arrays live on this frame and the driver only writes within
+        // LogSize; the image is pinned by `fixed` for the duration of the call, which copies it.
         const int LogSize = 8192;
         var log = stackalloc byte[LogSize];
         log[0] = 0;

@@ -41,6 +41,7 @@ public static unsafe class NvrtcCompiler
         {
             Check(NvrtcApi.nvrtcGetNumSupportedArchs(out var count));
             var architectures = new int[count];
+            // SAFETY: NVRTC writes exactly `count` ints, the size it just reported.
             fixed (int* p = architectures)
             {
                 Check(NvrtcApi.nvrtcGetSupportedArchs(p));
@@ -99,6 +100,7 @@ public static unsafe class NvrtcCompiler
         }
 
         var buffer = new byte[size];
+        // SAFETY: each Get call writes exactly the size its Size call reported into the pinned array.
         fixed (byte* p = buffer)
         {
             Check(NvrtcApi.nvrtcGetProgramLog(program, p));

@@ -5,6 +5,7 @@ namespace CudaI2V.Tests.Cli;
 
 /// <summary><c>cudai2v info</c> and <c>cudai2v bench</c>: with a GPU they report it; without one they explain and exit as documented.</summary>
 [Collection("GPU")]
+[Trait("Category", "GPU")]
 public sealed class GpuCommandTests
 {
     private static (int Code, string Out, string Err) Run(params string[] args)

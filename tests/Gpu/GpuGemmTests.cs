@@ -7,6 +7,7 @@ namespace CudaI2V.Tests.Gpu;
 
 /// <summary>cuBLAS and cuBLASLt GEMMs against a double-precision CPU product of the same rounded inputs (skipped without a GPU).</summary>
 [Collection("GPU")]
+[Trait("Category", "GPU")]
 public sealed class GpuGemmTests
 {
     /// <summary>

@@ -7,6 +7,7 @@ namespace CudaI2V.Tests.Gpu;
 
 /// <summary>Fill, cast and strided copy on a real GPU against host conversions, bit for bit (skipped without a GPU).</summary>
 [Collection("GPU")]
+[Trait("Category", "GPU")]
 public sealed class GpuKernelTests
 {
     /// <summary>Values that exercise rounding: ties, fp16 overflow and subnormals, infinities, NaN, signed zero.</summary>

@@ -10,6 +10,7 @@ namespace CudaI2V.Tests.Gpu;
 
 /// <summary>Context, memory, transfers, events, the module cache and launch errors on a real GPU (skipped without one).</summary>
 [Collection("GPU")]
+[Trait("Category", "GPU")]
 public sealed class GpuRuntimeTests
 {
     [Fact]

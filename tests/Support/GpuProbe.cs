@@ -15,6 +15,8 @@ namespace CudaI2V.Tests.Support;
 /// ("the CUDA driver (libcuda.so.1) was not found", "cuInit failed: CUDA_ERROR_NO_DEVICE ...", "no CUDA device").
 /// A test calls <see cref="Require"/> (or <see cref="RequireNvrtc"/>, <see cref="RequireCublas"/>): without what it
 /// needs it is skipped with that reason, or fails when <c>CUDAI2V_REQUIRE_GPU=1</c> (the GPU machine's setting).
+/// GPU test classes carry <c>[Collection("GPU")]</c> (one at a time) and <c>[Trait("Category", "GPU")]</c>, so a
+/// device script can run exactly them: <c>CudaI2V.Tests.dll -trait Category=GPU</c>.
 /// </summary>
 public static class GpuProbe
 {
