@@ -28,8 +28,9 @@ public sealed record GemmProblem(int M, int N, int K, int Batch, bool TransposeA
         ArgumentNullException.ThrowIfNull(a);
         ArgumentNullException.ThrowIfNull(b);
         ArgumentNullException.ThrowIfNull(c);
-        var shapes = $"A {a.DType} {a.Shape}{(transposeA ? " (transposed)" : "")}, B {b.DType} {b.Shape}{(transposeB ? " (transposed)" : "")}, C {c.DType} {c.Shape}";
-        ArgumentException Error(string what) => new($"GEMM: {what}; got {shapes}.");
+        // The message is built only on failure: this runs for every GEMM.
+        ArgumentException Error(string what) => new(
+            $"GEMM: {what}; got A {a.DType} {a.Shape}{(transposeA ? " (transposed)" : "")}, B {b.DType} {b.Shape}{(transposeB ? " (transposed)" : "")}, C {c.DType} {c.Shape}.");
 
         foreach (var (t, name) in new[] { (a, "A"), (b, "B"), (c, "C") })
         {
