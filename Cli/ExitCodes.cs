@@ -12,6 +12,6 @@ public static class ExitCodes
     /// <summary>The command line is wrong: unknown command or option, missing or malformed value.</summary>
     public const int Usage = 2;
 
-    /// <summary>Bad input or model files: missing, malformed, or not what the command needs.</summary>
+    /// <summary>Bad input or model files (missing, malformed, or not what the command needs), or no usable GPU for a GPU command.</summary>
     public const int BadInput = 3;
 }

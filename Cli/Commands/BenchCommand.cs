@@ -1,0 +1,182 @@
+using System.Globalization;
+using CudaI2V.Native.Errors;
+using CudaI2V.Runtime.Blas;
+using CudaI2V.Runtime.Cuda;
+using CudaI2V.Runtime.Tensors;
+
+namespace CudaI2V.Cli.Commands;
+
+/// <summary><c>cudai2v bench gemm</c>: the throughput of our GEMM wrappers, timed with CUDA events.</summary>
+internal static class BenchCommand
+{
+    public static CommandSpec Spec { get; } = new(
+        "bench",
+        "Measure GPU throughput: 'bench gemm' times our cuBLAS/cuBLASLt GEMM wrapper in TFLOP/s.",
+        "gemm [--m 4096 --n 4096 --k 4096] [--dtype fp16|bf16] [--repeats N] [--api cublas|cublaslt]",
+        [
+            new OptionSpec("m", "rows", "Rows of A and C.", Default: "4096"),
+            new OptionSpec("n", "cols", "Columns of B and C.", Default: "4096"),
+            new OptionSpec("k", "inner", "Columns of A, rows of B.", Default: "4096"),
+            new OptionSpec("dtype", "fp16|bf16", "Input and output type (accumulation is fp32).", Default: "fp16"),
+            new OptionSpec("repeats", "N", "Timed repeats; the median is reported.", Default: "20"),
+            new OptionSpec("api", "cublas|cublaslt", "Which wrapper: CublasGemm (cublasGemmEx) or CublasLtGemm.", Default: "cublas"),
+        ],
+        Run,
+        "Row-major C[M, N] = A[M, K] B[K, N] on random inputs. After a warm-up of about 300 ms (an idle GPU runs at a low\n"
+        + "clock), each repeat times 10 GEMMs between two CUDA events; the median repeat gives the figure. A few entries of C\n"
+        + "are checked against a CPU dot product first. Without a GPU it exits 3.",
+        ["benchmark"]);
+
+    private const int GemmsPerRepeat = 10;
+
+    private static int Run(ParsedArgs args, CliContext context)
+    {
+        var what = args.Positionals[0];
+        if (what != "gemm")
+        {
+            throw new UsageException($"Unknown benchmark '{what}'. Benchmarks: gemm.");
+        }
+
+        var m = args.GetInt32("m", 4096, 1, 1 << 16);
+        var n = args.GetInt32("n", 4096, 1, 1 << 16);
+        var k = args.GetInt32("k", 4096, 1, 1 << 16);
+        var dtype = args.Choice("dtype", "fp16", "fp16", "bf16") == "fp16" ? DType.F16 : DType.BF16;
+        var repeats = args.GetInt32("repeats", 20, 1, 10_000);
+        var api = args.Choice("api", "cublas", "cublas", "cublaslt");
+
+        CudaContext gpu;
+        try
+        {
+            gpu = CudaContext.Open();
+        }
+        catch (Exception e) when (e is CudaLibraryNotFoundException or CudaException or ArgumentOutOfRangeException)
+        {
+            var why = e is CudaLibraryNotFoundException missing ? CudaLibraryNotFoundException.Headline(missing.Library) : e.Message;
+            context.Error.WriteLine($"cudai2v bench: no usable CUDA GPU: {why}.");
+            context.Error.WriteLine("Run 'cudai2v info' to see what was found and where the libraries were looked for.");
+            return ExitCodes.BadInput;
+        }
+
+        using (gpu)
+        {
+            try
+            {
+                return Gemm(gpu, m, n, k, dtype, repeats, api, context.Out);
+            }
+            catch (CudaException e)
+            {
+                context.Error.WriteLine($"cudai2v bench: {e.Message}");
+                return ExitCodes.Failed;
+            }
+        }
+    }
+
+    private static int Gemm(CudaContext gpu, int m, int n, int k, DType dtype, int repeats, string api, TextWriter output)
+    {
+        var elementBytes = dtype.SizeOf();
+        using var stream = new CudaStream(gpu);
+        using var transfer = new TensorTransfer(gpu);
+        using var memory = DeviceMemory.Allocate(gpu, Align(((long)m * k) + ((long)k * n) + ((long)m * n)) * elementBytes + 1024);
+        var a = memory.View(dtype, new TensorShape(m, k));
+        var b = memory.View(dtype, new TensorShape(k, n), Align((long)m * k) * elementBytes);
+        var c = memory.View(dtype, new TensorShape(m, n), Align(((long)m * k) + ((long)k * n)) * elementBytes);
+        var hostA = RandomTensor(dtype, m, k, seed: 1);
+        var hostB = RandomTensor(dtype, k, n, seed: 2);
+        transfer.Upload(hostA, a, stream);
+        transfer.Upload(hostB, b, stream);
+
+        using var cublas = api == "cublas" ? new CublasGemm(stream) : null;
+        using var cublasLt = api == "cublaslt" ? new CublasLtGemm(stream) : null;
+        void Multiply()
+        {
+            if (cublas is not null)
+            {
+                cublas.MatMul(a, b, c);
+            }
+            else
+            {
+                cublasLt!.MatMul(a, b, c, bias: null);
+            }
+        }
+
+        Multiply();
+        var worst = SpotCheck(hostA, hostB, transfer.ToHost(c, stream), m, n, k);
+        if (worst > 1e-2)
+        {
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"GEMM result is wrong: relative error {worst:G3} against a CPU dot product."));
+            return ExitCodes.Failed;
+        }
+
+        var warmUp = System.Diagnostics.Stopwatch.StartNew();
+        while (warmUp.ElapsedMilliseconds < 300)
+        {
+            Multiply();
+            stream.Synchronize();
+        }
+
+        using var start = new CudaEvent(gpu);
+        using var end = new CudaEvent(gpu);
+        var times = new double[repeats];
+        for (var r = 0; r < repeats; r++)
+        {
+            start.Record(stream);
+            for (var i = 0; i < GemmsPerRepeat; i++)
+            {
+                Multiply();
+            }
+
+            end.Record(stream);
+            end.Synchronize();
+            times[r] = CudaEvent.ElapsedMilliseconds(start, end) / GemmsPerRepeat;
+        }
+
+        Array.Sort(times);
+        var median = times[repeats / 2];
+        var flops = 2.0 * m * n * k;
+        var name = dtype == DType.F16 ? "fp16" : "bf16";
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"GEMM {m} x {n} x {k}: {name} in and out, fp32 accumulation ({(api == "cublas" ? "CublasGemm, cublasGemmEx" : "CublasLtGemm, cublasLtMatmul")})"));
+        output.WriteLine($"device: {gpu}");
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"checked: 8 entries of C within {worst:G2} relative error of a CPU dot product"));
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"timing: {repeats} repeats of {GemmsPerRepeat} GEMMs after a 300 ms warm-up; per GEMM min {times[0]:F4} ms, median {median:F4} ms, max {times[^1]:F4} ms"));
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"throughput: {flops / (median * 1e-3) / 1e12:F1} TFLOP/s (median)"));
+        return ExitCodes.Success;
+    }
+
+    private static long Align(long elements) => (elements + 127) / 128 * 128;
+
+    private static Tensor RandomTensor(DType dtype, int rows, int cols, ulong seed)
+    {
+        var values = new float[(long)rows * cols];
+        var state = seed * 0x9E3779B97F4A7C15UL;
+        for (long i = 0; i < values.LongLength; i++)
+        {
+            state = (state * 6364136223846793005UL) + 1442695040888963407UL;
+            values[i] = ((int)(state >> 40) / (float)(1 << 24)) * 2f - 1f;
+        }
+
+        return Tensor.FromSpan<float>(values, new TensorShape(rows, cols)).To(dtype);
+    }
+
+    /// <summary>The worst relative error over eight entries of C against fp64 dot products of the same rounded inputs.</summary>
+    private static double SpotCheck(Tensor a, Tensor b, Tensor c, int m, int n, int k)
+    {
+        var (av, bv, cv) = (a.ToFloat32Array(), b.ToFloat32Array(), c.ToFloat32Array());
+        (int Row, int Col)[] picks = [(0, 0), (m - 1, n - 1), (0, n - 1), (m - 1, 0), (m / 2, n / 3), (m / 3, n / 2), (m / 5, n / 7), (m / 7, n / 5)];
+        var worst = 0.0;
+        foreach (var (row, col) in picks)
+        {
+            double sum = 0, magnitude = 0;
+            for (var p = 0; p < k; p++)
+            {
+                var product = (double)av[((long)row * k) + p] * bv[((long)p * n) + col];
+                sum += product;
+                magnitude += Math.Abs(product);
+            }
+
+            var error = Math.Abs(cv[((long)row * n) + col] - sum) / Math.Max(magnitude, 1e-30);
+            worst = double.IsNaN(error) ? double.PositiveInfinity : Math.Max(worst, error);
+        }
+
+        return worst;
+    }
+}
