@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 DEVICE_DIR=.device
 APP_DIR=$DEVICE_DIR/app
 LIMIT_MIB=60
-GPU_TRAIT="Category=Gpu"
+GPU_TRAIT="Category=GPU"
 
 pack() {
   set -e

@@ -1,4 +1,5 @@
 using CudaI2V.Native.Driver;
+using CudaI2V.Runtime.Memory;
 using CudaI2V.Runtime.Tensors;
 
 namespace CudaI2V.Runtime.Cuda;
@@ -55,7 +56,7 @@ public static class DeviceMemory
 /// One device allocation, freed by <see cref="Dispose"/> (never by a finalizer). Tensors view it through
 /// <see cref="Storage"/>; they do not keep it alive, and using a view after disposal throws ObjectDisposedException.
 /// </summary>
-public sealed class DeviceAllocation : IDisposable
+public sealed class DeviceAllocation : IDeviceAllocation
 {
     private readonly DeviceMemoryHandle _handle;
 
@@ -75,6 +76,9 @@ public sealed class DeviceAllocation : IDisposable
 
     /// <summary>Size in bytes.</summary>
     public long ByteLength { get; }
+
+    /// <inheritdoc/>
+    long IDeviceAllocation.Bytes => ByteLength;
 
     /// <summary>The allocation as tensor storage.</summary>
     public DeviceStorage Storage { get; }
