@@ -70,6 +70,48 @@ public sealed class GenerateTests
     }
 
     [Fact]
+    public void Sampled_image_latents_and_eta_follow_the_seed()
+    {
+        using var engine = VideoEngineLoader.Load(ModelDirectory.Open(Fixtures.PipelineTiny), new EngineLoadOptions(new CacheRoot(Cache)));
+        var image = ImageLoader.Load(Fixtures.Path("pipeline-tiny", "input.png"));
+        var mean = new GenerationOptions { Prompt = "a cat", Frames = 2, Steps = 2, Height = 40, Width = 56, Seed = 9 };
+        var sampled = mean with { VaeEncode = VaeEncodeMode.Sample };
+        var noisy = mean with { Eta = 0.5f };
+        var token = TestContext.Current.CancellationToken;
+        var baseline = engine.Generate(image, mean, cancellation: token).Video.ToFloat32Array();
+        var a = engine.Generate(image, sampled, cancellation: token).Video.ToFloat32Array();
+        Assert.Equal(a, engine.Generate(image, sampled, cancellation: token).Video.ToFloat32Array());
+        Assert.NotEqual(baseline, a);
+        var b = engine.Generate(image, noisy, cancellation: token).Video.ToFloat32Array();
+        Assert.Equal(b, engine.Generate(image, noisy, cancellation: token).Video.ToFloat32Array());
+        Assert.NotEqual(baseline, b);
+    }
+
+    [Fact]
+    public void Without_guidance_the_batch_is_one_and_initial_noise_can_be_given()
+    {
+        using var engine = VideoEngineLoader.Load(ModelDirectory.Open(Fixtures.PipelineTiny), new EngineLoadOptions(new CacheRoot(Cache)));
+        var image = ImageLoader.Load(Fixtures.Path("pipeline-tiny", "input.png"));
+        var noise = new CudaI2V.Pipeline.Noise.SeededRandom(3).StandardNormal(new CudaI2V.Runtime.Tensors.TensorShape(1, 4, 2, 20, 28));
+        var options = new GenerationOptions { Prompt = "a cat", Frames = 2, Steps = 1, Height = 40, Width = 56, Guidance = 1.0, InitialNoise = noise };
+        var observed = new List<int>();
+        var result = engine.Generate(image, options, observer: new BatchObserver(observed), cancellation: TestContext.Current.CancellationToken);
+        Assert.Equal([1], observed);
+        Assert.Equal(2, result.Frames.Count);
+        var wrong = options with { InitialNoise = new CudaI2V.Pipeline.Noise.SeededRandom(3).StandardNormal(new CudaI2V.Runtime.Tensors.TensorShape(1, 4, 3, 20, 28)) };
+        Assert.Throws<ArgumentException>(() => engine.Generate(image, wrong, cancellation: TestContext.Current.CancellationToken));
+    }
+
+    private sealed class BatchObserver(List<int> batches) : IGenerationObserver
+    {
+        public void Tensor(string name, CudaI2V.Runtime.Tensors.Tensor value)
+        {
+        }
+
+        public void UNetStep(int stepIndex, int timestep, CudaI2V.Runtime.Tensors.Tensor input, CudaI2V.Runtime.Tensors.Tensor output) => batches.Add(input.Shape[0]);
+    }
+
+    [Fact]
     public void Progress_reports_every_step_and_cancellation_stops_the_engine()
     {
         using var engine = VideoEngineLoader.Load(ModelDirectory.Open(Fixtures.PipelineTiny), new EngineLoadOptions(new CacheRoot(Cache)));
