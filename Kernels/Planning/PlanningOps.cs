@@ -1,0 +1,270 @@
+using CudaI2V.Runtime.Memory;
+using CudaI2V.Runtime.Tensors;
+
+namespace CudaI2V.Kernels.Planning;
+
+/// <summary>
+/// An <see cref="IOps"/> that computes nothing: it checks every call's shapes exactly as a real backend does,
+/// hands out shape-only tensors, and records for each tensor an op creates its size, the step that wrote it and
+/// the last step that read it. Running a model's forward through it yields the <see cref="ArenaPlan"/> of that
+/// forward (what the CUDA backend needs to run it without allocating), and the bytes of the weights it bound.
+/// Reads are tracked per storage, so views (reshape, slice) count for the tensor they view.
+/// </summary>
+public sealed class PlanningOps(DType activationDType = DType.F16) : IOps
+{
+    private readonly List<Record> _records = [];
+    private readonly Dictionary<TensorStorage, int> _ids = new(ReferenceEqualityComparer.Instance);
+    private int _step;
+
+    /// <inheritdoc/>
+    public string Name => "plan";
+
+    /// <inheritdoc/>
+    public DType ActivationDType { get; } = activationDType;
+
+    /// <summary>Bytes of everything that came in through <see cref="FromHost"/> (weights and inputs), in the activation dtype.</summary>
+    public long HostBytes { get; private set; }
+
+    /// <summary>Tensors created by ops so far.</summary>
+    public int TensorCount => _records.Count;
+
+    /// <summary>Ops run so far.</summary>
+    public int Steps => _step;
+
+    /// <summary>
+    /// The plan of everything recorded: one buffer per tensor an op created, alive from its op to the last op
+    /// that read it; <paramref name="keep"/> (the outputs) stay alive to the end.
+    /// </summary>
+    public ArenaPlan Plan(params IEnumerable<Tensor> keep)
+    {
+        ArgumentNullException.ThrowIfNull(keep);
+        var kept = new HashSet<int>(keep.Select(t => _ids.TryGetValue(t.Storage, out var id) ? id : -1));
+        var plan = new ArenaPlan();
+        foreach (var r in _records)
+        {
+            plan.Add($"{r.Op}#{r.Id}", r.Bytes, r.Created, kept.Contains(r.Id) ? _step : Math.Max(r.Created, r.LastRead));
+        }
+
+        plan.Pack();
+        return plan;
+    }
+
+    private sealed class Record(int id, string op, long bytes, int created)
+    {
+        public int Id { get; } = id;
+
+        public string Op { get; } = op;
+
+        public long Bytes { get; } = bytes;
+
+        public int Created { get; } = created;
+
+        public int LastRead { get; set; } = -1;
+    }
+
+    private sealed class PlannedStorage(long bytes) : TensorStorage
+    {
+        public override long ByteLength => bytes;
+
+        public override MemoryKind Kind => MemoryKind.Device;
+    }
+
+    private void Read(params ReadOnlySpan<Tensor?> inputs)
+    {
+        foreach (var t in inputs)
+        {
+            if (t is not null && _ids.TryGetValue(t.Storage, out var id))
+            {
+                _records[id].LastRead = _step;
+            }
+        }
+    }
+
+    private Tensor Create(string op, TensorShape shape, DType? dtype = null)
+    {
+        var type = dtype ?? ActivationDType;
+        var storage = new PlannedStorage(Math.Max(shape.ElementCount * type.SizeOf(), 1));
+        _ids[storage] = _records.Count;
+        _records.Add(new Record(_records.Count, op, storage.ByteLength, _step));
+        _step++;
+        return Tensor.View(storage, 0, type, shape);
+    }
+
+    private Tensor Op(string op, TensorShape shape, params ReadOnlySpan<Tensor?> inputs)
+    {
+        Read(inputs);
+        return Create(op, shape);
+    }
+
+    /// <inheritdoc/>
+    public Tensor Empty(DType dtype, TensorShape shape)
+    {
+        ArgumentNullException.ThrowIfNull(shape);
+        return Create(nameof(Empty), shape, dtype);
+    }
+
+    /// <inheritdoc/>
+    public Tensor FromHost(Tensor host)
+    {
+        ArgumentNullException.ThrowIfNull(host);
+        if (!host.DType.IsFloatingPoint())
+        {
+            throw OpShapes.Fail(nameof(FromHost), $"expects a floating-point host tensor, got {host}.");
+        }
+
+        // Weights and inputs live outside the activation arena: count them, do not plan them.
+        HostBytes += host.ElementCount * ActivationDType.SizeOf();
+        return Tensor.View(new PlannedStorage(Math.Max(host.ElementCount * ActivationDType.SizeOf(), 1)), 0, ActivationDType, host.Shape);
+    }
+
+    /// <inheritdoc/>
+    public Tensor ToHost(Tensor x)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        Read(x);
+        _step++;
+        return Tensor.Zeros(DType.F32, x.Shape);
+    }
+
+    /// <inheritdoc/>
+    public Tensor Copy(Tensor x)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        return Op(nameof(Copy), x.Shape, x);
+    }
+
+    /// <inheritdoc/>
+    public Tensor Conv2d(Tensor x, Tensor weight, Tensor? bias, int stride, Padding2D padding, Tensor? perImage = null, Tensor? residual = null) =>
+        Op(nameof(Conv2d), OpShapes.Conv2d(x, weight, bias, stride, padding, perImage, residual), x, weight, bias, perImage, residual);
+
+    /// <inheritdoc/>
+    public Tensor TemporalConv(Tensor x, int frames, Tensor weight, Tensor? bias, Tensor? residual = null) =>
+        Op(nameof(TemporalConv), OpShapes.TemporalConv(x, frames, weight, bias, residual), x, weight, bias, residual);
+
+    /// <inheritdoc/>
+    public Tensor GroupNorm(Tensor x, int groups, Tensor gamma, Tensor beta, float eps, int frames = 1)
+    {
+        OpShapes.GroupNorm(x, groups, gamma, beta, frames);
+        return Op(nameof(GroupNorm), x.Shape, x, gamma, beta);
+    }
+
+    /// <inheritdoc/>
+    public Tensor GroupNormSilu(Tensor x, int groups, Tensor gamma, Tensor beta, float eps, int frames = 1)
+    {
+        OpShapes.GroupNorm(x, groups, gamma, beta, frames);
+        return Op(nameof(GroupNormSilu), x.Shape, x, gamma, beta);
+    }
+
+    /// <inheritdoc/>
+    public Tensor LayerNorm(Tensor x, Tensor gamma, Tensor beta, float eps)
+    {
+        OpShapes.LayerNorm(x, gamma, beta);
+        return Op(nameof(LayerNorm), x.Shape, x, gamma, beta);
+    }
+
+    /// <inheritdoc/>
+    public Tensor Linear(Tensor x, Tensor weight, Tensor? bias, Tensor? residual = null) =>
+        Op(nameof(Linear), OpShapes.Linear(x, weight, bias, residual), x, weight, bias, residual);
+
+    /// <inheritdoc/>
+    public Tensor Attention(Tensor q, Tensor k, Tensor v, int heads)
+    {
+        OpShapes.Attention(q, k, v, heads);
+        return Op(nameof(Attention), q.Shape, q, k, v);
+    }
+
+    /// <inheritdoc/>
+    public Tensor Silu(Tensor x) => Unary(nameof(Silu), x);
+
+    /// <inheritdoc/>
+    public Tensor Gelu(Tensor x) => Unary(nameof(Gelu), x);
+
+    /// <inheritdoc/>
+    public Tensor QuickGelu(Tensor x) => Unary(nameof(QuickGelu), x);
+
+    /// <inheritdoc/>
+    public Tensor Geglu(Tensor x) => Op(nameof(Geglu), OpShapes.Geglu(x), x);
+
+    /// <inheritdoc/>
+    public Tensor Add(Tensor a, Tensor b)
+    {
+        OpShapes.SameShape(nameof(Add), a, b);
+        return Op(nameof(Add), a.Shape, a, b);
+    }
+
+    /// <inheritdoc/>
+    public Tensor AddBroadcastRows(Tensor x, Tensor rows)
+    {
+        OpShapes.AddBroadcastRows(x, rows);
+        return Op(nameof(AddBroadcastRows), x.Shape, x, rows);
+    }
+
+    /// <inheritdoc/>
+    public Tensor Concat(IReadOnlyList<Tensor> parts, int axis)
+    {
+        ArgumentNullException.ThrowIfNull(parts);
+        var shape = OpShapes.Concat(parts, axis, out _);
+        foreach (var part in parts)
+        {
+            Read(part);
+        }
+
+        return Create(nameof(Concat), shape);
+    }
+
+    /// <inheritdoc/>
+    public Tensor UpsampleNearest(Tensor x, int outHeight, int outWidth) =>
+        Op(nameof(UpsampleNearest), OpShapes.Resize(nameof(UpsampleNearest), x, outHeight, outWidth), x);
+
+    /// <inheritdoc/>
+    public Tensor AdaptiveAvgPool2d(Tensor x, int outHeight, int outWidth) =>
+        Op(nameof(AdaptiveAvgPool2d), OpShapes.Resize(nameof(AdaptiveAvgPool2d), x, outHeight, outWidth), x);
+
+    /// <inheritdoc/>
+    public Tensor TimestepFeatures(ReadOnlySpan<float> timesteps, int features, bool flipSinToCos, float downscaleFreqShift, float maxPeriod = 10000f) =>
+        Create(nameof(TimestepFeatures), OpShapes.TimestepFeatures(timesteps.Length, features, downscaleFreqShift, maxPeriod));
+
+    /// <inheritdoc/>
+    public Tensor FramesToSequences(Tensor x, int frames) => Op(nameof(FramesToSequences), OpShapes.FramesToSequences(x, frames), x);
+
+    /// <inheritdoc/>
+    public Tensor SequencesToFrames(Tensor x, int height, int width) => Op(nameof(SequencesToFrames), OpShapes.SequencesToFrames(x, height, width), x);
+
+    /// <inheritdoc/>
+    public Tensor NchwToNhwc(Tensor x)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        OpShapes.RequireRank(nameof(NchwToNhwc), nameof(x), x, 4, "(N, C, H, W)");
+        return Op(nameof(NchwToNhwc), new TensorShape(x.Shape[0], x.Shape[2], x.Shape[3], x.Shape[1]), x);
+    }
+
+    /// <inheritdoc/>
+    public Tensor NhwcToNchw(Tensor x)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        OpShapes.RequireRank(nameof(NhwcToNchw), nameof(x), x, 4, "(N, H, W, C)");
+        return Op(nameof(NhwcToNchw), new TensorShape(x.Shape[0], x.Shape[3], x.Shape[1], x.Shape[2]), x);
+    }
+
+    /// <inheritdoc/>
+    public Tensor NcfhwToNhwc(Tensor x)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        OpShapes.RequireRank(nameof(NcfhwToNhwc), nameof(x), x, 5, "(B, C, F, H, W)");
+        return Op(nameof(NcfhwToNhwc), new TensorShape(x.Shape[0] * x.Shape[2], x.Shape[3], x.Shape[4], x.Shape[1]), x);
+    }
+
+    /// <inheritdoc/>
+    public Tensor NhwcToNcfhw(Tensor x, int frames)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        OpShapes.RequireFrames(nameof(NhwcToNcfhw), x, frames);
+        return Op(nameof(NhwcToNcfhw), new TensorShape(x.Shape[0] / frames, x.Shape[3], frames, x.Shape[1], x.Shape[2]), x);
+    }
+
+    private Tensor Unary(string op, Tensor x)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        return Op(op, x.Shape, x);
+    }
+}

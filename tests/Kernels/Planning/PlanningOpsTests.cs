@@ -1,0 +1,65 @@
+using CudaI2V.Kernels.Planning;
+using CudaI2V.Layers.UNet;
+using CudaI2V.Loader;
+using CudaI2V.Loader.Configs;
+using CudaI2V.Runtime.Memory;
+using CudaI2V.Runtime.Tensors;
+using CudaI2V.Tests.Layers;
+using CudaI2V.Tests.Support;
+
+namespace CudaI2V.Tests.Kernels.Planning;
+
+/// <summary>Planning a UNet forward's activation memory without computing anything.</summary>
+public sealed class PlanningOpsTests(ITestOutputHelper output)
+{
+    private static (ArenaPlan Plan, PlanningOps Ops, Tensor Output) PlanUNet(UNetConfig config, WeightSet weights, int batch, int frames, int height, int width)
+    {
+        var ops = new PlanningOps();
+        var unet = I2VGenXLUNet.Load(ops, weights, config);
+        var weightBytes = ops.HostBytes;
+        var c = config.InChannels;
+        var latents = ops.FromHost(Tensor.View(new FakeStorage(), 0, DType.F32, new TensorShape(batch * frames, height, width, c)));
+        var imageEmbeddings = ops.FromHost(Tensor.View(new FakeStorage(), 0, DType.F32, new TensorShape(batch, 1, config.CrossAttentionDim)));
+        var text = ops.FromHost(Tensor.View(new FakeStorage(), 0, DType.F32, new TensorShape(batch, 77, config.CrossAttentionDim)));
+        var conditioning = unet.Condition(latents, imageEmbeddings, text, Enumerable.Repeat(16f, batch).ToArray(), frames);
+        var result = unet.Forward(latents, 981, conditioning);
+        Assert.True(weightBytes > 0);
+        return (ops.Plan(result, conditioning.Context, conditioning.ImageStream), ops, result);
+    }
+
+    private sealed class FakeStorage : TensorStorage
+    {
+        public override long ByteLength => long.MaxValue;
+
+        public override MemoryKind Kind => MemoryKind.Host;
+    }
+
+    [Fact]
+    public void Tiny_unet_plan_reuses_memory_and_keeps_its_outputs()
+    {
+        var manifest = WeightManifest.Load(Fixtures.Path("unet-tiny", "weights-manifest.json"));
+        using var weights = ShapeOnly.FromManifest("unet", manifest);
+        var (plan, ops, result) = PlanUNet(UNetConfig.Load(Fixtures.Path("unet-tiny", "model", "config.json")), weights, 2, 4, 20, 28);
+        Assert.Equal(new TensorShape(8, 20, 28, 4), result.Shape);
+        Assert.True(ops.TensorCount > 300, $"{ops.TensorCount} tensors");
+        var total = plan.Buffers.Sum(b => b.Bytes);
+        Assert.InRange(plan.Peak, plan.LiveLowerBound, total / 4);
+        var last = plan.Buffers[^1];
+        Assert.Equal(ops.Steps, last.LastUse);
+        output.WriteLine(plan.Describe());
+    }
+
+    [Theory]
+    [InlineData(64, 64)]
+    [InlineData(88, 160)]
+    public void Release_unet_plans_its_activations_at_release_sizes(int latentHeight, int latentWidth)
+    {
+        var path = Path.Combine(Fixtures.TempFolder("plan-release"), "config.json");
+        File.WriteAllText(path, UNetReleaseLayoutTests.ReleaseConfig);
+        using var weights = ShapeOnly.FromManifest("unet", WeightManifest.Load(Fixtures.Path("release-layout", "unet.json")));
+        var (plan, ops, _) = PlanUNet(UNetConfig.Load(path), weights, 2, 16, latentHeight, latentWidth);
+        Assert.Equal(1_420_469_224L * 2, ops.HostBytes - (2L * 16 * latentHeight * latentWidth * 4 * 2) - (2L * 1024 * 2) - (2L * 77 * 1024 * 2));
+        Assert.True(plan.Peak >= plan.LiveLowerBound);
+        output.WriteLine($"{latentHeight * 8}x{latentWidth * 8}, 16 frames, CFG batch 2: {plan.Describe()}");
+    }
+}
