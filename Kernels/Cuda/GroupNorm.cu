@@ -7,16 +7,18 @@
 //
 // Layout: x and y are [N, ..., C] contiguous (fp32, fp16 or bf16); gamma and beta are [C] of the same
 // dtype; stats is fp32 [videos * groups][2] = (mean, rstd), the small tensor a convolution prologue can
-// read; partials is fp32 [videos * groups][splits][3] = (count, mean, M2), scratch between the passes.
+// read; partials is fp32 [videos * groups][splits][3] = (count, mean - K, M2), scratch between passes.
 // Three launches:
 //   stats:    grid (videos * groups, splits), 256 threads. The block takes one contiguous share of one
 //             (video, group)'s positions x C/G elements; consecutive threads read consecutive elements.
 //   finalize: one warp per (video, group) combines that statistic's splits and writes mean and rstd.
 //   apply:    a grid-stride loop over every element of y.
-// Numerics: all in fp32. Each thread sums x - K and (x - K)^2 over its few dozen elements, with K the
-// first element of the group (a shift near the data, so the squares do not cancel); from then on
-// partial results travel as (count, mean, M2) and are merged with Chan's pairwise formula, which loses
-// no precision however many elements a statistic spans (millions, for a temporal GroupNorm).
+// Numerics: all in fp32, relative to a shift K, the first element of the (video, group): values near
+// the data's own scale, so neither the squares nor the means lose digits to a large common offset
+// (activations around 1000 with spread 1 keep their variance). Each thread sums x - K and (x - K)^2
+// over a few dozen elements; from then on partial results travel as (count, mean, M2) and are merged
+// with Chan's pairwise formula, which loses no precision however many elements a statistic spans
+// (millions, for a temporal GroupNorm). K is added back once, in the finalize.
 #include "Common.cuh"
 
 #define GN_THREADS 256
@@ -86,7 +88,7 @@ __device__ void group_norm_stats(const GroupNormParams& p) {
     const int video = stat / p.groups;
     const int group = stat % p.groups;
     const T* x = device_ptr<const T>(p.x) + (i64)video * p.video_elements + (i64)group * p.group_channels;
-    const float shift = to_f32(x[0]);
+    const float shift = to_f32(x[0]); // K
 
     // This block's share [begin, end) of the group's elements, numbered position-major. The numbers
     // stay below 2^31 (the launcher checks), so unsigned 32-bit arithmetic cannot overflow here.
@@ -109,7 +111,6 @@ __device__ void group_norm_stats(const GroupNormParams& p) {
     m.n = (float)n;
     m.mean = n > 0 ? sum / m.n : 0.0f;
     m.m2 = n > 0 ? fmaxf(squares - sum * m.mean, 0.0f) : 0.0f;
-    m.mean += shift;
 
     __shared__ Moments per_warp[GN_THREADS / 32];
     m = warp_merge(m);
@@ -134,6 +135,7 @@ __device__ void group_norm_stats(const GroupNormParams& p) {
 }
 
 // One warp per statistic: lanes take splits lane, lane + 32, ...; the merged moments give mean and rstd.
+template <typename T>
 __device__ void group_norm_finalize(const GroupNormParams& p) {
     const i64 stat = (i64)blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
     if (stat >= p.stat_count) {
@@ -154,8 +156,12 @@ __device__ void group_norm_finalize(const GroupNormParams& p) {
     }
     m = warp_merge(m);
     if (lane == 0) {
+        const i64 video = stat / p.groups;
+        const i64 group = stat % p.groups;
+        const float shift =
+            to_f32(device_ptr<const T>(p.x)[video * p.video_elements + group * p.group_channels]);
         float* out = device_ptr<float>(p.stats) + stat * 2;
-        out[0] = m.mean;
+        out[0] = shift + m.mean;
         out[1] = 1.0f / sqrtf(m.m2 / m.n + p.eps);
     }
 }
@@ -189,9 +195,14 @@ extern "C" __global__ void group_norm_stats_f16(GroupNormParams p) {
 extern "C" __global__ void group_norm_stats_bf16(GroupNormParams p) {
     group_norm_stats<bf16>(p);
 }
-// The partial moments are fp32 whatever the data's dtype, so one finalize serves all three.
 extern "C" __global__ void group_norm_finalize_f32(GroupNormParams p) {
-    group_norm_finalize(p);
+    group_norm_finalize<float>(p);
+}
+extern "C" __global__ void group_norm_finalize_f16(GroupNormParams p) {
+    group_norm_finalize<f16>(p);
+}
+extern "C" __global__ void group_norm_finalize_bf16(GroupNormParams p) {
+    group_norm_finalize<bf16>(p);
 }
 extern "C" __global__ void group_norm_apply_f32(GroupNormParams p) {
     group_norm_apply<float>(p);

@@ -23,7 +23,7 @@ public struct GroupNormParams
     /// <summary>Device address of the statistics, fp32 [videos * groups][2] = (mean, rstd).</summary>
     public ulong Stats;
 
-    /// <summary>Device address of the partial moments, fp32 [videos * groups][splits][3].</summary>
+    /// <summary>Device address of the partial moments, fp32 [videos * groups][splits][3] = (count, mean - shift, M2).</summary>
     public ulong Partials;
 
     /// <summary>Elements of one video (frames x positions x C).</summary>
@@ -62,7 +62,7 @@ public struct GroupNormParams
 /// (mean, rstd), and the apply pass (null when only the statistics are planned).
 /// </summary>
 /// <param name="Statistics">group_norm_stats_*: grid (videos * groups, splits).</param>
-/// <param name="Finalize">group_norm_finalize_f32: one warp per (video, group).</param>
+/// <param name="Finalize">group_norm_finalize_*: one warp per (video, group).</param>
 /// <param name="Apply">group_norm_apply_*: grid-stride over every element, or null.</param>
 public sealed record GroupNormPlan(
     KernelLaunch<GroupNormParams> Statistics,
@@ -98,7 +98,8 @@ public static class GroupNormKernel
     /// <summary>The entry points this launcher uses.</summary>
     public static IReadOnlyList<string> EntryPoints { get; } =
     [
-        "group_norm_stats_f32", "group_norm_stats_f16", "group_norm_stats_bf16", "group_norm_finalize_f32",
+        "group_norm_stats_f32", "group_norm_stats_f16", "group_norm_stats_bf16",
+        "group_norm_finalize_f32", "group_norm_finalize_f16", "group_norm_finalize_bf16",
         "group_norm_apply_f32", "group_norm_apply_f16", "group_norm_apply_bf16",
     ];
 
@@ -160,7 +161,7 @@ public static class GroupNormKernel
         var finalize = new LaunchConfig(new Dim3(finalizeBlocks), new Dim3(WarpsPerFinalizeBlock * 32));
         return new GroupNormPlan(
             new KernelLaunch<GroupNormParams>($"group_norm_stats_{suffix}", statistics, parameters),
-            new KernelLaunch<GroupNormParams>("group_norm_finalize_f32", finalize, parameters),
+            new KernelLaunch<GroupNormParams>($"group_norm_finalize_{suffix}", finalize, parameters),
             null);
     }
 
