@@ -60,13 +60,19 @@ __device__ __forceinline__ bf16 from_f32<bf16>(float x) {
     return h;
 }
 
+// The value of v held by the lane whose index differs from this lane's in the bits of lane_mask (all 32
+// lanes take part).
+__device__ __forceinline__ float shfl_xor(float v, int lane_mask) {
+    float other;
+    asm volatile("shfl.sync.bfly.b32 %0, %1, %2, 0x1f, 0xffffffff;" : "=f"(other) : "f"(v), "r"(lane_mask));
+    return other;
+}
+
 // Sum and maximum over the 32 lanes of a warp; every lane receives the result.
 __device__ __forceinline__ float warp_sum(float v) {
 #pragma unroll
     for (int offset = 16; offset > 0; offset >>= 1) {
-        float other;
-        asm volatile("shfl.sync.bfly.b32 %0, %1, %2, 0x1f, 0xffffffff;" : "=f"(other) : "f"(v), "r"(offset));
-        v += other;
+        v += shfl_xor(v, offset);
     }
     return v;
 }
@@ -74,9 +80,7 @@ __device__ __forceinline__ float warp_sum(float v) {
 __device__ __forceinline__ float warp_max(float v) {
 #pragma unroll
     for (int offset = 16; offset > 0; offset >>= 1) {
-        float other;
-        asm volatile("shfl.sync.bfly.b32 %0, %1, %2, 0x1f, 0xffffffff;" : "=f"(other) : "f"(v), "r"(offset));
-        v = fmaxf(v, other);
+        v = fmaxf(v, shfl_xor(v, offset));
     }
     return v;
 }
@@ -94,4 +98,16 @@ __device__ __forceinline__ i64 grid_stride() {
 template <typename T>
 __device__ __forceinline__ T* device_ptr(u64 address) {
     return reinterpret_cast<T*>(address);
+}
+
+// Activations in fp32, shared by the activation kernels and the fused GroupNorm + SiLU. expf and erff are
+// NVRTC built-ins (libdevice, within 2 ulp; no header needed). For x below about -88, e^-x overflows to
+// infinity and silu gives -0, where the exact value is a negligible -x e^x.
+__device__ __forceinline__ float silu(float x) {
+    return x / (1.0f + expf(-x));
+}
+
+// The exact GELU (PyTorch approximate="none"): x * 0.5 * (1 + erf(x / sqrt(2))).
+__device__ __forceinline__ float gelu_erf(float x) {
+    return x * 0.5f * (1.0f + erff(x * 0.70710678118654752f));
 }

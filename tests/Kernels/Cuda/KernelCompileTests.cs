@@ -58,7 +58,8 @@ public sealed class KernelCompileTests
                 const f16 h = device_ptr<const f16>(halves)[threadIdx.x];
                 const bf16 b = device_ptr<const bf16>(bhalves)[threadIdx.x];
                 float v = to_f32(h) + to_f32(b) + to_f32(1.0f);
-                v = warp_sum(v) + warp_max(v);
+                v = warp_sum(v) + warp_max(v) + shfl_xor(v, 1);
+                v = silu(v) + gelu_erf(v);
                 device_ptr<f16>(out)[global_index()] = from_f32<f16>(v);
                 device_ptr<bf16>(out)[grid_stride()] = from_f32<bf16>(v);
                 device_ptr<float>(out)[1] = from_f32<float>(v);
