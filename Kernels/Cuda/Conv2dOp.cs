@@ -180,6 +180,12 @@ public sealed class Im2colConv2dOp : IConv2dOp
         }
 
         OpShapes.RequireRank(Op, "weight", args.Weight, 4, args.WeightLayout == ConvWeightLayout.Packed ? "[Cout, kh, kw, Cin] (packed)" : "[Cout, Cin, kh, kw]");
+        OpShapes.RequireRank(Op, "x", args.X, 4, "(N, H, W, Cin)");
+        if (args.WeightLayout == ConvWeightLayout.Packed && args.Weight.Shape[3] != args.X.Shape[3])
+        {
+            throw OpShapes.Fail(Op, $"packed weight {args.Weight.Shape} ([Cout, kh, kw, Cin]) expects {args.Weight.Shape[3]} input channels but x {args.X.Shape} has {args.X.Shape[3]}.");
+        }
+
         var torchOrder = args.WeightLayout == ConvWeightLayout.Packed ? args.Weight.Permute(0, 3, 1, 2) : args.Weight;
         var outShape = OpShapes.Conv2d(args.X, torchOrder, args.Bias, args.Stride, args.Padding, args.PerImage, args.Residual);
         if (args.Output.Shape != outShape)

@@ -40,7 +40,10 @@ public interface ILinearOp
 /// <summary>Which way <see cref="BlasLinearOp"/> runs.</summary>
 public enum LinearPath
 {
-    /// <summary>Fused where cuBLASLt can take the operands (every address 256-byte aligned, as arena buffers are), else unfused.</summary>
+    /// <summary>
+    /// Fused where cuBLASLt can take the operands (every address 256-byte aligned, as arena buffers are, and rows 16 bytes
+    /// aligned: <see cref="BlasLinearOp.CanFuse"/>), else unfused.
+    /// </summary>
     Auto,
 
     /// <summary>
@@ -109,11 +112,21 @@ public sealed class BlasLinearOp : ILinearOp
         return Path == LinearPath.Fused ? 0 : (long)shape.OutFeatures * sizeof(float);
     }
 
-    /// <summary>True when cuBLASLt can take these operands as planned: every address a multiple of <see cref="FusedAlignment"/>.</summary>
+    /// <summary>The row alignment the fused path asks for: x's and the output's rows a multiple of 16 bytes apart.</summary>
+    public const int FusedRowAlignment = 16;
+
+    /// <summary>
+    /// True when cuBLASLt can take these operands as planned: every address a multiple of <see cref="FusedAlignment"/>
+    /// (what its heuristic assumes unless told otherwise) and rows a multiple of <see cref="FusedRowAlignment"/> bytes
+    /// apart (odd feature counts go the unfused way rather than risk cuBLASLt finding no algorithm).
+    /// </summary>
     public static bool CanFuse(LinearArgs args)
     {
         ArgumentNullException.ThrowIfNull(args);
-        return new[] { args.X, args.Weight, args.Output, args.Bias }.All(t => t is null || t.DeviceAddress() % FusedAlignment == 0);
+        var size = args.X.DType.SizeOf();
+        return new[] { args.X, args.Weight, args.Output, args.Bias }.All(t => t is null || t.DeviceAddress() % FusedAlignment == 0)
+            && args.X.Shape[^1] * size % FusedRowAlignment == 0
+            && args.Output.Shape[^1] * size % FusedRowAlignment == 0;
     }
 
     /// <summary>Checks the arguments and plans the steps (throws <see cref="ArgumentException"/> showing the shapes).</summary>
@@ -148,7 +161,7 @@ public sealed class BlasLinearOp : ILinearOp
         var fused = Path switch
         {
             LinearPath.Fused when !CanFuse(args) => throw OpShapes.Fail(
-                Op, $"the fused path needs x {args.X.Shape}, weight {args.Weight.Shape}, bias and output {args.Output.Shape} at {FusedAlignment}-byte aligned addresses; use LinearPath.Auto or Unfused."),
+                Op, $"the fused path needs x {args.X.Shape}, weight {args.Weight.Shape}, bias and output {args.Output.Shape} at {FusedAlignment}-byte aligned addresses with rows a multiple of {FusedRowAlignment} bytes apart; use LinearPath.Auto or Unfused."),
             LinearPath.Fused => true,
             LinearPath.Unfused => false,
             _ => CanFuse(args),

@@ -99,6 +99,12 @@ public sealed class TemporalConvAsConv2dOp(IConv2dOp conv) : ITemporalConvOp
         if (args.WeightLayout == ConvWeightLayout.Packed)
         {
             OpShapes.RequireRank(Op, "weight", weight, 3, "[Cout, kt, Cin] (packed)");
+            OpShapes.RequireRank(Op, "x", args.X, 4, "(B * F, H, W, Cin)");
+            if (weight.Shape[2] != args.X.Shape[3] || weight.Shape[1] % 2 == 0)
+            {
+                throw OpShapes.Fail(Op, $"packed weight {weight.Shape} must be [Cout, kt, {args.X.Shape[3]}] with kt odd for x {args.X.Shape}.");
+            }
+
             weight = weight.Reshape(weight.Shape[0], weight.Shape[1], weight.Shape[2], 1, 1).Permute(0, 2, 1, 3, 4);
         }
 

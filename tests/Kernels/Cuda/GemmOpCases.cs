@@ -76,15 +76,16 @@ internal static class GemmOpCases
 
     public static Dictionary<string, LinearCase> Linear { get; } = new()
     {
-        ["fused bias and residual"] = new(31, [2, 13, 37], 29, true, true, LinearPath.Fused, true),
+        ["fused bias and residual"] = new(31, [2, 13, 40], 24, true, true, LinearPath.Fused, true),
         ["unfused bias and residual"] = new(31, [2, 13, 37], 29, true, true, LinearPath.Unfused, false),
-        ["auto fuses aligned operands"] = new(31, [2, 13, 37], 29, true, true, LinearPath.Auto, true),
-        ["auto falls back for a misaligned x"] = new(31, [2, 13, 37], 29, true, true, LinearPath.Auto, false, Misaligned: true),
+        ["auto fuses aligned operands"] = new(31, [2, 13, 40], 24, true, true, LinearPath.Auto, true),
+        ["auto falls back for odd features"] = new(31, [2, 13, 37], 29, true, true, LinearPath.Auto, false),
+        ["auto falls back for a misaligned x"] = new(31, [2, 13, 40], 24, true, true, LinearPath.Auto, false, Misaligned: true),
         ["fused residual in place"] = new(32, [5, 24], 24, true, true, LinearPath.Fused, true, ResidualInPlace: true),
         ["unfused chunks of 5 residual in place"] = new(32, [5, 24], 24, true, true, LinearPath.Unfused, false, MaxChunkRows: 5, ResidualInPlace: true),
         ["rank 2 no bias no residual"] = new(33, [17, 24], 40, false, false, LinearPath.Auto, true),
         ["rank 4 unfused chunks of 4"] = new(34, [2, 3, 5, 16], 12, true, true, LinearPath.Unfused, false, MaxChunkRows: 4),
-        ["fused bias only"] = new(35, [9, 64], 33, true, false, LinearPath.Fused, true),
+        ["fused bias only"] = new(35, [9, 64], 32, true, false, LinearPath.Fused, true),
         ["bf16 fused"] = new(36, [3, 7, 40], 24, true, true, LinearPath.Fused, true, DType.BF16),
         ["bf16 unfused"] = new(36, [3, 7, 40], 24, true, true, LinearPath.Unfused, false, DType.BF16),
     };
