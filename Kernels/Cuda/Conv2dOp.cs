@@ -193,7 +193,7 @@ public sealed class Im2colConv2dOp : IConv2dOp
             throw OpShapes.Fail(Op, $"output must be {outShape} for x {args.X.Shape} and weight {args.Weight.Shape}, got {args.Output.Shape}.");
         }
 
-        RequireSeparateOutput(Op, args.Output, args.Residual, (args.X, "x"), (args.Weight, "weight"), (args.Bias, "bias"), (args.PerImage, "perImage"));
+        OpArguments.RequireSeparateOutput(Op, args.Output, args.Residual, (args.X, "x"), (args.Weight, "weight"), (args.Bias, "bias"), (args.PerImage, "perImage"));
         var shape = new Conv2dShape(
             args.X.Shape[0], args.X.Shape[1], args.X.Shape[2], args.X.Shape[3], torchOrder.Shape[0], torchOrder.Shape[2], torchOrder.Shape[3], args.Stride, args.Padding, dtype);
         if (shape.Rows > int.MaxValue)
@@ -223,23 +223,6 @@ public sealed class Im2colConv2dOp : IConv2dOp
         foreach (var step in Plan(args, workspace).Steps)
         {
             step.Execute(context);
-        }
-    }
-
-    /// <summary>Refuses an output overlapping an input; the residual may be the output itself but not overlap it otherwise.</summary>
-    internal static void RequireSeparateOutput(string op, Tensor output, Tensor? residual, params (Tensor? Tensor, string Name)[] inputs)
-    {
-        foreach (var (t, name) in inputs)
-        {
-            if (t is not null)
-            {
-                OpArguments.RequireDisjoint(op, output, t, name);
-            }
-        }
-
-        if (residual is not null && !OpArguments.SameBytes(output, residual))
-        {
-            OpArguments.RequireDisjoint(op, output, residual, "residual");
         }
     }
 

@@ -149,7 +149,7 @@ public sealed class BlasLinearOp : ILinearOp
             throw OpShapes.Fail(Op, $"output must be {outShape} for x {args.X.Shape} and weight {args.Weight.Shape}, got {args.Output.Shape}.");
         }
 
-        Im2colConv2dOp.RequireSeparateOutput(Op, args.Output, args.Residual, (args.X, "x"), (args.Weight, "weight"), (args.Bias, "bias"));
+        OpArguments.RequireSeparateOutput(Op, args.Output, args.Residual, (args.X, "x"), (args.Weight, "weight"), (args.Bias, "bias"));
         var (outFeatures, inFeatures) = (args.Weight.Shape[0], args.Weight.Shape[1]);
         var shape = new LinearShape(args.X.ElementCount / Math.Max(inFeatures, 1), inFeatures, outFeatures, dtype);
         if (shape.Rows > int.MaxValue)
