@@ -43,10 +43,11 @@ public sealed class CublasLtGemm : IDisposable
     public void Linear(Tensor x, Tensor weight, Tensor? bias, Tensor y) => MatMul(x, weight, y, bias, transposeB: true);
 
     /// <summary>
-    /// Enqueues <c>C = op(A) op(B) + bias</c>; <paramref name="bias"/> is a contiguous [N] vector of C's dtype, added to
-    /// every row of C (of every batch entry), or null for none.
+    /// Enqueues <c>C = op(A) op(B) + beta C + bias</c>; <paramref name="bias"/> is a contiguous [N] vector of C's dtype,
+    /// added to every row of C (of every batch entry), or null for none. With <paramref name="beta"/> 1, C's previous
+    /// contents (a residual copied there) are added in fp32 before the one rounding to C's dtype.
     /// </summary>
-    public void MatMul(Tensor a, Tensor b, Tensor c, Tensor? bias, bool transposeA = false, bool transposeB = false)
+    public void MatMul(Tensor a, Tensor b, Tensor c, Tensor? bias, bool transposeA = false, bool transposeB = false, float beta = 0f)
     {
         var p = GemmProblem.Create(a, b, c, transposeA, transposeB);
         ulong biasAddress = 0;
@@ -71,7 +72,7 @@ public sealed class CublasLtGemm : IDisposable
         }
 
         CublasLt.Matmul(
-            _handle.Value, plan.Matmul, 1f, pb, plan.First, pa, plan.Second, 0f, pc, plan.Result,
+            _handle.Value, plan.Matmul, 1f, pb, plan.First, pa, plan.Second, beta, pc, plan.Result,
             plan.Algorithm, _workspace.Address, _workspaceBytes, Stream.Handle);
     }
 
