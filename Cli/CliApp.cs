@@ -63,7 +63,7 @@ public static class CliApp
             stderr.WriteLine($"cudai2v {spec.Name}: {e.Message}");
             return ExitCodes.BadInput;
         }
-        catch (Exception e) when (e is ImageInputException or VideoOutputException or IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is ImageInputException or VideoOutputException or NoGpuException or IOException or UnauthorizedAccessException)
         {
             stderr.WriteLine($"cudai2v {spec.Name}: {e.Message}");
             return ExitCodes.BadInput;

@@ -2,7 +2,8 @@
 # The one prepared script for a GPU lease (see ../shared/device/README.md).
 #
 #   scripts/device-check.sh pack            here: Release build, then .device/ with the .NET runtime and the
-#                                           test + CLI build (no ONNX natives, no fixtures), checked <= 60 MiB
+#                                           test + CLI build as one xz archive (Linux x64 natives only, the
+#                                           fixtures without the CPU-only block files), checked <= 60 MiB
 #   scripts/device-check.sh run [--memcheck] on the GPU machine (no .NET there): unpack the runtime, run
 #                                           `cudai2v info`, every GPU test with CUDAI2V_REQUIRE_GPU=1 (again under
 #                                           compute-sanitizer memcheck with --memcheck), the benchmarks that exist;
@@ -21,13 +22,14 @@ GPU_TRAIT="Category=GPU"
 pack() {
   set -e
   dotnet build CudaI2V.sln -c Release -nologo -v quiet
-  rm -rf "$APP_DIR"
-  mkdir -p "$APP_DIR"
+  rm -rf "$APP_DIR" "$DEVICE_DIR"/app.tar.xz
+  mkdir -p "$DEVICE_DIR"
   bash ../shared/device/pack-runtime.sh "$DEVICE_DIR" >/dev/null
-  # The test build holds the CLI too (cudai2v.dll and its runtimeconfig). Leave out what the GPU checks never
-  # load: ONNX Runtime's natives for every platform, the CPU fixtures, symbols' XML docs and satellite folders.
-  (cd tests/bin/Release/net10.0 && tar --exclude=./runtimes --exclude=./fixtures --exclude='*.xml' \
-      --exclude='./??' --exclude='./??-??' --exclude='./zh-Hans' --exclude='./zh-Hant' -cf - .) | tar -C "$APP_DIR" -xf -
+  # The test build holds the CLI too (cudai2v.dll and its runtimeconfig). Leave out what the GPU never needs:
+  # ONNX Runtime's natives for other platforms, the CPU-only block fixtures, XML docs and satellite folders.
+  (cd tests/bin/Release/net10.0 && tar --exclude='./runtimes/[!l]*' --exclude='./runtimes/linux-[!x]*' \
+      --exclude='./fixtures/*/blocks.safetensors' --exclude='*.xml' \
+      --exclude='./??' --exclude='./??-??' --exclude='./zh-Hans' --exclude='./zh-Hant' -cf - .) | xz -6 -T0 > "$DEVICE_DIR/app.tar.xz"
   local size
   size=$(du -sm "$DEVICE_DIR" | cut -f1)
   echo "packed $DEVICE_DIR: ${size} MiB (limit ${LIMIT_MIB} MiB)"
@@ -45,6 +47,8 @@ run() {
   local rt
   rt=$(mktemp -d)
   tar -xJf "$DEVICE_DIR"/dotnet-runtime-*.tar.xz -C "$rt"
+  mkdir -p "$APP_DIR"
+  tar -xJf "$DEVICE_DIR/app.tar.xz" -C "$APP_DIR"
   export DOTNET_ROOT=$rt DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=1 DOTNET_CLI_TELEMETRY_OPTOUT=1
   export CUDAI2V_CACHE_DIR=$rt/cache
   local dotnet=$rt/dotnet

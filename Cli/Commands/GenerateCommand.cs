@@ -32,7 +32,7 @@ internal static class GenerateCommand
             new OptionSpec("seed", "n", "Seed of the noise; the same seed gives the same noise on every machine.", Default: "random (printed)"),
             new OptionSpec("decode-chunk", "n", "Frames the VAE decodes at a time (memory only).", Default: "1"),
             new OptionSpec("out", "path", "video.gif, video.mp4 (needs ffmpeg) or a folder/ of PNG frames.", Default: "video.gif"),
-            new OptionSpec("device", "cpu", "Where to run.", Default: "cpu"),
+            new OptionSpec("device", "auto|cpu|cuda", "Where the UNet, VAE and image encoder run: the GPU when one works (auto), the fp32 CPU reference, or the GPU only.", Default: "auto"),
             new OptionSpec("variant", "fp32|fp16", "Which weight files to load where both exist.", Default: "fp32 on the CPU"),
             new OptionSpec("cache-dir", "folder", "Where built models and caches are kept.", Default: "$CUDAI2V_CACHE_DIR or the user cache folder"),
             new OptionSpec("demo", null, "Write a small random-weight pipeline (no download) and make a short video from a built-in image."),
@@ -44,7 +44,7 @@ internal static class GenerateCommand
 
     private static int Run(ParsedArgs args, CliContext context)
     {
-        args.Choice("device", "cpu", "cpu");
+        var device = args.Choice("device", "auto", Backends.Devices);
         var demo = args.Has("demo");
         var cache = CacheRoot.Resolve(args.Get("cache-dir"));
         string modelPath;
@@ -85,15 +85,16 @@ internal static class GenerateCommand
         try
         {
             var model = ModelDirectory.Open(modelPath);
-            if (model.IsPipeline && model.UNet.BlockOutChannels.Max() >= 1024)
+            var ops = Backends.Create(device, cache, context.Error);
+            if (model.IsPipeline && model.UNet.BlockOutChannels.Max() >= 1024 && ops is CudaI2V.Kernels.Cpu.CpuOps)
             {
                 context.Error.WriteLine(
                     "cudai2v generate: note: this is a release-sized model on the CPU reference backend, which is exact but slow; "
-                    + "expect hours at 704x1280 (try --height 256 --width 448 --frames 8 --steps 10 for a first look). The CUDA backend is not built yet.");
+                    + "expect hours at 704x1280 (try --height 256 --width 448 --frames 8 --steps 10 for a first look), or run on a GPU.");
             }
 
             var load = Stopwatch.StartNew();
-            using var engine = VideoEngineLoader.Load(model, new EngineLoadOptions(cache, variant, line => context.Error.WriteLine($"cudai2v generate: {line}")));
+            using var engine = VideoEngineLoader.Load(model, new EngineLoadOptions(cache, variant, line => context.Error.WriteLine($"cudai2v generate: {line}"), ops));
             var loadTime = load.Elapsed;
             var bar = new ProgressBar(context.Error);
             var result = engine.Generate(image, options, bar, cancellation: cancellation.Token);

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using CudaI2V.Kernels;
+using CudaI2V.Kernels.Cuda;
 using CudaI2V.Layers.Clip;
 using CudaI2V.Layers.UNet;
 using CudaI2V.Layers.Vae;
@@ -77,6 +78,8 @@ public sealed class VideoEngine : IDisposable
 
         try
         {
+            // On the GPU, everything a request allocates is freed when it ends.
+            using var request = (_ops as CudaOps)?.BeginScope();
             return Run(image, options, progress, observer, cancellation);
         }
         finally
@@ -163,7 +166,12 @@ public sealed class VideoEngine : IDisposable
             cancellation.ThrowIfCancellationRequested();
             var t = scheduler.Timesteps[i];
             var input = guidance ? Concat0(latents, latents) : latents;                                           // (B2*F, h, w, L)
-            var output = _ops.ToHost(_unet.Forward(_ops.FromHost(input), t, conditioning));
+            Tensor output;
+            using (var stepScope = (_ops as CudaOps)?.BeginScope())
+            {
+                output = _ops.ToHost(_unet.Forward(_ops.FromHost(input), t, conditioning));
+            }
+
             observer?.UNetStep(i, t, ToNcfhw(input, frames), ToNcfhw(output, frames));
             var prediction = guidance ? Guide(output, (float)options.Guidance) : output;
             latents = scheduler.Step(prediction, t, latents, options.Eta, options.Eta > 0 ? generator : null);
@@ -180,7 +188,11 @@ public sealed class VideoEngine : IDisposable
         {
             cancellation.ThrowIfCancellationRequested();
             var count = Math.Min(options.DecodeChunk, frames - start);
-            decoded.Add(_ops.ToHost(_vae.Decode(_ops.FromHost(unscaled.Slice(0, start, count)))));
+            using (var chunkScope = (_ops as CudaOps)?.BeginScope())
+            {
+                decoded.Add(_ops.ToHost(_vae.Decode(_ops.FromHost(unscaled.Slice(0, start, count)))));
+            }
+
             progress?.Report(new GenerationProgress(GenerationStage.Decoding, start + count, frames, clock.Elapsed));
         }
 

@@ -13,14 +13,15 @@ namespace CudaI2V.Pipeline.Engine;
 /// <param name="Cache">The cache root (built text-encoder models, prompt embeddings).</param>
 /// <param name="Variant">Which weight files to load where both precisions exist (the backend's default when null).</param>
 /// <param name="Log">Receives one-line notes (which text-encoder provider runs, config notes, truncated prompts).</param>
-public sealed record EngineLoadOptions(CacheRoot Cache, WeightVariant? Variant = null, Action<string>? Log = null);
+/// <param name="Ops">The backend the UNet, VAE and image encoder run on (the fp32 CPU reference when null); the engine disposes it when it is disposable.</param>
+public sealed record EngineLoadOptions(CacheRoot Cache, WeightVariant? Variant = null, Action<string>? Log = null, IOps? Ops = null);
 
-/// <summary>Loads every component of a pipeline folder into a <see cref="VideoEngine"/> on the CPU backend.</summary>
+/// <summary>Loads every component of a pipeline folder into a <see cref="VideoEngine"/> on a backend (the CPU by default).</summary>
 public static class VideoEngineLoader
 {
     /// <summary>
-    /// Loads the pipeline folder <paramref name="model"/>: the UNet, VAE and CLIP image encoder on the CPU backend
-    /// (fp32), and the text encoder through ONNX Runtime. Throws <see cref="ModelFileException"/> naming what is
+    /// Loads the pipeline folder <paramref name="model"/>: the UNet, VAE and CLIP image encoder on the chosen backend
+    /// (the fp32 CPU reference by default; fp16 weights are preferred on the GPU), and the text encoder through ONNX Runtime. Throws <see cref="ModelFileException"/> naming what is
     /// missing or wrong.
     /// </summary>
     public static VideoEngine Load(ModelDirectory model, EngineLoadOptions options)
@@ -39,11 +40,16 @@ public static class VideoEngineLoader
             options.Log?.Invoke($"note: {note}");
         }
 
-        IOps ops = new CpuOps();
-        var preferred = WeightFiles.DefaultFor(gpu: false);
+        var ops = options.Ops ?? new CpuOps();
+        var preferred = WeightFiles.DefaultFor(gpu: ops is not CpuOps);
         var owned = new DisposableGroup();
         try
         {
+            if (ops is IDisposable disposableOps)
+            {
+                owned.Add(disposableOps);
+            }
+
             var unetWeights = owned.Add(model.Get(ComponentKind.Unet).OpenWeights(options.Variant, preferred));
             var unet = I2VGenXLUNet.Load(ops, unetWeights, model.UNet);
             var vaeWeights = owned.Add(model.Get(ComponentKind.Vae).OpenWeights(options.Variant, preferred));

@@ -1,0 +1,442 @@
+using CudaI2V.Runtime.Blas;
+using CudaI2V.Runtime.Caching;
+using CudaI2V.Runtime.Compilation;
+using CudaI2V.Runtime.Cuda;
+using CudaI2V.Runtime.Tensors;
+
+namespace CudaI2V.Kernels.Cuda;
+
+/// <summary>How a <see cref="CudaOps"/> runs.</summary>
+/// <param name="ActivationDType">fp16 (default) or bf16 storage of weights and activations.</param>
+/// <param name="WorkspaceBytes">The one scratch block ops share (im2col rows, attention scores, norm statistics); ops chunk their work to fit it.</param>
+/// <param name="Cache">Where compiled kernels are kept between runs (none: compile every run).</param>
+/// <param name="GemmOps">The convolution, linear and attention implementations (the reference ones when null); swap one to compare a faster kernel.</param>
+public sealed record CudaOpsOptions(DType ActivationDType = DType.F16, long WorkspaceBytes = 256L << 20, CacheRoot? Cache = null, GemmOpSet? GemmOps = null);
+
+/// <summary>
+/// The CUDA backend of the op catalogue: every <see cref="IOps"/> entry on one stream, fp16 (or bf16) storage
+/// with fp32 accumulation and statistics, channels-last, through the launchers in this folder and cuBLAS. The
+/// models written against <see cref="IOps"/> run on it unchanged.
+/// </summary>
+/// <remarks>
+/// Memory: tensors are allocated from the device one by one and freed by scope. Everything allocated before the
+/// first <see cref="BeginScope"/> (the weights) lives as long as this object; everything allocated inside a scope
+/// is freed when the scope ends, except what <see cref="Scope.Keep"/> hands to the enclosing scope. This is the
+/// simple, clearly correct first version; the planned arena (<c>PlanningOps</c>, <c>PlannedAllocator</c>) replaces
+/// it for release-sized runs. Ops never allocate scratch: they share <see cref="CudaOpsOptions.WorkspaceBytes"/>,
+/// which is safe because they run one after another on one stream.
+/// </remarks>
+public sealed class CudaOps : IOps, IDisposable
+{
+    private readonly CudaStream _stream;
+    private readonly CudaKernels _kernels;
+    private readonly CublasGemm _blas;
+    private readonly CublasLtGemm _blasLt;
+    private readonly TensorTransfer _transfer;
+    private readonly CudaOpContext _opContext;
+    private readonly GemmOpSet _gemm;
+    private readonly DeviceAllocation _workspace;
+    private readonly Stack<Scope> _scopes = new();
+    private readonly Scope _root;
+    private readonly bool _ownsContext;
+    private bool _disposed;
+
+    /// <summary>Sets up the backend on <paramref name="context"/> (which the caller keeps owning).</summary>
+    public CudaOps(CudaContext context, CudaOpsOptions? options = null)
+        : this(context, options ?? new CudaOpsOptions(), ownsContext: false)
+    {
+    }
+
+    private CudaOps(CudaContext context, CudaOpsOptions options, bool ownsContext)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        if (options.ActivationDType is not (DType.F16 or DType.BF16))
+        {
+            throw new ArgumentException($"The CUDA backend stores activations as F16 or BF16, not {options.ActivationDType}.", nameof(options));
+        }
+
+        Context = context;
+        ActivationDType = options.ActivationDType;
+        _ownsContext = ownsContext;
+        _stream = new CudaStream(context);
+        _kernels = new CudaKernels(context, new KernelCompiler(options.Cache));
+        _blas = new CublasGemm(_stream);
+        _blasLt = new CublasLtGemm(_stream);
+        _transfer = new TensorTransfer(context);
+        _opContext = new CudaOpContext(_kernels, _stream, _blas, _blasLt);
+        _gemm = options.GemmOps ?? GemmOpSet.Reference();
+        _workspace = DeviceMemory.Allocate(context, Math.Max(options.WorkspaceBytes, 1L << 20));
+        _root = new Scope(this);
+        _scopes.Push(_root);
+    }
+
+    /// <summary>Opens device <paramref name="ordinal"/>'s primary context and the backend on it (disposed together).</summary>
+    public static CudaOps Open(int ordinal = 0, CudaOpsOptions? options = null)
+    {
+        var context = CudaContext.Open(ordinal);
+        try
+        {
+            return new CudaOps(context, options ?? new CudaOpsOptions(), ownsContext: true);
+        }
+        catch
+        {
+            context.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The device context.</summary>
+    public CudaContext Context { get; }
+
+    /// <summary>The stream every op is enqueued on.</summary>
+    public CudaStream Stream => _stream;
+
+    /// <inheritdoc/>
+    public string Name => "cuda";
+
+    /// <inheritdoc/>
+    public DType ActivationDType { get; }
+
+    /// <summary>Starts a scope: tensors allocated until it is disposed are freed then (after the stream drains).</summary>
+    public Scope BeginScope()
+    {
+        var scope = new Scope(this);
+        _scopes.Push(scope);
+        return scope;
+    }
+
+    /// <summary>Device memory freed together: the weights' root scope, or one piece of work.</summary>
+    public sealed class Scope : IDisposable
+    {
+        private readonly CudaOps _owner;
+        private readonly List<DeviceAllocation> _allocations = [];
+
+        internal Scope(CudaOps owner) => _owner = owner;
+
+        internal void Add(DeviceAllocation allocation) => _allocations.Add(allocation);
+
+        /// <summary>Moves <paramref name="tensor"/>'s memory to the enclosing scope, so it outlives this one.</summary>
+        public Tensor Keep(Tensor tensor)
+        {
+            ArgumentNullException.ThrowIfNull(tensor);
+            var index = _allocations.FindIndex(a => ReferenceEquals(a.Storage, tensor.Storage));
+            if (index < 0)
+            {
+                throw new ArgumentException("Only a tensor allocated in this scope can be kept.", nameof(tensor));
+            }
+
+            var allocation = _allocations[index];
+            _allocations.RemoveAt(index);
+            _owner.Enclosing(this).Add(allocation);
+            return tensor;
+        }
+
+        /// <summary>Waits for the stream, then frees this scope's memory.</summary>
+        public void Dispose()
+        {
+            if (!ReferenceEquals(_owner._root, this))
+            {
+                if (_owner._scopes.Count == 0 || !ReferenceEquals(_owner._scopes.Peek(), this))
+                {
+                    throw new InvalidOperationException("CUDA scopes must end in the reverse order they began.");
+                }
+
+                _owner._scopes.Pop();
+            }
+
+            _owner._stream.Synchronize();
+            foreach (var allocation in _allocations)
+            {
+                allocation.Dispose();
+            }
+
+            _allocations.Clear();
+        }
+    }
+
+    private Scope Enclosing(Scope scope)
+    {
+        var found = false;
+        foreach (var s in _scopes)
+        {
+            if (found)
+            {
+                return s;
+            }
+
+            found = ReferenceEquals(s, scope);
+        }
+
+        return _root;
+    }
+
+    private Tensor New(DType dtype, TensorShape shape)
+    {
+        var allocation = DeviceMemory.Allocate(Context, Math.Max(shape.ElementCount * dtype.SizeOf(), 1));
+        _scopes.Peek().Add(allocation);
+        return allocation.View(dtype, shape);
+    }
+
+    private Tensor New(TensorShape shape) => New(ActivationDType, shape);
+
+    private Tensor Workspace => _workspace.View(DType.U8, new TensorShape(checked((int)Math.Min(_workspace.ByteLength, int.MaxValue))));
+
+    /// <inheritdoc/>
+    public Tensor Empty(DType dtype, TensorShape shape)
+    {
+        ArgumentNullException.ThrowIfNull(shape);
+        return New(dtype, shape);
+    }
+
+    /// <inheritdoc/>
+    public Tensor FromHost(Tensor host)
+    {
+        ArgumentNullException.ThrowIfNull(host);
+        if (host.Storage.Kind != MemoryKind.Host || !host.DType.IsFloatingPoint())
+        {
+            throw OpShapes.Fail(nameof(FromHost), $"expects a floating-point host tensor, got {host}.");
+        }
+
+        var converted = host.DType == ActivationDType ? host.Contiguous() : host.To(ActivationDType);
+        var device = New(host.Shape);
+        _transfer.Upload(converted, device, _stream);
+        return device;
+    }
+
+    /// <inheritdoc/>
+    public Tensor ToHost(Tensor x)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        var source = x.IsContiguous ? x : Copy(x);
+        return _transfer.ToHost(source, _stream).To(DType.F32);
+    }
+
+    /// <inheritdoc/>
+    public Tensor Copy(Tensor x)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        var y = New(x.DType, x.Shape);
+        CopyStridedKernel.Run(_kernels, _stream, x, y);
+        return y;
+    }
+
+    /// <inheritdoc/>
+    public Tensor Conv2d(Tensor x, Tensor weight, Tensor? bias, int stride, Padding2D padding, Tensor? perImage = null, Tensor? residual = null)
+    {
+        var y = New(OpShapes.Conv2d(x, weight, bias, stride, padding, perImage, residual));
+        _gemm.Conv2d.Run(_opContext, new Conv2dArgs(x, weight, ConvWeightLayout.Torch, bias, stride, padding, perImage, residual, y), Workspace);
+        return y;
+    }
+
+    /// <inheritdoc/>
+    public Tensor TemporalConv(Tensor x, int frames, Tensor weight, Tensor? bias, Tensor? residual = null)
+    {
+        var y = New(OpShapes.TemporalConv(x, frames, weight, bias, residual));
+        _gemm.TemporalConv.Run(_opContext, new TemporalConvArgs(x, frames, weight, ConvWeightLayout.Torch, bias, residual, y), Workspace);
+        return y;
+    }
+
+    /// <inheritdoc/>
+    public Tensor GroupNorm(Tensor x, int groups, Tensor gamma, Tensor beta, float eps, int frames = 1) =>
+        Normalize(x, groups, gamma, beta, eps, frames, silu: false);
+
+    /// <inheritdoc/>
+    public Tensor GroupNormSilu(Tensor x, int groups, Tensor gamma, Tensor beta, float eps, int frames = 1) =>
+        Normalize(x, groups, gamma, beta, eps, frames, silu: true);
+
+    private Tensor Normalize(Tensor x, int groups, Tensor gamma, Tensor beta, float eps, int frames, bool silu)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        OpShapes.GroupNorm(x, groups, gamma, beta, frames);
+        var y = New(x.Shape);
+        var statistics = _workspace.View(DType.F32, new TensorShape(checked((int)GroupNormKernel.WorkspaceElements(x.Shape, groups, frames))));
+        GroupNormKernel.Run(_kernels, _stream, x, groups, gamma, beta, eps, frames, silu, statistics, y);
+        return y;
+    }
+
+    /// <inheritdoc/>
+    public Tensor LayerNorm(Tensor x, Tensor gamma, Tensor beta, float eps)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        OpShapes.LayerNorm(x, gamma, beta);
+        var y = New(x.Shape);
+        LayerNormKernel.Run(_kernels, _stream, x, gamma, beta, eps, y);
+        return y;
+    }
+
+    /// <inheritdoc/>
+    public Tensor Linear(Tensor x, Tensor weight, Tensor? bias, Tensor? residual = null)
+    {
+        var y = New(OpShapes.Linear(x, weight, bias, residual));
+        _gemm.Linear.Run(_opContext, new LinearArgs(x, weight, bias, residual, y), Workspace);
+        return y;
+    }
+
+    /// <inheritdoc/>
+    public Tensor Attention(Tensor q, Tensor k, Tensor v, int heads)
+    {
+        ArgumentNullException.ThrowIfNull(q);
+        OpShapes.Attention(q, k, v, heads);
+        var y = New(q.Shape);
+        _gemm.Attention.Run(_opContext, new AttentionArgs(q, k, v, heads, y), Workspace);
+        return y;
+    }
+
+    /// <inheritdoc/>
+    public Tensor Silu(Tensor x) => Activate(Activation.Silu, x);
+
+    /// <inheritdoc/>
+    public Tensor Gelu(Tensor x) => Activate(Activation.Gelu, x);
+
+    /// <inheritdoc/>
+    public Tensor QuickGelu(Tensor x) => Activate(Activation.QuickGelu, x);
+
+    private Tensor Activate(Activation activation, Tensor x)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        var y = New(x.Shape);
+        ActivationsKernel.Run(_kernels, _stream, activation, x, y);
+        return y;
+    }
+
+    /// <inheritdoc/>
+    public Tensor Geglu(Tensor x)
+    {
+        var y = New(OpShapes.Geglu(x));
+        ActivationsKernel.RunGeglu(_kernels, _stream, x, y);
+        return y;
+    }
+
+    /// <inheritdoc/>
+    public Tensor Add(Tensor a, Tensor b)
+    {
+        OpShapes.SameShape(nameof(Add), a, b);
+        var y = New(a.Shape);
+        AddKernel.Run(_kernels, _stream, a, b, y);
+        return y;
+    }
+
+    /// <inheritdoc/>
+    public Tensor AddBroadcastRows(Tensor x, Tensor rows)
+    {
+        OpShapes.AddBroadcastRows(x, rows);
+        var y = New(x.Shape);
+        AddKernel.RunRows(_kernels, _stream, x, rows, y);
+        return y;
+    }
+
+    /// <inheritdoc/>
+    public Tensor Concat(IReadOnlyList<Tensor> parts, int axis)
+    {
+        var y = New(OpShapes.Concat(parts, axis, out _));
+        LayoutCopies.Run(_kernels, _stream, LayoutCopies.PlanConcat(parts, axis, y));
+        return y;
+    }
+
+    /// <inheritdoc/>
+    public Tensor UpsampleNearest(Tensor x, int outHeight, int outWidth)
+    {
+        var y = New(OpShapes.Resize(nameof(UpsampleNearest), x, outHeight, outWidth));
+        ResampleKernel.RunNearest(_kernels, _stream, x, y);
+        return y;
+    }
+
+    /// <inheritdoc/>
+    public Tensor AdaptiveAvgPool2d(Tensor x, int outHeight, int outWidth)
+    {
+        var y = New(OpShapes.Resize(nameof(AdaptiveAvgPool2d), x, outHeight, outWidth));
+        ResampleKernel.RunPool(_kernels, _stream, x, y);
+        return y;
+    }
+
+    /// <inheritdoc/>
+    public Tensor TimestepFeatures(ReadOnlySpan<float> timesteps, int features, bool flipSinToCos, float downscaleFreqShift, float maxPeriod = 10000f)
+    {
+        var y = New(OpShapes.TimestepFeatures(timesteps.Length, features, downscaleFreqShift, maxPeriod));
+        TimestepFeaturesUpload.Run(_transfer, _stream, timesteps, features, flipSinToCos, downscaleFreqShift, maxPeriod, y);
+        return y;
+    }
+
+    /// <inheritdoc/>
+    public Tensor FramesToSequences(Tensor x, int frames)
+    {
+        var y = New(OpShapes.FramesToSequences(x, frames));
+        LayoutCopies.Run(_kernels, _stream, LayoutCopies.PlanFramesToSequences(x, frames, y));
+        return y;
+    }
+
+    /// <inheritdoc/>
+    public Tensor SequencesToFrames(Tensor x, int height, int width)
+    {
+        var y = New(OpShapes.SequencesToFrames(x, height, width));
+        LayoutCopies.Run(_kernels, _stream, LayoutCopies.PlanSequencesToFrames(x, height, width, y));
+        return y;
+    }
+
+    /// <inheritdoc/>
+    public Tensor NchwToNhwc(Tensor x)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        OpShapes.RequireRank(nameof(NchwToNhwc), nameof(x), x, 4, "(N, C, H, W)");
+        var y = New(x.DType, new TensorShape(x.Shape[0], x.Shape[2], x.Shape[3], x.Shape[1]));
+        LayoutCopies.Run(_kernels, _stream, LayoutCopies.PlanNchwToNhwc(x, y));
+        return y;
+    }
+
+    /// <inheritdoc/>
+    public Tensor NhwcToNchw(Tensor x)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        OpShapes.RequireRank(nameof(NhwcToNchw), nameof(x), x, 4, "(N, H, W, C)");
+        var y = New(x.DType, new TensorShape(x.Shape[0], x.Shape[3], x.Shape[1], x.Shape[2]));
+        LayoutCopies.Run(_kernels, _stream, LayoutCopies.PlanNhwcToNchw(x, y));
+        return y;
+    }
+
+    /// <inheritdoc/>
+    public Tensor NcfhwToNhwc(Tensor x)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        OpShapes.RequireRank(nameof(NcfhwToNhwc), nameof(x), x, 5, "(B, C, F, H, W)");
+        var y = New(x.DType, new TensorShape(x.Shape[0] * x.Shape[2], x.Shape[3], x.Shape[4], x.Shape[1]));
+        LayoutCopies.Run(_kernels, _stream, LayoutCopies.PlanNcfhwToNhwc(x, y));
+        return y;
+    }
+
+    /// <inheritdoc/>
+    public Tensor NhwcToNcfhw(Tensor x, int frames)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        OpShapes.RequireFrames(nameof(NhwcToNcfhw), x, frames);
+        var y = New(x.DType, new TensorShape(x.Shape[0] / frames, x.Shape[3], frames, x.Shape[1], x.Shape[2]));
+        LayoutCopies.Run(_kernels, _stream, LayoutCopies.PlanNhwcToNcfhw(x, frames, y));
+        return y;
+    }
+
+    /// <summary>Frees everything (once; later calls do nothing).</summary>
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        while (_scopes.Count > 1)
+        {
+            _scopes.Peek().Dispose();
+        }
+
+        _root.Dispose();
+        _workspace.Dispose();
+        _transfer.Dispose();
+        _blasLt.Dispose();
+        _blas.Dispose();
+        _kernels.Dispose();
+        _stream.Dispose();
+        if (_ownsContext)
+        {
+            Context.Dispose();
+        }
+    }
+}
