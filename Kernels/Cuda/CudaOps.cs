@@ -2,6 +2,7 @@ using CudaI2V.Runtime.Blas;
 using CudaI2V.Runtime.Caching;
 using CudaI2V.Runtime.Compilation;
 using CudaI2V.Runtime.Cuda;
+using CudaI2V.Runtime.Memory;
 using CudaI2V.Runtime.Tensors;
 
 namespace CudaI2V.Kernels.Cuda;
@@ -22,8 +23,8 @@ public sealed record CudaOpsOptions(DType ActivationDType = DType.F16, long Work
 /// Memory: tensors are allocated from the device one by one and freed by scope. Everything allocated before the
 /// first <see cref="BeginScope"/> (the weights) lives as long as this object; everything allocated inside a scope
 /// is freed when the scope ends, except what <see cref="Scope.Keep"/> hands to the enclosing scope. This is the
-/// simple, clearly correct first version; the planned arena (<c>PlanningOps</c>, <c>PlannedAllocator</c>) replaces
-/// it for release-sized runs. Ops never allocate scratch: they share <see cref="CudaOpsOptions.WorkspaceBytes"/>,
+/// simple, clearly correct first version. For release-sized work, <see cref="UsePlan"/> replays a forward planned by
+/// <c>PlanningOps</c> on one <c>DeviceArena</c>, so the forward allocates nothing. Ops never allocate scratch: they share <see cref="CudaOpsOptions.WorkspaceBytes"/>,
 /// which is safe because they run one after another on one stream.
 /// </remarks>
 public sealed class CudaOps : IOps, IDisposable
@@ -40,6 +41,7 @@ public sealed class CudaOps : IOps, IDisposable
     private readonly Scope _root;
     private readonly bool _ownsContext;
     private bool _disposed;
+    private PlannedAllocator? _planned;
 
     /// <summary>Sets up the backend on <paramref name="context"/> (which the caller keeps owning).</summary>
     public CudaOps(CudaContext context, CudaOpsOptions? options = null)
@@ -170,14 +172,39 @@ public sealed class CudaOps : IOps, IDisposable
         return _root;
     }
 
-    private Tensor New(DType dtype, TensorShape shape)
+    /// <summary>
+    /// Runs what follows on a planned arena: every tensor an op creates comes from <paramref name="allocator"/>
+    /// (a replay of the forward's <c>PlanningOps</c> plan) instead of the device allocator, until the returned
+    /// object is disposed. Uploads (<see cref="FromHost"/>) stay outside the plan.
+    /// </summary>
+    public IDisposable UsePlan(PlannedAllocator allocator)
+    {
+        ArgumentNullException.ThrowIfNull(allocator);
+        if (_planned is not null)
+        {
+            throw new InvalidOperationException("A plan is already in use.");
+        }
+
+        _planned = allocator;
+        return new PlanUse(this);
+    }
+
+    private sealed class PlanUse(CudaOps owner) : IDisposable
+    {
+        public void Dispose() => owner._planned = null;
+    }
+
+    private Tensor Unplanned(DType dtype, TensorShape shape)
     {
         var allocation = DeviceMemory.Allocate(Context, Math.Max(shape.ElementCount * dtype.SizeOf(), 1));
         _scopes.Peek().Add(allocation);
         return allocation.View(dtype, shape);
     }
 
-    private Tensor New(TensorShape shape) => New(ActivationDType, shape);
+    private Tensor New(string op, DType dtype, TensorShape shape) =>
+        _planned is { } plan ? plan.Allocate(op, dtype, shape) : Unplanned(dtype, shape);
+
+    private Tensor New(string op, TensorShape shape) => New(op, ActivationDType, shape);
 
     private Tensor Workspace => _workspace.View(DType.U8, new TensorShape(checked((int)Math.Min(_workspace.ByteLength, int.MaxValue))));
 
@@ -185,7 +212,7 @@ public sealed class CudaOps : IOps, IDisposable
     public Tensor Empty(DType dtype, TensorShape shape)
     {
         ArgumentNullException.ThrowIfNull(shape);
-        return New(dtype, shape);
+        return New(nameof(Empty), dtype, shape);
     }
 
     /// <inheritdoc/>
@@ -198,7 +225,7 @@ public sealed class CudaOps : IOps, IDisposable
         }
 
         var converted = host.DType == ActivationDType ? host.Contiguous() : host.To(ActivationDType);
-        var device = New(host.Shape);
+        var device = Unplanned(ActivationDType, host.Shape);
         _transfer.Upload(converted, device, _stream);
         return device;
     }
@@ -207,7 +234,13 @@ public sealed class CudaOps : IOps, IDisposable
     public Tensor ToHost(Tensor x)
     {
         ArgumentNullException.ThrowIfNull(x);
-        var source = x.IsContiguous ? x : Copy(x);
+        var source = x;
+        if (!x.IsContiguous)
+        {
+            source = Unplanned(x.DType, x.Shape);
+            CopyStridedKernel.Run(_kernels, _stream, x, source);
+        }
+
         return _transfer.ToHost(source, _stream).To(DType.F32);
     }
 
@@ -215,7 +248,7 @@ public sealed class CudaOps : IOps, IDisposable
     public Tensor Copy(Tensor x)
     {
         ArgumentNullException.ThrowIfNull(x);
-        var y = New(x.DType, x.Shape);
+        var y = New(nameof(Copy), x.DType, x.Shape);
         CopyStridedKernel.Run(_kernels, _stream, x, y);
         return y;
     }
@@ -223,7 +256,7 @@ public sealed class CudaOps : IOps, IDisposable
     /// <inheritdoc/>
     public Tensor Conv2d(Tensor x, Tensor weight, Tensor? bias, int stride, Padding2D padding, Tensor? perImage = null, Tensor? residual = null)
     {
-        var y = New(OpShapes.Conv2d(x, weight, bias, stride, padding, perImage, residual));
+        var y = New(nameof(Conv2d), OpShapes.Conv2d(x, weight, bias, stride, padding, perImage, residual));
         _gemm.Conv2d.Run(_opContext, new Conv2dArgs(x, weight, ConvWeightLayout.Torch, bias, stride, padding, perImage, residual, y), Workspace);
         return y;
     }
@@ -231,24 +264,24 @@ public sealed class CudaOps : IOps, IDisposable
     /// <inheritdoc/>
     public Tensor TemporalConv(Tensor x, int frames, Tensor weight, Tensor? bias, Tensor? residual = null)
     {
-        var y = New(OpShapes.TemporalConv(x, frames, weight, bias, residual));
+        var y = New(nameof(TemporalConv), OpShapes.TemporalConv(x, frames, weight, bias, residual));
         _gemm.TemporalConv.Run(_opContext, new TemporalConvArgs(x, frames, weight, ConvWeightLayout.Torch, bias, residual, y), Workspace);
         return y;
     }
 
     /// <inheritdoc/>
     public Tensor GroupNorm(Tensor x, int groups, Tensor gamma, Tensor beta, float eps, int frames = 1) =>
-        Normalize(x, groups, gamma, beta, eps, frames, silu: false);
+        Normalize(nameof(GroupNorm), x, groups, gamma, beta, eps, frames, silu: false);
 
     /// <inheritdoc/>
     public Tensor GroupNormSilu(Tensor x, int groups, Tensor gamma, Tensor beta, float eps, int frames = 1) =>
-        Normalize(x, groups, gamma, beta, eps, frames, silu: true);
+        Normalize(nameof(GroupNormSilu), x, groups, gamma, beta, eps, frames, silu: true);
 
-    private Tensor Normalize(Tensor x, int groups, Tensor gamma, Tensor beta, float eps, int frames, bool silu)
+    private Tensor Normalize(string op, Tensor x, int groups, Tensor gamma, Tensor beta, float eps, int frames, bool silu)
     {
         ArgumentNullException.ThrowIfNull(x);
         OpShapes.GroupNorm(x, groups, gamma, beta, frames);
-        var y = New(x.Shape);
+        var y = New(op, x.Shape);
         var statistics = _workspace.View(DType.F32, new TensorShape(checked((int)GroupNormKernel.WorkspaceElements(x.Shape, groups, frames))));
         GroupNormKernel.Run(_kernels, _stream, x, groups, gamma, beta, eps, frames, silu, statistics, y);
         return y;
@@ -259,7 +292,7 @@ public sealed class CudaOps : IOps, IDisposable
     {
         ArgumentNullException.ThrowIfNull(x);
         OpShapes.LayerNorm(x, gamma, beta);
-        var y = New(x.Shape);
+        var y = New(nameof(LayerNorm), x.Shape);
         LayerNormKernel.Run(_kernels, _stream, x, gamma, beta, eps, y);
         return y;
     }
@@ -267,7 +300,7 @@ public sealed class CudaOps : IOps, IDisposable
     /// <inheritdoc/>
     public Tensor Linear(Tensor x, Tensor weight, Tensor? bias, Tensor? residual = null)
     {
-        var y = New(OpShapes.Linear(x, weight, bias, residual));
+        var y = New(nameof(Linear), OpShapes.Linear(x, weight, bias, residual));
         _gemm.Linear.Run(_opContext, new LinearArgs(x, weight, bias, residual, y), Workspace);
         return y;
     }
@@ -277,24 +310,24 @@ public sealed class CudaOps : IOps, IDisposable
     {
         ArgumentNullException.ThrowIfNull(q);
         OpShapes.Attention(q, k, v, heads);
-        var y = New(q.Shape);
+        var y = New(nameof(Attention), q.Shape);
         _gemm.Attention.Run(_opContext, new AttentionArgs(q, k, v, heads, y), Workspace);
         return y;
     }
 
     /// <inheritdoc/>
-    public Tensor Silu(Tensor x) => Activate(Activation.Silu, x);
+    public Tensor Silu(Tensor x) => Activate(nameof(Silu), Activation.Silu, x);
 
     /// <inheritdoc/>
-    public Tensor Gelu(Tensor x) => Activate(Activation.Gelu, x);
+    public Tensor Gelu(Tensor x) => Activate(nameof(Gelu), Activation.Gelu, x);
 
     /// <inheritdoc/>
-    public Tensor QuickGelu(Tensor x) => Activate(Activation.QuickGelu, x);
+    public Tensor QuickGelu(Tensor x) => Activate(nameof(QuickGelu), Activation.QuickGelu, x);
 
-    private Tensor Activate(Activation activation, Tensor x)
+    private Tensor Activate(string op, Activation activation, Tensor x)
     {
         ArgumentNullException.ThrowIfNull(x);
-        var y = New(x.Shape);
+        var y = New(op, x.Shape);
         ActivationsKernel.Run(_kernels, _stream, activation, x, y);
         return y;
     }
@@ -302,7 +335,7 @@ public sealed class CudaOps : IOps, IDisposable
     /// <inheritdoc/>
     public Tensor Geglu(Tensor x)
     {
-        var y = New(OpShapes.Geglu(x));
+        var y = New(nameof(Geglu), OpShapes.Geglu(x));
         ActivationsKernel.RunGeglu(_kernels, _stream, x, y);
         return y;
     }
@@ -311,7 +344,7 @@ public sealed class CudaOps : IOps, IDisposable
     public Tensor Add(Tensor a, Tensor b)
     {
         OpShapes.SameShape(nameof(Add), a, b);
-        var y = New(a.Shape);
+        var y = New(nameof(Add), a.Shape);
         AddKernel.Run(_kernels, _stream, a, b, y);
         return y;
     }
@@ -320,7 +353,7 @@ public sealed class CudaOps : IOps, IDisposable
     public Tensor AddBroadcastRows(Tensor x, Tensor rows)
     {
         OpShapes.AddBroadcastRows(x, rows);
-        var y = New(x.Shape);
+        var y = New(nameof(AddBroadcastRows), x.Shape);
         AddKernel.RunRows(_kernels, _stream, x, rows, y);
         return y;
     }
@@ -328,7 +361,7 @@ public sealed class CudaOps : IOps, IDisposable
     /// <inheritdoc/>
     public Tensor Concat(IReadOnlyList<Tensor> parts, int axis)
     {
-        var y = New(OpShapes.Concat(parts, axis, out _));
+        var y = New(nameof(Concat), OpShapes.Concat(parts, axis, out _));
         LayoutCopies.Run(_kernels, _stream, LayoutCopies.PlanConcat(parts, axis, y));
         return y;
     }
@@ -336,7 +369,7 @@ public sealed class CudaOps : IOps, IDisposable
     /// <inheritdoc/>
     public Tensor UpsampleNearest(Tensor x, int outHeight, int outWidth)
     {
-        var y = New(OpShapes.Resize(nameof(UpsampleNearest), x, outHeight, outWidth));
+        var y = New(nameof(UpsampleNearest), OpShapes.Resize(nameof(UpsampleNearest), x, outHeight, outWidth));
         ResampleKernel.RunNearest(_kernels, _stream, x, y);
         return y;
     }
@@ -344,7 +377,7 @@ public sealed class CudaOps : IOps, IDisposable
     /// <inheritdoc/>
     public Tensor AdaptiveAvgPool2d(Tensor x, int outHeight, int outWidth)
     {
-        var y = New(OpShapes.Resize(nameof(AdaptiveAvgPool2d), x, outHeight, outWidth));
+        var y = New(nameof(AdaptiveAvgPool2d), OpShapes.Resize(nameof(AdaptiveAvgPool2d), x, outHeight, outWidth));
         ResampleKernel.RunPool(_kernels, _stream, x, y);
         return y;
     }
@@ -352,7 +385,7 @@ public sealed class CudaOps : IOps, IDisposable
     /// <inheritdoc/>
     public Tensor TimestepFeatures(ReadOnlySpan<float> timesteps, int features, bool flipSinToCos, float downscaleFreqShift, float maxPeriod = 10000f)
     {
-        var y = New(OpShapes.TimestepFeatures(timesteps.Length, features, downscaleFreqShift, maxPeriod));
+        var y = New(nameof(TimestepFeatures), OpShapes.TimestepFeatures(timesteps.Length, features, downscaleFreqShift, maxPeriod));
         TimestepFeaturesUpload.Run(_transfer, _stream, timesteps, features, flipSinToCos, downscaleFreqShift, maxPeriod, y);
         return y;
     }
@@ -360,7 +393,7 @@ public sealed class CudaOps : IOps, IDisposable
     /// <inheritdoc/>
     public Tensor FramesToSequences(Tensor x, int frames)
     {
-        var y = New(OpShapes.FramesToSequences(x, frames));
+        var y = New(nameof(FramesToSequences), OpShapes.FramesToSequences(x, frames));
         LayoutCopies.Run(_kernels, _stream, LayoutCopies.PlanFramesToSequences(x, frames, y));
         return y;
     }
@@ -368,7 +401,7 @@ public sealed class CudaOps : IOps, IDisposable
     /// <inheritdoc/>
     public Tensor SequencesToFrames(Tensor x, int height, int width)
     {
-        var y = New(OpShapes.SequencesToFrames(x, height, width));
+        var y = New(nameof(SequencesToFrames), OpShapes.SequencesToFrames(x, height, width));
         LayoutCopies.Run(_kernels, _stream, LayoutCopies.PlanSequencesToFrames(x, height, width, y));
         return y;
     }
@@ -378,7 +411,7 @@ public sealed class CudaOps : IOps, IDisposable
     {
         ArgumentNullException.ThrowIfNull(x);
         OpShapes.RequireRank(nameof(NchwToNhwc), nameof(x), x, 4, "(N, C, H, W)");
-        var y = New(x.DType, new TensorShape(x.Shape[0], x.Shape[2], x.Shape[3], x.Shape[1]));
+        var y = New(nameof(NchwToNhwc), x.DType, new TensorShape(x.Shape[0], x.Shape[2], x.Shape[3], x.Shape[1]));
         LayoutCopies.Run(_kernels, _stream, LayoutCopies.PlanNchwToNhwc(x, y));
         return y;
     }
@@ -388,7 +421,7 @@ public sealed class CudaOps : IOps, IDisposable
     {
         ArgumentNullException.ThrowIfNull(x);
         OpShapes.RequireRank(nameof(NhwcToNchw), nameof(x), x, 4, "(N, H, W, C)");
-        var y = New(x.DType, new TensorShape(x.Shape[0], x.Shape[3], x.Shape[1], x.Shape[2]));
+        var y = New(nameof(NhwcToNchw), x.DType, new TensorShape(x.Shape[0], x.Shape[3], x.Shape[1], x.Shape[2]));
         LayoutCopies.Run(_kernels, _stream, LayoutCopies.PlanNhwcToNchw(x, y));
         return y;
     }
@@ -398,7 +431,7 @@ public sealed class CudaOps : IOps, IDisposable
     {
         ArgumentNullException.ThrowIfNull(x);
         OpShapes.RequireRank(nameof(NcfhwToNhwc), nameof(x), x, 5, "(B, C, F, H, W)");
-        var y = New(x.DType, new TensorShape(x.Shape[0] * x.Shape[2], x.Shape[3], x.Shape[4], x.Shape[1]));
+        var y = New(nameof(NcfhwToNhwc), x.DType, new TensorShape(x.Shape[0] * x.Shape[2], x.Shape[3], x.Shape[4], x.Shape[1]));
         LayoutCopies.Run(_kernels, _stream, LayoutCopies.PlanNcfhwToNhwc(x, y));
         return y;
     }
@@ -408,7 +441,7 @@ public sealed class CudaOps : IOps, IDisposable
     {
         ArgumentNullException.ThrowIfNull(x);
         OpShapes.RequireFrames(nameof(NhwcToNcfhw), x, frames);
-        var y = New(x.DType, new TensorShape(x.Shape[0] / frames, x.Shape[3], frames, x.Shape[1], x.Shape[2]));
+        var y = New(nameof(NhwcToNcfhw), x.DType, new TensorShape(x.Shape[0] / frames, x.Shape[3], frames, x.Shape[1], x.Shape[2]));
         LayoutCopies.Run(_kernels, _stream, LayoutCopies.PlanNhwcToNcfhw(x, frames, y));
         return y;
     }
