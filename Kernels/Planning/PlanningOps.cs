@@ -14,6 +14,7 @@ public sealed class PlanningOps(DType activationDType = DType.F16) : IOps
 {
     private readonly List<Record> _records = [];
     private readonly Dictionary<TensorStorage, int> _ids = new(ReferenceEqualityComparer.Instance);
+    private readonly Dictionary<string, double> _flops = [];
     private int _step;
 
     /// <inheritdoc/>
@@ -24,6 +25,12 @@ public sealed class PlanningOps(DType activationDType = DType.F16) : IOps
 
     /// <summary>Bytes of everything that came in through <see cref="FromHost"/> (weights and inputs), in the activation dtype.</summary>
     public long HostBytes { get; private set; }
+
+    /// <summary>Floating-point operations of the recorded work, counted for the matrix-shaped ops (2 per multiply-add).</summary>
+    public double Flops => _flops.Values.Sum();
+
+    /// <summary><see cref="Flops"/> by <see cref="OpCategories"/> category.</summary>
+    public IReadOnlyDictionary<string, double> FlopsByCategory => _flops;
 
     /// <summary>Tensors created by ops so far.</summary>
     public int TensorCount => _records.Count;
@@ -67,6 +74,12 @@ public sealed class PlanningOps(DType activationDType = DType.F16) : IOps
         public override long ByteLength => bytes;
 
         public override MemoryKind Kind => MemoryKind.Device;
+    }
+
+    private void Count(string op, double flops)
+    {
+        var category = OpCategories.Of(op);
+        _flops[category] = _flops.GetValueOrDefault(category) + flops;
     }
 
     private void Read(params ReadOnlySpan<Tensor?> inputs)
@@ -134,12 +147,20 @@ public sealed class PlanningOps(DType activationDType = DType.F16) : IOps
     }
 
     /// <inheritdoc/>
-    public Tensor Conv2d(Tensor x, Tensor weight, Tensor? bias, int stride, Padding2D padding, Tensor? perImage = null, Tensor? residual = null) =>
-        Op(nameof(Conv2d), OpShapes.Conv2d(x, weight, bias, stride, padding, perImage, residual), x, weight, bias, perImage, residual);
+    public Tensor Conv2d(Tensor x, Tensor weight, Tensor? bias, int stride, Padding2D padding, Tensor? perImage = null, Tensor? residual = null)
+    {
+        var shape = OpShapes.Conv2d(x, weight, bias, stride, padding, perImage, residual);
+        Count(nameof(Conv2d), 2.0 * shape.ElementCount * (weight.Shape.ElementCount / weight.Shape[0]));
+        return Op(nameof(Conv2d), shape, x, weight, bias, perImage, residual);
+    }
 
     /// <inheritdoc/>
-    public Tensor TemporalConv(Tensor x, int frames, Tensor weight, Tensor? bias, Tensor? residual = null) =>
-        Op(nameof(TemporalConv), OpShapes.TemporalConv(x, frames, weight, bias, residual), x, weight, bias, residual);
+    public Tensor TemporalConv(Tensor x, int frames, Tensor weight, Tensor? bias, Tensor? residual = null)
+    {
+        var shape = OpShapes.TemporalConv(x, frames, weight, bias, residual);
+        Count(nameof(TemporalConv), 2.0 * shape.ElementCount * (weight.Shape.ElementCount / weight.Shape[0]));
+        return Op(nameof(TemporalConv), shape, x, weight, bias, residual);
+    }
 
     /// <inheritdoc/>
     public Tensor GroupNorm(Tensor x, int groups, Tensor gamma, Tensor beta, float eps, int frames = 1)
@@ -163,13 +184,20 @@ public sealed class PlanningOps(DType activationDType = DType.F16) : IOps
     }
 
     /// <inheritdoc/>
-    public Tensor Linear(Tensor x, Tensor weight, Tensor? bias, Tensor? residual = null) =>
-        Op(nameof(Linear), OpShapes.Linear(x, weight, bias, residual), x, weight, bias, residual);
+    public Tensor Linear(Tensor x, Tensor weight, Tensor? bias, Tensor? residual = null)
+    {
+        var shape = OpShapes.Linear(x, weight, bias, residual);
+        Count(nameof(Linear), 2.0 * shape.ElementCount * weight.Shape[1]);
+        return Op(nameof(Linear), shape, x, weight, bias, residual);
+    }
 
     /// <inheritdoc/>
     public Tensor Attention(Tensor q, Tensor k, Tensor v, int heads)
     {
         OpShapes.Attention(q, k, v, heads);
+
+        // Q K^T and P V: 2 * 2 * B * Lq * Lk * (heads * d) operations.
+        Count(nameof(Attention), 4.0 * q.Shape[0] * q.Shape[1] * k.Shape[1] * q.Shape[2]);
         return Op(nameof(Attention), q.Shape, q, k, v);
     }
 

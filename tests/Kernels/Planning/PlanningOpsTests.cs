@@ -61,5 +61,11 @@ public sealed class PlanningOpsTests(ITestOutputHelper output)
         Assert.Equal(1_420_469_224L * 2, ops.HostBytes - (2L * 16 * latentHeight * latentWidth * 4 * 2) - (2L * 1024 * 2) - (2L * 77 * 1024 * 2));
         Assert.True(plan.Peak >= plan.LiveLowerBound);
         output.WriteLine($"{latentHeight * 8}x{latentWidth * 8}, 16 frames, CFG batch 2: {plan.Describe()}");
+        output.WriteLine(string.Join(", ", ops.FlopsByCategory.Select(p => $"{p.Key} {p.Value / 1e12:F2} TFLOP")) + $"; total {ops.Flops / 1e12:F2} TFLOP");
+        if (latentHeight == 64)
+        {
+            // shared/docs/anchors.md counts 41.87 TFLOP per UNet call at 512x512 (conv 18.8, linear 18.9, attention 4.2).
+            Assert.InRange(ops.Flops / 1e12, 41.87 * 0.97, 41.87 * 1.03);
+        }
     }
 }
