@@ -38,10 +38,11 @@ public sealed record OptionSpec(string Name, string? ValueName, string Descripti
 /// <param name="Options">Its options.</param>
 /// <param name="Run">Runs the command; returns the exit code.</param>
 /// <param name="Details">More help text.</param>
-/// <param name="Positionals">Names of the positional arguments it takes, in order (all required).</param>
+/// <param name="Positionals">Names of the positional arguments it takes, in order.</param>
+/// <param name="RequiredPositionals">How many of them must be given (all when null).</param>
 public sealed record CommandSpec(
     string Name, string Summary, string Usage, IReadOnlyList<OptionSpec> Options, Func<ParsedArgs, CliContext, int> Run,
-    string? Details = null, IReadOnlyList<string>? Positionals = null)
+    string? Details = null, IReadOnlyList<string>? Positionals = null, int? RequiredPositionals = null)
 {
     /// <summary>The full help text of the command.</summary>
     public string Help()
@@ -163,7 +164,7 @@ public sealed class ParsedArgs
             values[name] = inline;
         }
 
-        if (positionals.Count < expected.Count)
+        if (positionals.Count < (spec.RequiredPositionals ?? expected.Count))
         {
             throw new UsageException($"'{spec.Name}' needs <{expected[positionals.Count]}>; see 'cudai2v {spec.Name} --help'.");
         }

@@ -83,6 +83,23 @@ public sealed class WeightSet : IDisposable
         }
     }
 
+    /// <summary>
+    /// A set whose tensors are made when first taken, by <paramref name="make"/> from each entry (release-sized
+    /// generated weights for benchmarks: nothing is held before a layer asks for it).
+    /// </summary>
+    public static WeightSet Generated(string component, IEnumerable<WeightManifestEntry> entries, Func<WeightManifestEntry, Tensor> make)
+    {
+        ArgumentNullException.ThrowIfNull(entries);
+        ArgumentNullException.ThrowIfNull(make);
+        var set = new WeightSet(component, [], WeightAliases.None);
+        foreach (var entry in entries)
+        {
+            set.Add(entry.Key, entry.Shape, entry.DType, () => make(entry));
+        }
+
+        return set;
+    }
+
     /// <summary>A set over tensors already in memory (tests, generated weights).</summary>
     public static WeightSet FromTensors(string component, IEnumerable<KeyValuePair<string, Tensor>> tensors, WeightAliases? aliases = null)
     {

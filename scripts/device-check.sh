@@ -78,12 +78,14 @@ run() {
   if "$dotnet" "$APP_DIR/cudai2v.dll" --help | grep -q '^  bench'; then
     step "bench gemm 4096^3 fp16" bench-gemm-fp16.log "$dotnet" "$APP_DIR/cudai2v.dll" bench gemm --m 4096 --n 4096 --k 4096 --dtype fp16
     step "bench gemm 4096^3 bf16" bench-gemm-bf16.log "$dotnet" "$APP_DIR/cudai2v.dll" bench gemm --m 4096 --n 4096 --k 4096 --dtype bf16
+    step "bench unet 512x512x16" bench-unet-512.log "$dotnet" "$APP_DIR/cudai2v.dll" bench --height 512 --width 512 --frames 16 --json "$out/bench-unet-512.json"
+    step "bench unet 704x1280x16" bench-unet-704x1280.log "$dotnet" "$APP_DIR/cudai2v.dll" bench --height 704 --width 1280 --frames 16 --json "$out/bench-unet-704x1280.json"
   fi
 
   echo
   echo "== test summary"
   grep -h "Total:" "$out"/gpu-tests*.log 2>/dev/null
-  grep -h -i "tflop" "$out"/bench-*.log 2>/dev/null
+  grep -h -i "tflop" "$out"/bench-*.log 2>/dev/null | grep -v "^  "
   echo "== device-check"
   printf '%s\n' "${table[@]}"
 }

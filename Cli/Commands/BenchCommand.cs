@@ -1,6 +1,8 @@
 using System.Globalization;
+using CudaI2V.Kernels.Cuda;
 using CudaI2V.Native.Errors;
 using CudaI2V.Runtime.Blas;
+using CudaI2V.Runtime.Caching;
 using CudaI2V.Runtime.Cuda;
 using CudaI2V.Runtime.Tensors;
 
@@ -11,8 +13,8 @@ internal static class BenchCommand
 {
     public static CommandSpec Spec { get; } = new(
         "bench",
-        "Measure GPU throughput: 'bench gemm' times our cuBLAS/cuBLASLt GEMM wrapper in TFLOP/s.",
-        "gemm [--m 4096 --n 4096 --k 4096] [--dtype fp16|bf16] [--repeats N] [--api cublas|cublaslt]",
+        "Measure the GPU: 'bench' (or 'bench unet') times the release-sized UNet step and VAE decode; 'bench gemm' our GEMM wrapper.",
+        "[unet] [--height 512 --width 512 --frames 16] [--steps N] [--json file]   |   gemm [--m 4096 --n 4096 --k 4096] [--dtype fp16|bf16] [--repeats N] [--api cublas|cublaslt]",
         [
             new OptionSpec("m", "rows", "Rows of A and C.", Default: "4096"),
             new OptionSpec("n", "cols", "Columns of B and C.", Default: "4096"),
@@ -20,21 +22,35 @@ internal static class BenchCommand
             new OptionSpec("dtype", "fp16|bf16", "Input and output type (accumulation is fp32).", Default: "fp16"),
             new OptionSpec("repeats", "N", "Timed repeats; the median is reported.", Default: "20"),
             new OptionSpec("api", "cublas|cublaslt", "Which wrapper: CublasGemm (cublasGemmEx) or CublasLtGemm.", Default: "cublas"),
+            new OptionSpec("height", "pixels", "unet: video height.", Default: "512"),
+            new OptionSpec("width", "pixels", "unet: video width.", Default: "512"),
+            new OptionSpec("frames", "n", "unet: frames (CFG batch 2).", Default: "16"),
+            new OptionSpec("steps", "n", "unet: timed UNet steps; the median is reported.", Default: "5"),
+            new OptionSpec("json", "file", "unet: also write the figures, card, driver, commit and settings as JSON."),
         ],
         Run,
         "Row-major C[M, N] = A[M, K] B[K, N] on random inputs. After a warm-up of about 300 ms (an idle GPU runs at a low\n"
         + "clock), each repeat times 10 GEMMs between two CUDA events; the median repeat gives the figure. A few entries of C\n"
-        + "are checked against a CPU dot product first. Without a GPU it exits 3.",
-        ["benchmark"]);
+        + "are checked against a CPU dot product first. Without a GPU it exits 3.\n"
+        + "unet: the release's UNet and VAE with weights generated from their layout (no download), fp16; the step's activations\n"
+        + "are planned and replayed on one arena; reports ms per step, time per op family, VAE decode per 16 frames, memory and\n"
+        + "TFLOP/s against the counted FLOPs (41.87 TFLOP per step at 512x512).",
+        ["benchmark"],
+        RequiredPositionals: 0);
 
     private const int GemmsPerRepeat = 10;
 
     private static int Run(ParsedArgs args, CliContext context)
     {
-        var what = args.Positionals[0];
-        if (what != "gemm")
+        var what = args.Positionals.Count > 0 ? args.Positionals[0] : "unet";
+        if (what is not ("gemm" or "unet"))
         {
-            throw new UsageException($"Unknown benchmark '{what}'. Benchmarks: gemm.");
+            throw new UsageException($"Unknown benchmark '{what}'. Benchmarks: unet (the default), gemm.");
+        }
+
+        if (what == "unet")
+        {
+            return Unet(args, context);
         }
 
         var m = args.GetInt32("m", 4096, 1, 1 << 16);
@@ -68,6 +84,28 @@ internal static class BenchCommand
                 context.Error.WriteLine($"cudai2v bench: {e.Message}");
                 return ExitCodes.Failed;
             }
+        }
+    }
+
+    private static int Unet(ParsedArgs args, CliContext context)
+    {
+        var settings = UNetBench.Read(args);
+        CudaOps ops;
+        try
+        {
+            ops = CudaOps.Open(0, new CudaOpsOptions(Cache: CacheRoot.FromEnvironment()));
+        }
+        catch (Exception e) when (e is CudaLibraryNotFoundException or CudaException or ArgumentOutOfRangeException)
+        {
+            var why = e is CudaLibraryNotFoundException missing ? CudaLibraryNotFoundException.Headline(missing.Library) : e.Message;
+            context.Error.WriteLine($"cudai2v bench: no usable CUDA GPU: {why}.");
+            context.Error.WriteLine("Run 'cudai2v info' to see what was found and where the libraries were looked for.");
+            return ExitCodes.BadInput;
+        }
+
+        using (ops)
+        {
+            return UNetBench.Run(settings, context, ops);
         }
     }
 

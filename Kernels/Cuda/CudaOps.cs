@@ -90,6 +90,11 @@ public sealed class CudaOps : IOps, IDisposable
     /// <summary>The device context.</summary>
     public CudaContext Context { get; }
 
+    /// <summary>When set, every op is timed with CUDA events under its <see cref="OpCategories"/> family.</summary>
+    public EventProfiler? Profiler { get; set; }
+
+    private EventProfiler.Region? Measure(string op) => Profiler?.Measure(OpCategories.Of(op), _stream);
+
     /// <summary>The stream every op is enqueued on.</summary>
     public CudaStream Stream => _stream;
 
@@ -247,6 +252,7 @@ public sealed class CudaOps : IOps, IDisposable
     /// <inheritdoc/>
     public Tensor Copy(Tensor x)
     {
+        using var region = Measure(nameof(Copy));
         ArgumentNullException.ThrowIfNull(x);
         var y = New(nameof(Copy), x.DType, x.Shape);
         CopyStridedKernel.Run(_kernels, _stream, x, y);
@@ -256,6 +262,7 @@ public sealed class CudaOps : IOps, IDisposable
     /// <inheritdoc/>
     public Tensor Conv2d(Tensor x, Tensor weight, Tensor? bias, int stride, Padding2D padding, Tensor? perImage = null, Tensor? residual = null)
     {
+        using var region = Measure(nameof(Conv2d));
         var y = New(nameof(Conv2d), OpShapes.Conv2d(x, weight, bias, stride, padding, perImage, residual));
         _gemm.Conv2d.Run(_opContext, new Conv2dArgs(x, weight, ConvWeightLayout.Torch, bias, stride, padding, perImage, residual, y), Workspace);
         return y;
@@ -264,6 +271,7 @@ public sealed class CudaOps : IOps, IDisposable
     /// <inheritdoc/>
     public Tensor TemporalConv(Tensor x, int frames, Tensor weight, Tensor? bias, Tensor? residual = null)
     {
+        using var region = Measure(nameof(TemporalConv));
         var y = New(nameof(TemporalConv), OpShapes.TemporalConv(x, frames, weight, bias, residual));
         _gemm.TemporalConv.Run(_opContext, new TemporalConvArgs(x, frames, weight, ConvWeightLayout.Torch, bias, residual, y), Workspace);
         return y;
@@ -279,6 +287,7 @@ public sealed class CudaOps : IOps, IDisposable
 
     private Tensor Normalize(string op, Tensor x, int groups, Tensor gamma, Tensor beta, float eps, int frames, bool silu)
     {
+        using var region = Measure(op);
         ArgumentNullException.ThrowIfNull(x);
         OpShapes.GroupNorm(x, groups, gamma, beta, frames);
         var y = New(op, x.Shape);
@@ -290,6 +299,7 @@ public sealed class CudaOps : IOps, IDisposable
     /// <inheritdoc/>
     public Tensor LayerNorm(Tensor x, Tensor gamma, Tensor beta, float eps)
     {
+        using var region = Measure(nameof(LayerNorm));
         ArgumentNullException.ThrowIfNull(x);
         OpShapes.LayerNorm(x, gamma, beta);
         var y = New(nameof(LayerNorm), x.Shape);
@@ -300,6 +310,7 @@ public sealed class CudaOps : IOps, IDisposable
     /// <inheritdoc/>
     public Tensor Linear(Tensor x, Tensor weight, Tensor? bias, Tensor? residual = null)
     {
+        using var region = Measure(nameof(Linear));
         var y = New(nameof(Linear), OpShapes.Linear(x, weight, bias, residual));
         _gemm.Linear.Run(_opContext, new LinearArgs(x, weight, bias, residual, y), Workspace);
         return y;
@@ -308,6 +319,7 @@ public sealed class CudaOps : IOps, IDisposable
     /// <inheritdoc/>
     public Tensor Attention(Tensor q, Tensor k, Tensor v, int heads)
     {
+        using var region = Measure(nameof(Attention));
         ArgumentNullException.ThrowIfNull(q);
         OpShapes.Attention(q, k, v, heads);
         var y = New(nameof(Attention), q.Shape);
@@ -326,6 +338,7 @@ public sealed class CudaOps : IOps, IDisposable
 
     private Tensor Activate(string op, Activation activation, Tensor x)
     {
+        using var region = Measure(op);
         ArgumentNullException.ThrowIfNull(x);
         var y = New(op, x.Shape);
         ActivationsKernel.Run(_kernels, _stream, activation, x, y);
@@ -335,6 +348,7 @@ public sealed class CudaOps : IOps, IDisposable
     /// <inheritdoc/>
     public Tensor Geglu(Tensor x)
     {
+        using var region = Measure(nameof(Geglu));
         var y = New(nameof(Geglu), OpShapes.Geglu(x));
         ActivationsKernel.RunGeglu(_kernels, _stream, x, y);
         return y;
@@ -343,6 +357,7 @@ public sealed class CudaOps : IOps, IDisposable
     /// <inheritdoc/>
     public Tensor Add(Tensor a, Tensor b)
     {
+        using var region = Measure(nameof(Add));
         OpShapes.SameShape(nameof(Add), a, b);
         var y = New(nameof(Add), a.Shape);
         AddKernel.Run(_kernels, _stream, a, b, y);
@@ -352,6 +367,7 @@ public sealed class CudaOps : IOps, IDisposable
     /// <inheritdoc/>
     public Tensor AddBroadcastRows(Tensor x, Tensor rows)
     {
+        using var region = Measure(nameof(AddBroadcastRows));
         OpShapes.AddBroadcastRows(x, rows);
         var y = New(nameof(AddBroadcastRows), x.Shape);
         AddKernel.RunRows(_kernels, _stream, x, rows, y);
@@ -361,6 +377,7 @@ public sealed class CudaOps : IOps, IDisposable
     /// <inheritdoc/>
     public Tensor Concat(IReadOnlyList<Tensor> parts, int axis)
     {
+        using var region = Measure(nameof(Concat));
         var y = New(nameof(Concat), OpShapes.Concat(parts, axis, out _));
         LayoutCopies.Run(_kernels, _stream, LayoutCopies.PlanConcat(parts, axis, y));
         return y;
@@ -369,6 +386,7 @@ public sealed class CudaOps : IOps, IDisposable
     /// <inheritdoc/>
     public Tensor UpsampleNearest(Tensor x, int outHeight, int outWidth)
     {
+        using var region = Measure(nameof(UpsampleNearest));
         var y = New(nameof(UpsampleNearest), OpShapes.Resize(nameof(UpsampleNearest), x, outHeight, outWidth));
         ResampleKernel.RunNearest(_kernels, _stream, x, y);
         return y;
@@ -377,6 +395,7 @@ public sealed class CudaOps : IOps, IDisposable
     /// <inheritdoc/>
     public Tensor AdaptiveAvgPool2d(Tensor x, int outHeight, int outWidth)
     {
+        using var region = Measure(nameof(AdaptiveAvgPool2d));
         var y = New(nameof(AdaptiveAvgPool2d), OpShapes.Resize(nameof(AdaptiveAvgPool2d), x, outHeight, outWidth));
         ResampleKernel.RunPool(_kernels, _stream, x, y);
         return y;
@@ -393,6 +412,7 @@ public sealed class CudaOps : IOps, IDisposable
     /// <inheritdoc/>
     public Tensor FramesToSequences(Tensor x, int frames)
     {
+        using var region = Measure(nameof(FramesToSequences));
         var y = New(nameof(FramesToSequences), OpShapes.FramesToSequences(x, frames));
         LayoutCopies.Run(_kernels, _stream, LayoutCopies.PlanFramesToSequences(x, frames, y));
         return y;
@@ -401,6 +421,7 @@ public sealed class CudaOps : IOps, IDisposable
     /// <inheritdoc/>
     public Tensor SequencesToFrames(Tensor x, int height, int width)
     {
+        using var region = Measure(nameof(SequencesToFrames));
         var y = New(nameof(SequencesToFrames), OpShapes.SequencesToFrames(x, height, width));
         LayoutCopies.Run(_kernels, _stream, LayoutCopies.PlanSequencesToFrames(x, height, width, y));
         return y;

@@ -20,6 +20,13 @@ public sealed class PlanningOps(DType activationDType = DType.F16) : IOps
     /// <inheritdoc/>
     public string Name => "plan";
 
+    /// <summary>A tensor of <paramref name="shape"/> with no bytes behind it, for binding release-sized weights by shape only.</summary>
+    public static Tensor ShapeOnly(DType dtype, TensorShape shape)
+    {
+        ArgumentNullException.ThrowIfNull(shape);
+        return Tensor.View(new PlannedStorage(Math.Max(shape.ElementCount * dtype.SizeOf(), 1)), 0, dtype, shape);
+    }
+
     /// <inheritdoc/>
     public DType ActivationDType { get; } = activationDType;
 

@@ -84,10 +84,25 @@ public sealed class GpuCommandTests
     [Fact]
     public void Bench_usage_errors_exit_2()
     {
-        Assert.Equal(ExitCodes.Usage, Run("bench").Code);
         Assert.Equal(ExitCodes.Usage, Run("bench", "conv").Code);
+        Assert.Equal(ExitCodes.Usage, Run("bench", "unet", "--frames", "0").Code);
+        Assert.Equal(ExitCodes.Usage, Run("bench", "--height", "500").Code);
         Assert.Equal(ExitCodes.Usage, Run("bench", "gemm", "--dtype", "fp8").Code);
         Assert.Equal(ExitCodes.Usage, Run("bench", "gemm", "--m", "0").Code);
         Assert.Contains("gemm", Run("bench", "--help").Out, StringComparison.Ordinal);
+        Assert.Contains("--height", Run("bench", "--help").Out, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Bench_of_the_unet_without_a_gpu_exits_3_and_says_why()
+    {
+        if (GpuProbe.IsAvailable)
+        {
+            Assert.Skip("This machine has a GPU; the refusal is tested where there is none.");
+        }
+
+        var (code, _, error) = Run("bench");
+        Assert.Equal(ExitCodes.BadInput, code);
+        Assert.Contains("no usable CUDA GPU", error, StringComparison.Ordinal);
     }
 }

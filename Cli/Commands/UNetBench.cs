@@ -1,0 +1,223 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Reflection;
+using System.Text.Json;
+using CudaI2V.Kernels;
+using CudaI2V.Kernels.Cuda;
+using CudaI2V.Kernels.Planning;
+using CudaI2V.Layers.UNet;
+using CudaI2V.Layers.Vae;
+using CudaI2V.Loader;
+using CudaI2V.Loader.Configs;
+using CudaI2V.Runtime.Cuda;
+using CudaI2V.Runtime.Memory;
+using CudaI2V.Runtime.Tensors;
+
+namespace CudaI2V.Cli.Commands;
+
+/// <summary>
+/// <c>cudai2v bench</c> (or <c>bench unet</c>): the release-sized UNet and VAE on the GPU with weights made by
+/// <see cref="FixtureWeights"/> from the release layout (speed does not depend on the values, so nothing is
+/// downloaded). It plans the UNet step's activations, replays the step on that arena, and reports ms per step
+/// (median), time per op family, VAE decode time for 16 frames, planned and measured memory, and TFLOP/s against
+/// the counted FLOPs.
+/// </summary>
+internal static class UNetBench
+{
+    /// <summary>What to measure.</summary>
+    public sealed record Settings(int Height, int Width, int Frames, int Steps, string? Json);
+
+    /// <summary>Reads and checks the options (before any GPU work, so a usage error exits 2 everywhere).</summary>
+    public static Settings Read(ParsedArgs args)
+    {
+        var height = args.GetInt32("height", 512, 8, 4096);
+        var width = args.GetInt32("width", 512, 8, 4096);
+        if (height % 8 != 0 || width % 8 != 0)
+        {
+            throw new UsageException($"--height and --width must be multiples of 8, got {height}x{width}.");
+        }
+
+        return new Settings(height, width, args.GetInt32("frames", 16, 1, 64), args.GetInt32("steps", 5, 1, 1000), args.Get("json"));
+    }
+
+    public static int Run(Settings settings, CliContext context, CudaOps ops)
+    {
+        var (height, width, frames, steps, json) = settings;
+        var output = context.Out;
+        var gpu = ops.Context;
+        var folder = Path.Combine(Path.GetTempPath(), $"cudai2v-bench-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(folder);
+        try
+        {
+            var unetConfig = UNetConfig.Load(Resource(folder, "unet-config.json"));
+            var unetManifest = WeightManifest.Load(Resource(folder, "unet-manifest.json"));
+            var vaeConfig = VaeConfig.Load(Resource(folder, "vae-config.json"));
+            var vaeManifest = WeightManifest.Load(Resource(folder, "vae-manifest.json"));
+            int h = height / 8, w = width / 8, batch = 2, c = unetConfig.InChannels, cross = unetConfig.CrossAttentionDim;
+
+            var load = Stopwatch.StartNew();
+            using var unetWeights = WeightSet.Generated("unet", unetManifest.Entries, e => FixtureWeights.ParameterTensor("unet", e.Key, e.Shape, DType.F16));
+            var unet = I2VGenXLUNet.Load(ops, unetWeights, unetConfig);
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"UNet weights made and uploaded in {load.Elapsed.TotalSeconds:F1} s"));
+
+            var sample = ops.FromHost(FixtureWeights.Input("bench.sample", new TensorShape(batch * frames, h, w, c)));
+            var conditioning = unet.Condition(
+                ops.FromHost(FixtureWeights.Input("bench.image_latents", new TensorShape(batch * frames, h, w, c))),
+                ops.FromHost(FixtureWeights.Input("bench.image_embeddings", new TensorShape(batch, 1, cross))),
+                ops.FromHost(FixtureWeights.Input("bench.text", new TensorShape(batch, 77, cross))),
+                Enumerable.Repeat(16f, batch).ToArray(),
+                frames);
+
+            // Plan one step's activations by running it through PlanningOps (shapes only), then one arena.
+            var planning = new PlanningOps(ops.ActivationDType);
+            using var shapeWeights = WeightSet.Generated("unet", unetManifest.Entries, e => PlanningOps.ShapeOnly(e.DType, e.Shape));
+            var shapeUnet = I2VGenXLUNet.Load(planning, shapeWeights, unetConfig);
+            var weightBytes = planning.HostBytes;
+            var planned = new UNetConditioning(
+                planning.FromHost(PlanningOps.ShapeOnly(DType.F32, conditioning.Context.Shape)),
+                planning.FromHost(PlanningOps.ShapeOnly(DType.F32, conditioning.ImageStream.Shape)),
+                planning.FromHost(PlanningOps.ShapeOnly(DType.F32, conditioning.FpsEmbedding.Shape)),
+                frames);
+            var plannedOutput = shapeUnet.Forward(planning.FromHost(PlanningOps.ShapeOnly(DType.F32, sample.Shape)), 981, planned);
+            var plan = planning.Plan(plannedOutput);
+            output.WriteLine($"planned step activations: {plan.Describe(3)}");
+            using var arena = DeviceArena.Create(plan, new CudaDeviceAllocator(gpu), reserve: 512L << 20);
+            var allocator = new PlannedAllocator(plan, arena.AddressOf, (address, bytes) => new DeviceStorage(address, bytes, () => true, "step arena"));
+
+            double Step()
+            {
+                allocator.Restart();
+                using var start = new CudaEvent(gpu);
+                using var end = new CudaEvent(gpu);
+                using (ops.UsePlan(allocator))
+                {
+                    start.Record(ops.Stream);
+                    unet.Forward(sample, 981, conditioning);
+                    end.Record(ops.Stream);
+                }
+
+                end.Synchronize();
+                return CudaEvent.ElapsedMilliseconds(start, end);
+            }
+
+            Step();
+            var times = Enumerable.Range(0, steps).Select(_ => Step()).Order().ToArray();
+            var median = times[times.Length / 2];
+            var tflops = planning.Flops / (median / 1000.0) / 1e12;
+            var memory = gpu.MemoryInfo();
+
+            using (var profiler = new EventProfiler(gpu))
+            {
+                ops.Profiler = profiler;
+                Step();
+                ops.Profiler = null;
+                var entries = profiler.Collect();
+                var total = entries.Sum(e => e.TotalMilliseconds);
+                output.WriteLine("time per op family (one profiled step; events around each op add a little):");
+                foreach (var category in OpCategories.All)
+                {
+                    var ms = entries.Where(e => e.Name == category).Sum(e => e.TotalMilliseconds);
+                    output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {category,-14} {ms,9:F1} ms  {100 * ms / Math.Max(total, 1e-9),5:F1}%  {planning.FlopsByCategory.GetValueOrDefault(category) / 1e12,6:F2} TFLOP"));
+                }
+            }
+
+            // The VAE decoder on 16 frames of latents, one frame at a time (the pipeline's default).
+            using var vaeWeights = WeightSet.Generated("vae", vaeManifest.Entries, e => FixtureWeights.ParameterTensor("vae", e.Key, e.Shape, DType.F16));
+            var vae = AutoencoderKL.Load(ops, vaeWeights, vaeConfig);
+            var latents = ops.FromHost(FixtureWeights.Input("bench.latents", new TensorShape(16, h, w, vaeConfig.LatentChannels)));
+            double decode;
+            using (var scope = ops.BeginScope())
+            {
+                vae.Decode(latents.Slice(0, 0, 1));
+                ops.Stream.Synchronize();
+                var clock = Stopwatch.StartNew();
+                for (var f = 0; f < 16; f++)
+                {
+                    using var frame = ops.BeginScope();
+                    vae.Decode(latents.Slice(0, f, 1));
+                }
+
+                ops.Stream.Synchronize();
+                decode = clock.Elapsed.TotalMilliseconds;
+            }
+
+            var commit = typeof(UNetBench).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().FirstOrDefault(a => a.Key == "Commit")?.Value ?? "unknown";
+            output.WriteLine(string.Create(
+                CultureInfo.InvariantCulture,
+                $"{gpu} driver {gpu.DriverVersion}, commit {commit}: UNet {height}x{width}x{frames}, CFG batch {batch}, {ops.ActivationDType}: "
+                + $"{median:F1} ms per step (median of {steps}; min {times[0]:F1}, max {times[^1]:F1}), {tflops:F0} TFLOP/s on {planning.Flops / 1e12:F2} TFLOP counted; "
+                + $"VAE decode {decode:F0} ms per 16 frames; planned activations {ArenaPlan.FormatBytes(plan.Peak)}, weights {ArenaPlan.FormatBytes(weightBytes)}, "
+                + $"device memory in use {ArenaPlan.FormatBytes(memory.Total - memory.Free)} of {ArenaPlan.FormatBytes(memory.Total)}"));
+
+            if (json is not null)
+            {
+                WriteJson(json, gpu, commit, height, width, frames, batch, ops.ActivationDType, steps, median, times, tflops, planning, weightBytes, decode, plan, memory);
+            }
+
+            return ExitCodes.Success;
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    private static string Resource(string folder, string name)
+    {
+        var path = Path.Combine(folder, name);
+        using var source = typeof(UNetBench).Assembly.GetManifestResourceStream("bench/" + name)
+            ?? throw new InvalidOperationException($"The bench resource '{name}' is missing from this build of cudai2v.");
+        using var file = File.Create(path);
+        source.CopyTo(file);
+        return path;
+    }
+
+    private static void WriteJson(
+        string path, CudaContext gpu, string commit, int height, int width, int frames, int batch, DType dtype, int steps,
+        double median, double[] times, double tflops, PlanningOps planning, long weightBytes, double decode, ArenaPlan plan, DeviceMemoryInfo memory)
+    {
+        var temporary = path + ".partial";
+        using (var stream = File.Create(temporary))
+        using (var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+        {
+            json.WriteStartObject();
+            json.WriteString("card", gpu.Device.Name);
+            json.WriteNumber("compute_capability", gpu.Device.Architecture);
+            json.WriteNumber("driver", gpu.DriverVersion);
+            json.WriteString("commit", commit);
+            json.WriteStartObject("settings");
+            json.WriteNumber("height", height);
+            json.WriteNumber("width", width);
+            json.WriteNumber("frames", frames);
+            json.WriteNumber("batch", batch);
+            json.WriteString("dtype", dtype.SafetensorsName());
+            json.WriteNumber("timed_steps", steps);
+            json.WriteEndObject();
+            json.WriteNumber("unet_ms_per_step_median", median);
+            json.WriteStartArray("unet_ms_per_step");
+            foreach (var t in times)
+            {
+                json.WriteNumberValue(t);
+            }
+
+            json.WriteEndArray();
+            json.WriteNumber("counted_tflop", planning.Flops / 1e12);
+            json.WriteNumber("tflops", tflops);
+            json.WriteStartObject("counted_tflop_by_family");
+            foreach (var (family, flops) in planning.FlopsByCategory)
+            {
+                json.WriteNumber(family, flops / 1e12);
+            }
+
+            json.WriteEndObject();
+            json.WriteNumber("vae_decode_ms_per_16_frames", decode);
+            json.WriteNumber("planned_activation_bytes", plan.Peak);
+            json.WriteNumber("weight_bytes", weightBytes);
+            json.WriteNumber("device_memory_used_bytes", memory.Total - memory.Free);
+            json.WriteNumber("device_memory_total_bytes", memory.Total);
+            json.WriteEndObject();
+        }
+
+        File.Move(temporary, path, overwrite: true);
+    }
+}
