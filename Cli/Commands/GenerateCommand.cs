@@ -110,6 +110,11 @@ internal static class GenerateCommand
                 + $"denoising {Seconds(result.StageTimes[GenerationStage.Denoising])}, decoding {Seconds(result.StageTimes[GenerationStage.Decoding])}, writing {Seconds(write.Elapsed)}."));
             return ExitCodes.Success;
         }
+        catch (NonFiniteValuesException e)
+        {
+            context.Error.WriteLine($"cudai2v generate: {e.Message}");
+            return ExitCodes.Failed;
+        }
         catch (OperationCanceledException)
         {
             context.Error.WriteLine("cudai2v generate: cancelled; no video was written.");

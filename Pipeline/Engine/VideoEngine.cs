@@ -13,6 +13,28 @@ using CudaI2V.Runtime.Tensors;
 
 namespace CudaI2V.Pipeline.Engine;
 
+/// <summary>A generation produced NaN or infinite values; the message says at which step and where.</summary>
+public sealed class NonFiniteValuesException : Exception
+{
+    /// <summary>Creates the exception.</summary>
+    public NonFiniteValuesException(string message)
+        : base(message)
+    {
+    }
+
+    /// <summary>Creates the exception.</summary>
+    public NonFiniteValuesException()
+        : this("The generation produced non-finite values.")
+    {
+    }
+
+    /// <summary>Creates the exception.</summary>
+    public NonFiniteValuesException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+}
+
 /// <summary>
 /// The image-to-video engine an application embeds: load the models once, then generate many videos. It runs
 /// diffusers' I2VGen-XL pipeline step by step (shared/docs/i2vgenxl-spec.md section 2): prompt embeddings
@@ -173,8 +195,10 @@ public sealed class VideoEngine : IDisposable
             }
 
             observer?.UNetStep(i, t, ToNcfhw(input, frames), ToNcfhw(output, frames));
+            CheckFinite(output, i, t, "the UNet's output");
             var prediction = guidance ? Guide(output, (float)options.Guidance) : output;
             latents = scheduler.Step(prediction, t, latents, options.Eta, options.Eta > 0 ? generator : null);
+            CheckFinite(latents, i, t, "the latents after the DDIM update");
             progress?.Report(new GenerationProgress(GenerationStage.Denoising, i + 1, options.Steps, clock.Elapsed));
         }
 
@@ -200,6 +224,31 @@ public sealed class VideoEngine : IDisposable
         observer?.Tensor("video", video.Reshape(1, frames, options.Height, options.Width, 3));
         Leave(GenerationStage.Decoding);
         return new GenerationResult(VideoFrames.ToImages(video), video, seed, times);
+    }
+
+    /// <summary>
+    /// Stops the run when <paramref name="values"/> holds NaN or infinity, saying at which step and where: users
+    /// report black frames from I2VGen-XL in fp16 when activations overflow, and bf16 (or fp32) avoids it.
+    /// </summary>
+    private void CheckFinite(Tensor values, int step, int timestep, string where)
+    {
+        var count = 0;
+        foreach (var v in values.AsSpan<float>())
+        {
+            if (!float.IsFinite(v))
+            {
+                count++;
+            }
+        }
+
+        if (count > 0)
+        {
+            var hint = _ops.ActivationDType == DType.F16
+                ? " The GPU backend runs in fp16, whose range is small: run it in bf16 (CudaOpsOptions.ActivationDType) or on the CPU."
+                : " Check the initial noise, the image and the model's weights.";
+            throw new NonFiniteValuesException(
+                $"Step {step + 1} (t={timestep}): {where} holds {count} non-finite value(s) of {values.ElementCount}; the run was stopped.{hint}");
+        }
     }
 
     /// <summary>

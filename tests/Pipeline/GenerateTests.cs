@@ -102,6 +102,19 @@ public sealed class GenerateTests
         Assert.Throws<ArgumentException>(() => engine.Generate(image, wrong, cancellation: TestContext.Current.CancellationToken));
     }
 
+    [Fact]
+    public void Non_finite_values_stop_the_run_naming_the_step()
+    {
+        using var engine = VideoEngineLoader.Load(ModelDirectory.Open(Fixtures.PipelineTiny), new EngineLoadOptions(new CacheRoot(Cache)));
+        var image = ImageLoader.Load(Fixtures.Path("pipeline-tiny", "input.png"));
+        var noise = new CudaI2V.Pipeline.Noise.SeededRandom(3).StandardNormal(new CudaI2V.Runtime.Tensors.TensorShape(1, 4, 2, 20, 28));
+        noise.AsSpan<float>()[17] = float.NaN;
+        var options = new GenerationOptions { Prompt = "a cat", Frames = 2, Steps = 2, Height = 40, Width = 56, InitialNoise = noise };
+        var e = Assert.Throws<NonFiniteValuesException>(() => engine.Generate(image, options, cancellation: TestContext.Current.CancellationToken));
+        Assert.Contains("Step 1 (t=", e.Message, StringComparison.Ordinal);
+        Assert.Contains("non-finite", e.Message, StringComparison.Ordinal);
+    }
+
     private sealed class BatchObserver(List<int> batches) : IGenerationObserver
     {
         public void Tensor(string name, CudaI2V.Runtime.Tensors.Tensor value)
