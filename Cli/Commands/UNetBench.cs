@@ -73,11 +73,13 @@ internal static class UNetBench
             using var shapeWeights = WeightSet.Generated("unet", unetManifest.Entries, e => PlanningOps.ShapeOnly(e.DType, e.Shape));
             var shapeUnet = I2VGenXLUNet.Load(planning, shapeWeights, unetConfig);
             var weightBytes = planning.HostBytes;
-            var planned = new UNetConditioning(
-                planning.FromHost(PlanningOps.ShapeOnly(DType.F32, conditioning.Context.Shape)),
-                planning.FromHost(PlanningOps.ShapeOnly(DType.F32, conditioning.ImageStream.Shape)),
-                planning.FromHost(PlanningOps.ShapeOnly(DType.F32, conditioning.FpsEmbedding.Shape)),
+            var planned = shapeUnet.Condition(
+                planning.FromHost(PlanningOps.ShapeOnly(DType.F32, new TensorShape(batch * frames, h, w, c))),
+                planning.FromHost(PlanningOps.ShapeOnly(DType.F32, new TensorShape(batch, 1, cross))),
+                planning.FromHost(PlanningOps.ShapeOnly(DType.F32, new TensorShape(batch, 77, cross))),
+                Enumerable.Repeat(16f, batch).ToArray(),
                 frames);
+            planning.BeginRecording();
             var plannedOutput = shapeUnet.Forward(planning.FromHost(PlanningOps.ShapeOnly(DType.F32, sample.Shape)), 981, planned);
             var plan = planning.Plan(plannedOutput);
             output.WriteLine($"planned step activations: {plan.Describe(3)}");

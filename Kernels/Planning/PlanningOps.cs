@@ -46,6 +46,18 @@ public sealed class PlanningOps(DType activationDType = DType.F16) : IOps
     public int Steps => _step;
 
     /// <summary>
+    /// Forgets what was recorded so far: tensors created before become inputs from outside the plan (for example a
+    /// request's conditioning, planned apart from the step that reads it). FLOPs are counted afresh too.
+    /// </summary>
+    public void BeginRecording()
+    {
+        _records.Clear();
+        _ids.Clear();
+        _flops.Clear();
+        _step = 0;
+    }
+
+    /// <summary>
     /// The plan of everything recorded: one buffer per tensor an op created, alive from its op to the last op
     /// that read it; <paramref name="keep"/> (the outputs) stay alive to the end.
     /// </summary>

@@ -36,11 +36,17 @@ public sealed class BasicTransformerBlock
     /// <summary>The cross-attention, whose constant context a caller may project once.</summary>
     public Attention CrossAttention => _attn2;
 
-    /// <summary>h (B, L, dim); context (B, Lk, crossDim) or null for the self-attention variant.</summary>
-    public Tensor Forward(Tensor h, Tensor? context)
+    /// <summary>
+    /// h (B, L, dim); context (B, Lk, crossDim) or null for the self-attention variant. With a
+    /// <paramref name="cache"/> holding this block's cross-attention, its kept keys and values are used instead of
+    /// projecting the context again.
+    /// </summary>
+    public Tensor Forward(Tensor h, Tensor? context, CrossAttentionCache? cache = null)
     {
         h = _attn1.Forward(_norm1.Forward(h), null, residual: h);   // (B, L, dim)
-        h = _attn2.Forward(_norm2.Forward(h), context, residual: h);
+        h = context is not null && cache is not null && cache.TryGet(_attn2, out var projected)
+            ? _attn2.Forward(_norm2.Forward(h), projected, residual: h)
+            : _attn2.Forward(_norm2.Forward(h), context, residual: h);
         return _ff.Forward(_norm3.Forward(h), residual: h);
     }
 }

@@ -14,7 +14,8 @@ namespace CudaI2V.Layers.UNet;
 /// <param name="ImageStream">(B*F, H, W, in_channels): image latents after image_latents_proj_in and the temporal encoder.</param>
 /// <param name="FpsEmbedding">(B, timeEmbedDim).</param>
 /// <param name="Frames">Frames per video.</param>
-public sealed record UNetConditioning(Tensor Context, Tensor ImageStream, Tensor FpsEmbedding, int Frames)
+/// <param name="CrossKeyValues">The context's keys and values for every spatial cross-attention (optional: without it each step projects them again).</param>
+public sealed record UNetConditioning(Tensor Context, Tensor ImageStream, Tensor FpsEmbedding, int Frames, CrossAttentionCache? CrossKeyValues = null)
 {
     /// <summary>Videos in the batch.</summary>
     public int Batch => FpsEmbedding.Shape[0];
@@ -130,6 +131,14 @@ public sealed class I2VGenXLUNet
     /// <summary>The up blocks (for module tests).</summary>
     public IReadOnlyList<UNetUpBlock3D> UpBlocks => _upBlocks;
 
+    /// <summary>Every spatial transformer (the attentions whose cross-attention reads the constant context).</summary>
+    public IEnumerable<Transformer2DModel> SpatialTransformers =>
+        _downBlocks.SelectMany(b => b.Layers)
+            .Concat(_upBlocks.SelectMany(b => b.Layers))
+            .Select(l => l.Attention)
+            .OfType<Transformer2DModel>()
+            .Append(_midBlock.Attention);
+
     /// <summary>The mid block (for module tests).</summary>
     public UNetMidBlock3DCrossAttn MidBlock => _midBlock;
 
@@ -224,7 +233,14 @@ public sealed class I2VGenXLUNet
 
         var firstFrames = _ops.Concat([.. Enumerable.Range(0, batch).Select(b => imageLatents.Slice(0, b * frames, 1))], axis: 0);
         var context = _ops.Concat([encoderHiddenStates, ImageLatentTokens(firstFrames), ImageEmbeddingTokens(imageEmbeddings)], axis: 1);
-        return new UNetConditioning(RepeatInterleave(context, frames), ImageStream(imageLatents, frames), FpsEmbedding(fps), frames);
+        var repeated = RepeatInterleave(context, frames);
+        var crossKeyValues = new CrossAttentionCache();
+        foreach (var transformer in SpatialTransformers)
+        {
+            crossKeyValues.Add(transformer.Block.CrossAttention, repeated);
+        }
+
+        return new UNetConditioning(repeated, ImageStream(imageLatents, frames), FpsEmbedding(fps), frames, crossKeyValues);
     }
 
     /// <summary>
@@ -243,7 +259,7 @@ public sealed class I2VGenXLUNet
         }
 
         var emb = _ops.Add(TimeEmbedding(timestep, conditioning.Batch), conditioning.FpsEmbedding); // (B, T)
-        var inputs = new BlockInputs(_ops.Silu(RepeatInterleave(emb, frames)), conditioning.Context, frames);
+        var inputs = new BlockInputs(_ops.Silu(RepeatInterleave(emb, frames)), conditioning.Context, frames, conditioning.CrossKeyValues);
 
         var x = _convIn.Forward(_ops.Concat([sample, conditioning.ImageStream], axis: -1));   // (N, H, W, c0)
         x = _transformerIn.Forward(x, frames);

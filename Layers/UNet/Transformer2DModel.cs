@@ -29,13 +29,13 @@ public sealed class Transformer2DModel
     /// <summary>The block, for tests and for callers that cache the cross-attention context.</summary>
     public BasicTransformerBlock Block => _block;
 
-    /// <summary>x (N, H, W, C), context (N, Lk, crossDim); returns (N, H, W, C).</summary>
-    public Tensor Forward(Tensor x, Tensor context)
+    /// <summary>x (N, H, W, C), context (N, Lk, crossDim); returns (N, H, W, C). The cache may hold the context's projected keys and values.</summary>
+    public Tensor Forward(Tensor x, Tensor context, CrossAttentionCache? cache = null)
     {
         int n = x.Shape[0], height = x.Shape[1], width = x.Shape[2], c = x.Shape[3];
         var tokens = _norm.Forward(x).Reshape(n, height * width, c);  // (N, HW, C)
         var h = _projIn.Forward(tokens);                              // (N, HW, inner)
-        h = _block.Forward(h, context);
+        h = _block.Forward(h, context, cache);
         return _projOut.Forward(h, residual: x.Reshape(n, height * width, c)).Reshape(n, height, width, c);
     }
 }

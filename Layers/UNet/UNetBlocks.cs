@@ -7,7 +7,8 @@ namespace CudaI2V.Layers.UNet;
 /// <param name="TembSilu">SiLU of the per-frame-image embedding (N, T).</param>
 /// <param name="Context">Cross-attention context (N, Lk, crossDim).</param>
 /// <param name="Frames">Frames per video (N = batch * frames).</param>
-public sealed record BlockInputs(Tensor TembSilu, Tensor Context, int Frames);
+/// <param name="CrossKeyValues">The context's keys and values, projected once per request (optional).</param>
+public sealed record BlockInputs(Tensor TembSilu, Tensor Context, int Frames, CrossAttentionCache? CrossKeyValues = null);
 
 /// <summary>
 /// One layer of a 3-D UNet block: ResnetBlock2D -> TemporalConvLayer, and in the cross-attention blocks
@@ -48,7 +49,7 @@ public sealed class UNetLayer3D
         x = TempConv.Forward(x, inputs.Frames);
         if (Attention is not null)
         {
-            x = Attention.Forward(x, inputs.Context);
+            x = Attention.Forward(x, inputs.Context, inputs.CrossKeyValues);
             x = TempAttention!.Forward(x, inputs.Frames);
         }
 
@@ -118,12 +119,15 @@ public sealed class UNetMidBlock3DCrossAttn
         _tempAttention = new TransformerTemporalModel(w, $"{prefix}.temp_attentions.0", channels, heads, dims.HeadDim, dims.Groups);
     }
 
+    /// <summary>The spatial transformer.</summary>
+    public Transformer2DModel Attention => _attention;
+
     /// <summary>(N, H, W, C) to the same shape.</summary>
     public Tensor Forward(Tensor x, BlockInputs inputs)
     {
         x = _resnets[0].Forward(x, inputs.TembSilu);
         x = _tempConvs[0].Forward(x, inputs.Frames);
-        x = _attention.Forward(x, inputs.Context);
+        x = _attention.Forward(x, inputs.Context, inputs.CrossKeyValues);
         x = _tempAttention.Forward(x, inputs.Frames);
         x = _resnets[1].Forward(x, inputs.TembSilu);
         return _tempConvs[1].Forward(x, inputs.Frames);
@@ -156,6 +160,9 @@ public abstract class UNetUpBlock3D
 
     /// <summary>Number of skips the block consumes.</summary>
     public int LayerCount => _layers.Length;
+
+    /// <summary>The layers.</summary>
+    public IReadOnlyList<UNetLayer3D> Layers => _layers;
 
     /// <summary>Runs the block, popping its skips from the end of <paramref name="skips"/>.</summary>
     public Tensor Forward(Tensor x, BlockInputs inputs, List<Tensor> skips, (int Height, int Width)? upsampleSize)

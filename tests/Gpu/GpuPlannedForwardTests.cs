@@ -33,11 +33,13 @@ public sealed class GpuPlannedForwardTests
         // Plan the same forward without computing: the conditioning and the sample come from outside the plan.
         var planning = new PlanningOps(ops.ActivationDType);
         var shapeOnly = I2VGenXLUNet.Load(planning, ShapeOnly.FromManifest("unet", WeightManifest.Load(Fixtures.Path("unet-tiny", "weights-manifest.json"))), config);
-        var plannedConditioning = new UNetConditioning(
-            planning.FromHost(Tensor.Zeros(DType.F32, conditioning.Context.Shape)),
-            planning.FromHost(Tensor.Zeros(DType.F32, conditioning.ImageStream.Shape)),
-            planning.FromHost(Tensor.Zeros(DType.F32, conditioning.FpsEmbedding.Shape)),
+        var plannedConditioning = shapeOnly.Condition(
+            planning.FromHost(Tensor.Zeros(DType.F32, new TensorShape(8, 20, 28, 4))),
+            planning.FromHost(Tensor.Zeros(DType.F32, new TensorShape(2, 1, 32))),
+            planning.FromHost(Tensor.Zeros(DType.F32, new TensorShape(2, 77, 32))),
+            [16f, 16f],
             4);
+        planning.BeginRecording();
         var plannedOutput = shapeOnly.Forward(planning.FromHost(Tensor.Zeros(DType.F32, sample.Shape)), 781, plannedConditioning);
         var plan = planning.Plan(plannedOutput);
 

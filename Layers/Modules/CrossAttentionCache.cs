@@ -1,0 +1,25 @@
+using CudaI2V.Runtime.Tensors;
+
+namespace CudaI2V.Layers.Modules;
+
+/// <summary>
+/// The keys and values of a constant cross-attention context, projected once per request for each attention
+/// that reads it and reused at every denoising step (only the queries change between steps).
+/// </summary>
+public sealed class CrossAttentionCache
+{
+    private readonly Dictionary<Attention, (Tensor K, Tensor V)> _projected = new(ReferenceEqualityComparer.Instance);
+
+    /// <summary>Attentions with projected keys and values.</summary>
+    public int Count => _projected.Count;
+
+    /// <summary>Projects <paramref name="context"/> for <paramref name="attention"/> and keeps the result.</summary>
+    public void Add(Attention attention, Tensor context)
+    {
+        ArgumentNullException.ThrowIfNull(attention);
+        _projected[attention] = attention.ProjectContext(context);
+    }
+
+    /// <summary>The kept keys and values of <paramref name="attention"/>, if any.</summary>
+    public bool TryGet(Attention attention, out (Tensor K, Tensor V) projected) => _projected.TryGetValue(attention, out projected);
+}
