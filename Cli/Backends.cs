@@ -28,7 +28,7 @@ public static class Backends
         {
             return CudaOps.Open(0, new CudaOpsOptions(Cache: cache));
         }
-        catch (Exception e) when (e is CudaLibraryNotFoundException or CudaException or DllNotFoundException)
+        catch (Exception e) when (e is CudaLibraryNotFoundException or CudaException or DllNotFoundException or ArgumentOutOfRangeException)
         {
             if (device == "cuda")
             {
