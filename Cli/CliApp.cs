@@ -3,6 +3,7 @@ using CudaI2V.Cli.Commands;
 using CudaI2V.Loader;
 using CudaI2V.Pipeline.Imaging;
 using CudaI2V.Pipeline.Output;
+using CudaI2V.Runtime.Memory;
 
 namespace CudaI2V.Cli;
 
@@ -63,7 +64,7 @@ public static class CliApp
             stderr.WriteLine($"cudai2v {spec.Name}: {e.Message}");
             return ExitCodes.BadInput;
         }
-        catch (Exception e) when (e is ImageInputException or VideoOutputException or NoGpuException or IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is ImageInputException or VideoOutputException or NoGpuException or ArenaOutOfMemoryException or IOException or UnauthorizedAccessException)
         {
             stderr.WriteLine($"cudai2v {spec.Name}: {e.Message}");
             return ExitCodes.BadInput;

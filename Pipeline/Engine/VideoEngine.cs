@@ -4,6 +4,7 @@ using CudaI2V.Kernels.Cuda;
 using CudaI2V.Layers.Clip;
 using CudaI2V.Layers.UNet;
 using CudaI2V.Layers.Vae;
+using CudaI2V.Loader;
 using CudaI2V.Loader.Configs;
 using CudaI2V.Pipeline.Imaging;
 using CudaI2V.Pipeline.Noise;
@@ -54,12 +55,17 @@ public sealed class VideoEngine : IDisposable
     private readonly FeatureExtractorConfig _features;
     private readonly SchedulerConfig _scheduler;
     private readonly IDisposable? _owned;
+    private readonly IReadOnlyList<WeightManifestEntry>? _unetShapes;
     private int _busy;
 
-    /// <summary>Assembles an engine from loaded parts; <paramref name="owned"/> is disposed with it (weights, sessions).</summary>
+    /// <summary>
+    /// Assembles an engine from loaded parts; <paramref name="owned"/> is disposed with it (weights, sessions).
+    /// On the GPU, <paramref name="unetShapes"/> (the UNet's weight layout) lets each request plan its UNet step
+    /// on one arena instead of allocating every tensor of the step.
+    /// </summary>
     public VideoEngine(
         IOps ops, IPromptEncoder prompts, ClipVisionModelWithProjection imageEncoder, AutoencoderKL vae, I2VGenXLUNet unet,
-        FeatureExtractorConfig features, SchedulerConfig scheduler, IDisposable? owned = null)
+        FeatureExtractorConfig features, SchedulerConfig scheduler, IDisposable? owned = null, IReadOnlyList<WeightManifestEntry>? unetShapes = null)
     {
         _ops = ops ?? throw new ArgumentNullException(nameof(ops));
         _prompts = prompts ?? throw new ArgumentNullException(nameof(prompts));
@@ -69,7 +75,11 @@ public sealed class VideoEngine : IDisposable
         _features = features ?? throw new ArgumentNullException(nameof(features));
         _scheduler = scheduler ?? throw new ArgumentNullException(nameof(scheduler));
         _owned = owned;
+        _unetShapes = unetShapes;
     }
+
+    /// <summary>Receives one-line notes (the planned memory of the UNet step on the GPU).</summary>
+    public Action<string>? Log { get; set; }
 
     /// <summary>The backend the models run on.</summary>
     public IOps Ops => _ops;
@@ -181,6 +191,14 @@ public sealed class VideoEngine : IDisposable
         scheduler.SetTimesteps(options.Steps);
         var fps = Enumerable.Repeat((float)options.Fps, batch).ToArray();
         var conditioning = _unet.Condition(_ops.FromHost(imageLatents), _ops.FromHost(imageEmbeddings), _ops.FromHost(promptEmbeds), fps, frames);
+        using var planned = _ops is CudaOps cuda && _unetShapes is not null
+            ? PlannedUNetStep.Create(cuda, _unet.Config, _unetShapes, imageLatents.Shape, imageEmbeddings.Shape, promptEmbeds.Shape, frames)
+            : null;
+        if (planned is not null)
+        {
+            Log?.Invoke($"UNet step on one planned arena: {planned.Plan.Describe(3)}");
+        }
+
         var latents = InitialLatents(options, generator, frames, latentH, latentW, latentC);                     // (F, h, w, L)
         observer?.Tensor("latents.initial", ToNcfhw(latents, frames));
         for (var i = 0; i < scheduler.Timesteps.Count; i++)
@@ -191,7 +209,8 @@ public sealed class VideoEngine : IDisposable
             Tensor output;
             using (var stepScope = (_ops as CudaOps)?.BeginScope())
             {
-                output = _ops.ToHost(_unet.Forward(_ops.FromHost(input), t, conditioning));
+                var sample = _ops.FromHost(input);
+                output = _ops.ToHost(planned?.Forward(_unet, sample, t, conditioning) ?? _unet.Forward(sample, t, conditioning));
             }
 
             observer?.UNetStep(i, t, ToNcfhw(input, frames), ToNcfhw(output, frames));

@@ -57,7 +57,10 @@ public static class VideoEngineLoader
             var clipWeights = owned.Add(model.Get(ComponentKind.ImageEncoder).OpenWeights(options.Variant, preferred));
             var imageEncoder = ClipVisionModelWithProjection.Load(ops, clipWeights, model.ImageEncoder);
             var prompts = owned.Add(PromptEncoder.Open(model, new PromptEncoderOptions(options.Cache, options.Variant, Log: options.Log)));
-            return new VideoEngine(ops, prompts, imageEncoder, vae, unet, model.FeatureExtractor, model.Scheduler, owned);
+            var unetShapes = unetWeights.Keys.Where(k => !WeightSet.IsIgnoredBuffer(k))
+                .Select(k => new WeightManifestEntry(k, unetWeights.DTypeOf(k), unetWeights.ShapeOf(k), null))
+                .ToList();
+            return new VideoEngine(ops, prompts, imageEncoder, vae, unet, model.FeatureExtractor, model.Scheduler, owned, unetShapes) { Log = options.Log };
         }
         catch
         {

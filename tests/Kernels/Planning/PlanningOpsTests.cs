@@ -60,7 +60,7 @@ public sealed class PlanningOpsTests(ITestOutputHelper output)
         var (plan, ops, _) = PlanUNet(UNetConfig.Load(path), weights, 2, 16, latentHeight, latentWidth);
         Assert.Equal(1_420_469_224L * 2, ops.HostBytes - (2L * 16 * latentHeight * latentWidth * 4 * 2) - (2L * 1024 * 2) - (2L * 77 * 1024 * 2));
         Assert.True(plan.Peak >= plan.LiveLowerBound);
-        output.WriteLine($"{latentHeight * 8}x{latentWidth * 8}, 16 frames, CFG batch 2: {plan.Describe()}");
+        output.WriteLine($"{latentHeight * 8}x{latentWidth * 8}, 16 frames, CFG batch 2: {plan.Describe()}; without reuse {ArenaPlan.FormatBytes(plan.Buffers.Sum(b => b.Bytes))}");
         output.WriteLine(string.Join(", ", ops.FlopsByCategory.Select(p => $"{p.Key} {p.Value / 1e12:F2} TFLOP")) + $"; total {ops.Flops / 1e12:F2} TFLOP");
         if (latentHeight == 64)
         {
