@@ -13,7 +13,11 @@ namespace CudaI2V.Cli.Commands.Verify;
 /// <param name="Context">Output streams (timing and notes go to stderr).</param>
 /// <param name="Cache">The cache root (--cache-dir), for what a component builds once (the text encoder's ONNX model).</param>
 /// <param name="Args">The command line, for options only some components read (--image).</param>
-internal sealed record VerifyRun(ModelDirectory Model, WeightVariant? Variant, IoFile Io, IOps Ops, VerifyReport Report, CliContext Context, CacheRoot Cache, ParsedArgs Args);
+internal sealed record VerifyRun(ModelDirectory Model, WeightVariant? Variant, IoFile Io, IOps Ops, VerifyReport Report, CliContext Context, CacheRoot Cache, ParsedArgs Args)
+{
+    /// <summary>The weight files to prefer where both exist and --variant is not given: fp16 on the GPU, fp32 on the CPU.</summary>
+    public WeightVariant PreferredVariant => WeightFiles.DefaultFor(gpu: Ops is not Kernels.Cpu.CpuOps);
+}
 
 /// <summary>One component <c>cudai2v verify</c> can check: reads its inputs from the io file, runs, compares.</summary>
 internal interface IComponentVerifier

@@ -44,7 +44,7 @@ internal sealed class ImageEncoderVerifier : IComponentVerifier
         var expectedHidden = io.Require("last_hidden_state", new TensorShape(batch, config.NumPositions, config.HiddenSize), "(B, tokens, hidden_size)");
 
         var clock = Stopwatch.StartNew();
-        using var weights = folder.OpenWeights(run.Variant, WeightVariant.Fp32);
+        using var weights = folder.OpenWeights(run.Variant, run.PreferredVariant);
         var encoder = ClipVisionModelWithProjection.Load(ops, weights, config);
         var loaded = clock.Elapsed;
 

@@ -47,7 +47,7 @@ internal sealed class UNetVerifier : IComponentVerifier
         var expected = io.Require("output", new TensorShape(batch, config.OutChannels, frames, sample.Shape[3], sample.Shape[4]), "(B, out_channels, F, H, W)");
 
         var clock = Stopwatch.StartNew();
-        using var weights = folder.OpenWeights(run.Variant, WeightVariant.Fp32);
+        using var weights = folder.OpenWeights(run.Variant, run.PreferredVariant);
         var unet = I2VGenXLUNet.Load(ops, weights, config);
         var loaded = clock.Elapsed;
 

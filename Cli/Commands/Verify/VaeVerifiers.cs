@@ -13,7 +13,7 @@ internal static class VaeRun
     {
         var folder = run.Model.Get(ComponentKind.Vae);
         var config = run.Model.Vae;
-        weights = folder.OpenWeights(run.Variant, WeightVariant.Fp32);
+        weights = folder.OpenWeights(run.Variant, run.PreferredVariant);
         return AutoencoderKL.Load(run.Ops, weights, config);
     }
 
