@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using CudaI2V.Loader;
 
 namespace CudaI2V.Cli;
 
@@ -247,6 +248,10 @@ public sealed class ParsedArgs
 
         return value;
     }
+
+    /// <summary>The <c>--variant fp32|fp16</c> option: the weight files the user demands, or null to take the backend's default.</summary>
+    public WeightVariant? Variant() =>
+        Has("variant") ? (Choice("variant", "fp32", "fp32", "fp16") == "fp16" ? WeightVariant.Fp16 : WeightVariant.Fp32) : null;
 
     /// <summary>One of the allowed words.</summary>
     public string Choice(string name, string fallback, params string[] allowed)

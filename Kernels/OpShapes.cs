@@ -251,8 +251,35 @@ internal static class OpShapes
         return new TensorShape(batch * x.Shape[1], height, width, x.Shape[2]);
     }
 
+    public static TensorShape NchwToNhwc(Tensor x)
+    {
+        RequireRank("NchwToNhwc", "x", x, 4, "(N, C, H, W)");
+        return new TensorShape(x.Shape[0], x.Shape[2], x.Shape[3], x.Shape[1]);
+    }
+
+    public static TensorShape NhwcToNchw(Tensor x)
+    {
+        RequireRank("NhwcToNchw", "x", x, 4, "(N, H, W, C)");
+        return new TensorShape(x.Shape[0], x.Shape[3], x.Shape[1], x.Shape[2]);
+    }
+
+    public static TensorShape NcfhwToNhwc(Tensor x)
+    {
+        RequireRank("NcfhwToNhwc", "x", x, 5, "(B, C, F, H, W)");
+        return new TensorShape(x.Shape[0] * x.Shape[2], x.Shape[3], x.Shape[4], x.Shape[1]);
+    }
+
+    public static TensorShape NhwcToNcfhw(Tensor x, int frames)
+    {
+        const string op = "NhwcToNcfhw";
+        RequireRank(op, "x", x, 4, "(B * F, H, W, C)");
+        RequireFrames(op, x, frames);
+        return new TensorShape(x.Shape[0] / frames, x.Shape[3], frames, x.Shape[1], x.Shape[2]);
+    }
+
     public static void RequireRank(string op, string name, Tensor t, int rank, string layout)
     {
+        ArgumentNullException.ThrowIfNull(t, name);
         if (t.Shape.Rank != rank)
         {
             throw Fail(op, $"{name} must be {layout}, got {t.Shape}.");

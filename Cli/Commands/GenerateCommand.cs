@@ -73,7 +73,7 @@ internal static class GenerateCommand
 
         var outPath = args.Get("out", demo ? DemoOut : "video.gif")!;
         VideoWriter.CheckWritable(outPath);
-        var variant = args.Has("variant") ? (args.Choice("variant", "fp32", "fp32", "fp16") == "fp16" ? WeightVariant.Fp16 : WeightVariant.Fp32) : (WeightVariant?)null;
+        var variant = args.Variant();
 
         using var cancellation = CancellationTokenSource.CreateLinkedTokenSource(context.Cancellation);
         ConsoleCancelEventHandler onCancel = (_, e) =>

@@ -21,9 +21,7 @@ internal static class InspectCommand
 
     private static int Run(ParsedArgs args, CliContext context)
     {
-        var variant = args.Has("variant")
-            ? args.Choice("variant", "fp32", "fp32", "fp16") == "fp16" ? WeightVariant.Fp16 : WeightVariant.Fp32
-            : (WeightVariant?)null;
+        var variant = args.Variant();
         var model = ModelDirectory.Open(args.Require("model"));
         var output = context.Out;
         output.WriteLine($"model: {model.Root}");

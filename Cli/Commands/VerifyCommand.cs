@@ -69,7 +69,7 @@ internal static class VerifyCommand
         var device = args.Choice("device", "auto", Backends.Devices);
         var tolerance = args.Has("tolerance") ? args.GetPositiveDouble("tolerance", verifier.DefaultTolerance) : (double?)null;
         var cache = CacheRoot.Resolve(args.Get("cache-dir"));
-        var variant = args.Has("variant") ? (args.Choice("variant", "fp32", "fp32", "fp16") == "fp16" ? WeightVariant.Fp16 : WeightVariant.Fp32) : (WeightVariant?)null;
+        var variant = args.Variant();
         var model = ModelDirectory.Open(args.Require("model"));
         using var io = IoFile.Open(args.Require("io"));
         var ops = Backends.Create(device, cache, context.Error);

@@ -69,9 +69,8 @@ public sealed partial class CpuOps
     {
         ArgumentNullException.ThrowIfNull(x);
         Require(nameof(NchwToNhwc), nameof(x), x);
-        OpShapes.RequireRank(nameof(NchwToNhwc), nameof(x), x, 4, "(N, C, H, W)");
+        var y = NewTensor(OpShapes.NchwToNhwc(x));
         var (n, c, h, w) = (x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]);
-        var y = NewTensor(new TensorShape(n, h, w, c));
         ChannelsFirstToLast(x.AsSpan<float>(), y.AsSpan<float>(), n, c, 1, h * w);
         return y;
     }
@@ -81,9 +80,8 @@ public sealed partial class CpuOps
     {
         ArgumentNullException.ThrowIfNull(x);
         Require(nameof(NhwcToNchw), nameof(x), x);
-        OpShapes.RequireRank(nameof(NhwcToNchw), nameof(x), x, 4, "(N, H, W, C)");
+        var y = NewTensor(OpShapes.NhwcToNchw(x));
         var (n, h, w, c) = (x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]);
-        var y = NewTensor(new TensorShape(n, c, h, w));
         ChannelsLastToFirst(x.AsSpan<float>(), y.AsSpan<float>(), n, c, 1, h * w);
         return y;
     }
@@ -93,9 +91,8 @@ public sealed partial class CpuOps
     {
         ArgumentNullException.ThrowIfNull(x);
         Require(nameof(NcfhwToNhwc), nameof(x), x);
-        OpShapes.RequireRank(nameof(NcfhwToNhwc), nameof(x), x, 5, "(B, C, F, H, W)");
+        var y = NewTensor(OpShapes.NcfhwToNhwc(x));
         var (b, c, f, h, w) = (x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3], x.Shape[4]);
-        var y = NewTensor(new TensorShape(b * f, h, w, c));
         ChannelsFirstToLast(x.AsSpan<float>(), y.AsSpan<float>(), b, c, f, h * w);
         return y;
     }
@@ -105,10 +102,8 @@ public sealed partial class CpuOps
     {
         ArgumentNullException.ThrowIfNull(x);
         Require(nameof(NhwcToNcfhw), nameof(x), x);
-        OpShapes.RequireRank(nameof(NhwcToNcfhw), nameof(x), x, 4, "(B * F, H, W, C)");
-        OpShapes.RequireFrames(nameof(NhwcToNcfhw), x, frames);
+        var y = NewTensor(OpShapes.NhwcToNcfhw(x, frames));
         var (b, h, w, c) = (x.Shape[0] / frames, x.Shape[1], x.Shape[2], x.Shape[3]);
-        var y = NewTensor(new TensorShape(b, c, frames, h, w));
         ChannelsLastToFirst(x.AsSpan<float>(), y.AsSpan<float>(), b, c, frames, h * w);
         return y;
     }

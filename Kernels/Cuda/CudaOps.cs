@@ -428,42 +428,22 @@ public sealed class CudaOps : IOps, IDisposable
     }
 
     /// <inheritdoc/>
-    public Tensor NchwToNhwc(Tensor x)
-    {
-        ArgumentNullException.ThrowIfNull(x);
-        OpShapes.RequireRank(nameof(NchwToNhwc), nameof(x), x, 4, "(N, C, H, W)");
-        var y = New(nameof(NchwToNhwc), x.DType, new TensorShape(x.Shape[0], x.Shape[2], x.Shape[3], x.Shape[1]));
-        LayoutCopies.Run(_kernels, _stream, LayoutCopies.PlanNchwToNhwc(x, y));
-        return y;
-    }
+    public Tensor NchwToNhwc(Tensor x) => Layout(nameof(NchwToNhwc), x, OpShapes.NchwToNhwc(x), y => LayoutCopies.PlanNchwToNhwc(x, y));
 
     /// <inheritdoc/>
-    public Tensor NhwcToNchw(Tensor x)
-    {
-        ArgumentNullException.ThrowIfNull(x);
-        OpShapes.RequireRank(nameof(NhwcToNchw), nameof(x), x, 4, "(N, H, W, C)");
-        var y = New(nameof(NhwcToNchw), x.DType, new TensorShape(x.Shape[0], x.Shape[3], x.Shape[1], x.Shape[2]));
-        LayoutCopies.Run(_kernels, _stream, LayoutCopies.PlanNhwcToNchw(x, y));
-        return y;
-    }
+    public Tensor NhwcToNchw(Tensor x) => Layout(nameof(NhwcToNchw), x, OpShapes.NhwcToNchw(x), y => LayoutCopies.PlanNhwcToNchw(x, y));
 
     /// <inheritdoc/>
-    public Tensor NcfhwToNhwc(Tensor x)
-    {
-        ArgumentNullException.ThrowIfNull(x);
-        OpShapes.RequireRank(nameof(NcfhwToNhwc), nameof(x), x, 5, "(B, C, F, H, W)");
-        var y = New(nameof(NcfhwToNhwc), x.DType, new TensorShape(x.Shape[0] * x.Shape[2], x.Shape[3], x.Shape[4], x.Shape[1]));
-        LayoutCopies.Run(_kernels, _stream, LayoutCopies.PlanNcfhwToNhwc(x, y));
-        return y;
-    }
+    public Tensor NcfhwToNhwc(Tensor x) => Layout(nameof(NcfhwToNhwc), x, OpShapes.NcfhwToNhwc(x), y => LayoutCopies.PlanNcfhwToNhwc(x, y));
 
     /// <inheritdoc/>
-    public Tensor NhwcToNcfhw(Tensor x, int frames)
+    public Tensor NhwcToNcfhw(Tensor x, int frames) => Layout(nameof(NhwcToNcfhw), x, OpShapes.NhwcToNcfhw(x, frames), y => LayoutCopies.PlanNhwcToNcfhw(x, frames, y));
+
+    /// <summary>A layout conversion: a new tensor of x's dtype in <paramref name="shape"/>, filled by one planned copy.</summary>
+    private Tensor Layout(string op, Tensor x, TensorShape shape, Func<Tensor, LayoutCopy> plan)
     {
-        ArgumentNullException.ThrowIfNull(x);
-        OpShapes.RequireFrames(nameof(NhwcToNcfhw), x, frames);
-        var y = New(nameof(NhwcToNcfhw), x.DType, new TensorShape(x.Shape[0] / frames, x.Shape[3], frames, x.Shape[1], x.Shape[2]));
-        LayoutCopies.Run(_kernels, _stream, LayoutCopies.PlanNhwcToNcfhw(x, frames, y));
+        var y = New(op, x.DType, shape);
+        LayoutCopies.Run(_kernels, _stream, plan(y));
         return y;
     }
 

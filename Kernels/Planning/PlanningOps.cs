@@ -278,36 +278,16 @@ public sealed class PlanningOps(DType activationDType = DType.F16) : IOps
     public Tensor SequencesToFrames(Tensor x, int height, int width) => Op(nameof(SequencesToFrames), OpShapes.SequencesToFrames(x, height, width), x);
 
     /// <inheritdoc/>
-    public Tensor NchwToNhwc(Tensor x)
-    {
-        ArgumentNullException.ThrowIfNull(x);
-        OpShapes.RequireRank(nameof(NchwToNhwc), nameof(x), x, 4, "(N, C, H, W)");
-        return Op(nameof(NchwToNhwc), new TensorShape(x.Shape[0], x.Shape[2], x.Shape[3], x.Shape[1]), x);
-    }
+    public Tensor NchwToNhwc(Tensor x) => Op(nameof(NchwToNhwc), OpShapes.NchwToNhwc(x), x);
 
     /// <inheritdoc/>
-    public Tensor NhwcToNchw(Tensor x)
-    {
-        ArgumentNullException.ThrowIfNull(x);
-        OpShapes.RequireRank(nameof(NhwcToNchw), nameof(x), x, 4, "(N, H, W, C)");
-        return Op(nameof(NhwcToNchw), new TensorShape(x.Shape[0], x.Shape[3], x.Shape[1], x.Shape[2]), x);
-    }
+    public Tensor NhwcToNchw(Tensor x) => Op(nameof(NhwcToNchw), OpShapes.NhwcToNchw(x), x);
 
     /// <inheritdoc/>
-    public Tensor NcfhwToNhwc(Tensor x)
-    {
-        ArgumentNullException.ThrowIfNull(x);
-        OpShapes.RequireRank(nameof(NcfhwToNhwc), nameof(x), x, 5, "(B, C, F, H, W)");
-        return Op(nameof(NcfhwToNhwc), new TensorShape(x.Shape[0] * x.Shape[2], x.Shape[3], x.Shape[4], x.Shape[1]), x);
-    }
+    public Tensor NcfhwToNhwc(Tensor x) => Op(nameof(NcfhwToNhwc), OpShapes.NcfhwToNhwc(x), x);
 
     /// <inheritdoc/>
-    public Tensor NhwcToNcfhw(Tensor x, int frames)
-    {
-        ArgumentNullException.ThrowIfNull(x);
-        OpShapes.RequireFrames(nameof(NhwcToNcfhw), x, frames);
-        return Op(nameof(NhwcToNcfhw), new TensorShape(x.Shape[0] / frames, x.Shape[3], frames, x.Shape[1], x.Shape[2]), x);
-    }
+    public Tensor NhwcToNcfhw(Tensor x, int frames) => Op(nameof(NhwcToNcfhw), OpShapes.NhwcToNcfhw(x, frames), x);
 
     private Tensor Unary(string op, Tensor x)
     {

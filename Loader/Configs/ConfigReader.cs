@@ -203,5 +203,19 @@ internal sealed class ConfigReader
     private double ToDouble(string key, JsonElement v) =>
         v.ValueKind == JsonValueKind.Number ? v.GetDouble() : throw Bad(key, "a number", v);
 
+    /// <summary>
+    /// The block lists of a UNet or VAE config describe one level each: block_out_channels, down_block_types and
+    /// up_block_types must have the same non-zero length.
+    /// </summary>
+    public void RequireSameLevels(IReadOnlyList<int> channels, IReadOnlyList<string> down, IReadOnlyList<string> up)
+    {
+        if (channels.Count == 0 || down.Count != channels.Count || up.Count != channels.Count)
+        {
+            throw new ModelFileException(
+                $"{Path}: block_out_channels ({channels.Count}), down_block_types ({down.Count}) and up_block_types ({up.Count}) must have the same non-zero length.",
+                Path, "block_out_channels");
+        }
+    }
+
     public static string Format(double value) => value.ToString("R", CultureInfo.InvariantCulture);
 }

@@ -31,6 +31,7 @@ public sealed class UNetConfig : ComponentConfig
             Notes = [$"the head dimension ({AttentionHeadDim}) was read from 'num_attention_heads', which older diffusers versions wrote with that meaning"];
         }
 
+        r.RequireSameLevels(BlockOutChannels, DownBlockTypes, UpBlockTypes);
         Validate(r.Path);
         Finish();
     }
@@ -107,13 +108,6 @@ public sealed class UNetConfig : ComponentConfig
 
     private void Validate(string path)
     {
-        if (BlockOutChannels.Count == 0 || DownBlockTypes.Count != BlockOutChannels.Count || UpBlockTypes.Count != BlockOutChannels.Count)
-        {
-            throw new ModelFileException(
-                $"{path}: block_out_channels ({BlockOutChannels.Count}), down_block_types ({DownBlockTypes.Count}) and up_block_types ({UpBlockTypes.Count}) must have the same non-zero length.",
-                path, "block_out_channels");
-        }
-
         foreach (var t in DownBlockTypes.Where(t => t is not ("CrossAttnDownBlock3D" or "DownBlock3D")))
         {
             throw new ModelFileException($"{path}: unsupported down block type '{t}' (expected CrossAttnDownBlock3D or DownBlock3D).", path, "down_block_types");

@@ -35,11 +35,7 @@ public sealed class VaeConfig : ComponentConfig
         UsePostQuantConv = r.Bool("use_post_quant_conv", true);
         MidBlockAddAttention = r.Bool("mid_block_add_attention", true);
 
-        if (BlockOutChannels.Count == 0 || DownBlockTypes.Count != BlockOutChannels.Count || UpBlockTypes.Count != BlockOutChannels.Count)
-        {
-            throw new ModelFileException(
-                $"{r.Path}: block_out_channels, down_block_types and up_block_types must have the same non-zero length.", r.Path, "block_out_channels");
-        }
+        r.RequireSameLevels(BlockOutChannels, DownBlockTypes, UpBlockTypes);
 
         if (ActFn != "silu")
         {

@@ -361,7 +361,7 @@ public sealed class VideoEngine : IDisposable
         var offset = 0;
         foreach (var part in parts)
         {
-            var values = part.Contiguous().To(DType.F32).AsSpan<float>();
+            var values = (part.DType == DType.F32 ? part.Contiguous() : part.To(DType.F32)).AsSpan<float>();
             values.CopyTo(target[offset..]);
             offset += values.Length;
         }

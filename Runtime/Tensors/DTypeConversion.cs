@@ -14,20 +14,60 @@ public static class DTypeConversion
             throw new ArgumentException($"{source.Length} bytes of {dtype} do not make {destination.Length} elements.");
         }
 
-        for (var i = 0; i < destination.Length; i++)
+        // One loop per dtype: this runs over every weight when a model is loaded.
+        switch (dtype)
         {
-            var b = source.Slice(i * size, size);
-            destination[i] = dtype switch
-            {
-                DType.F32 => BinaryPrimitives.ReadSingleLittleEndian(b),
-                DType.F16 => (float)BinaryPrimitives.ReadHalfLittleEndian(b),
-                DType.BF16 => BFloat16.FromBits(BinaryPrimitives.ReadUInt16LittleEndian(b)).ToSingle(),
-                DType.I64 => BinaryPrimitives.ReadInt64LittleEndian(b),
-                DType.I32 => BinaryPrimitives.ReadInt32LittleEndian(b),
-                DType.U8 => b[0],
-                DType.Bool => b[0] != 0 ? 1f : 0f,
-                _ => throw new ArgumentOutOfRangeException(nameof(dtype), dtype, "Unknown dtype."),
-            };
+            case DType.F32:
+                for (var i = 0; i < destination.Length; i++)
+                {
+                    destination[i] = BinaryPrimitives.ReadSingleLittleEndian(source[(i * 4)..]);
+                }
+
+                break;
+            case DType.F16:
+                for (var i = 0; i < destination.Length; i++)
+                {
+                    destination[i] = (float)BinaryPrimitives.ReadHalfLittleEndian(source[(i * 2)..]);
+                }
+
+                break;
+            case DType.BF16:
+                for (var i = 0; i < destination.Length; i++)
+                {
+                    destination[i] = BFloat16.FromBits(BinaryPrimitives.ReadUInt16LittleEndian(source[(i * 2)..])).ToSingle();
+                }
+
+                break;
+            case DType.I64:
+                for (var i = 0; i < destination.Length; i++)
+                {
+                    destination[i] = BinaryPrimitives.ReadInt64LittleEndian(source[(i * 8)..]);
+                }
+
+                break;
+            case DType.I32:
+                for (var i = 0; i < destination.Length; i++)
+                {
+                    destination[i] = BinaryPrimitives.ReadInt32LittleEndian(source[(i * 4)..]);
+                }
+
+                break;
+            case DType.U8:
+                for (var i = 0; i < destination.Length; i++)
+                {
+                    destination[i] = source[i];
+                }
+
+                break;
+            case DType.Bool:
+                for (var i = 0; i < destination.Length; i++)
+                {
+                    destination[i] = source[i] != 0 ? 1f : 0f;
+                }
+
+                break;
+            default:
+                throw new ArgumentOutOfRangeException(nameof(dtype), dtype, "Unknown dtype.");
         }
     }
 

@@ -231,27 +231,37 @@ public sealed class Tensor
             return this;
         }
 
-        var source = RequireHost();
+        var host = RequireHost();
         var result = Zeros(DType, Shape);
-        var target = result.AsBytes();
+        if (ElementCount == 0)
+        {
+            return result;
+        }
+
+        // Views only have non-negative strides, so the bytes they read lie in [ByteOffset, ByteOffset + extent].
         var size = DType.SizeOf();
+        long extent = 0;
+        for (var d = 0; d < Shape.Rank; d++)
+        {
+            extent += (Shape[d] - 1) * Strides[d];
+        }
+
+        var source = host.GetBytes(ByteOffset, checked((int)((extent + 1) * size)));
+        var target = result.AsBytes();
         var index = new int[Shape.Rank];
+        long offset = 0;
         for (long n = 0; n < ElementCount; n++)
         {
-            long offset = 0;
-            for (var d = 0; d < index.Length; d++)
-            {
-                offset += index[d] * Strides[d];
-            }
-
-            source.GetBytes(ByteOffset + (offset * size), size).CopyTo(target.Slice((int)(n * size), size));
+            source.Slice((int)(offset * size), size).CopyTo(target.Slice((int)(n * size), size));
             for (var d = index.Length - 1; d >= 0; d--)
             {
+                offset += Strides[d];
                 if (++index[d] < Shape[d])
                 {
                     break;
                 }
 
+                offset -= Shape[d] * Strides[d];
                 index[d] = 0;
             }
         }
