@@ -38,9 +38,10 @@ public interface IOps
 
     /// <summary>
     /// A new backend tensor holding the values of a host tensor of any floating-point dtype (strided views
-    /// allowed), converted to <see cref="ActivationDType"/>.
+    /// allowed), converted to <paramref name="dtype"/>: <see cref="ActivationDType"/> when null. Every backend
+    /// also keeps F32 (the scheduler's latents and noise, see <see cref="DdimStep"/>).
     /// </summary>
-    Tensor FromHost(Tensor host);
+    Tensor FromHost(Tensor host, DType? dtype = null);
 
     /// <summary>A new contiguous F32 host tensor holding the values of a backend tensor.</summary>
     Tensor ToHost(Tensor x);
@@ -254,4 +255,20 @@ public interface IOps
     /// <param name="frames">F; N must be a multiple.</param>
     /// <returns>(B, C, F, H, W).</returns>
     Tensor NhwcToNcfhw(Tensor x, int frames);
+
+    /// <summary>
+    /// The scheduler's update, and the one op that writes an argument: classifier-free guidance and one DDIM
+    /// step on the F32 latents, in place, with <see cref="DdimUpdate"/>'s float32 operations in its order (equal
+    /// bit for bit on every backend from the same model output). It also writes the new latents, rounded to
+    /// <see cref="ActivationDType"/>, as the next UNet input.
+    /// </summary>
+    /// <param name="modelOutput">The UNet output in <see cref="ActivationDType"/>: the latents' shape, or with guidance twice as many items along axis 0, the unconditional half first.</param>
+    /// <param name="latents">x_t as an F32 backend tensor (<see cref="FromHost"/> with F32), replaced by x_prev.</param>
+    /// <param name="settings">The step's prediction type, coefficients, guidance and clipping.</param>
+    /// <param name="noise">F32 standard-normal values of the latents' shape, weighted by the step's std_dev_t (eta &gt; 0), or null.</param>
+    /// <param name="nextInput">Receives the new latents in <see cref="ActivationDType"/>, repeated k &gt;= 1 times along axis 0 (k = 2 for a guided UNet input), or null.</param>
+    void DdimStep(Tensor modelOutput, Tensor latents, DdimStepSettings settings, Tensor? noise = null, Tensor? nextInput = null);
+
+    /// <summary>How many values of <paramref name="x"/> are NaN or infinite (a backend that queues work waits for x).</summary>
+    long CountNonFinite(Tensor x);
 }

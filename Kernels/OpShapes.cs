@@ -277,6 +277,49 @@ internal static class OpShapes
         return new TensorShape(x.Shape[0] / frames, x.Shape[3], frames, x.Shape[1], x.Shape[2]);
     }
 
+    /// <summary>Checks a DDIM step's tensors; returns how many copies of the new latents <paramref name="nextInput"/> holds (0 without one).</summary>
+    public static int DdimStep(Tensor modelOutput, Tensor latents, DdimStepSettings step, Tensor? noise, Tensor? nextInput, DType activation)
+    {
+        const string op = "DdimStep";
+        ArgumentNullException.ThrowIfNull(modelOutput);
+        ArgumentNullException.ThrowIfNull(latents);
+        if (latents.DType != DType.F32 || latents.Shape.Rank < 1)
+        {
+            throw Fail(op, $"latents must be F32 of rank 1 or more (the scheduler's precision), got {latents.DType} {latents.Shape}.");
+        }
+
+        RequireTyped(op, "modelOutput", modelOutput, activation, Repeated(latents.Shape, step.Guidance is null ? 1 : 2));
+        if (noise is not null)
+        {
+            RequireTyped(op, "noise", noise, DType.F32, latents.Shape);
+        }
+
+        if (nextInput is null)
+        {
+            return 0;
+        }
+
+        var copies = latents.Shape[0] == 0 || nextInput.Shape.Rank != latents.Shape.Rank ? 1 : Math.Max(nextInput.Shape[0] / latents.Shape[0], 1);
+        RequireTyped(op, "nextInput", nextInput, activation, Repeated(latents.Shape, copies));
+        return copies;
+    }
+
+    /// <summary><paramref name="shape"/> with axis 0 multiplied by <paramref name="times"/>.</summary>
+    public static TensorShape Repeated(TensorShape shape, int times)
+    {
+        var dims = shape.Dims.ToArray();
+        dims[0] *= times;
+        return new TensorShape(dims);
+    }
+
+    private static void RequireTyped(string op, string name, Tensor t, DType dtype, TensorShape shape)
+    {
+        if (t.DType != dtype || t.Shape != shape)
+        {
+            throw Fail(op, $"{name} must be {dtype} {shape}, got {t.DType} {t.Shape}.");
+        }
+    }
+
     public static void RequireRank(string op, string name, Tensor t, int rank, string layout)
     {
         ArgumentNullException.ThrowIfNull(t, name);

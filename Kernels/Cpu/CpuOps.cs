@@ -23,12 +23,17 @@ public sealed partial class CpuOps : IOps
     public Tensor Empty(DType dtype, TensorShape shape) => Tensor.Zeros(dtype, shape);
 
     /// <inheritdoc/>
-    public Tensor FromHost(Tensor host)
+    public Tensor FromHost(Tensor host, DType? dtype = null)
     {
         ArgumentNullException.ThrowIfNull(host);
         if (host.Storage.Kind != MemoryKind.Host || !host.DType.IsFloatingPoint())
         {
             throw OpShapes.Fail(nameof(FromHost), $"expects a floating-point host tensor, got {host}.");
+        }
+
+        if (dtype is { } requested && requested != DType.F32)
+        {
+            throw OpShapes.Fail(nameof(FromHost), $"the CPU backend holds F32 tensors only, not {requested}.");
         }
 
         return host.To(DType.F32);

@@ -42,6 +42,7 @@ public sealed class CudaOps : IOps, IDisposable
     private readonly bool _ownsContext;
     private bool _disposed;
     private PlannedAllocator? _planned;
+    private DeviceAllocation? _counter;
 
     /// <summary>Sets up the backend on <paramref name="context"/> (which the caller keeps owning).</summary>
     public CudaOps(CudaContext context, CudaOpsOptions? options = null)
@@ -221,7 +222,7 @@ public sealed class CudaOps : IOps, IDisposable
     }
 
     /// <inheritdoc/>
-    public Tensor FromHost(Tensor host)
+    public Tensor FromHost(Tensor host, DType? dtype = null)
     {
         ArgumentNullException.ThrowIfNull(host);
         if (host.Storage.Kind != MemoryKind.Host || !host.DType.IsFloatingPoint())
@@ -229,8 +230,14 @@ public sealed class CudaOps : IOps, IDisposable
             throw OpShapes.Fail(nameof(FromHost), $"expects a floating-point host tensor, got {host}.");
         }
 
-        var converted = host.DType == ActivationDType ? host.Contiguous() : host.To(ActivationDType);
-        var device = Unplanned(ActivationDType, host.Shape);
+        var type = dtype ?? ActivationDType;
+        if (type is not (DType.F32 or DType.F16 or DType.BF16))
+        {
+            throw OpShapes.Fail(nameof(FromHost), $"uploads to F32, F16 or BF16, not {type}.");
+        }
+
+        var converted = host.DType == type ? host.Contiguous() : host.To(type);
+        var device = Unplanned(type, host.Shape);
         _transfer.Upload(converted, device, _stream);
         return device;
     }
@@ -447,6 +454,41 @@ public sealed class CudaOps : IOps, IDisposable
         return y;
     }
 
+    /// <inheritdoc/>
+    public void DdimStep(Tensor modelOutput, Tensor latents, DdimStepSettings settings, Tensor? noise = null, Tensor? nextInput = null)
+    {
+        using var region = Measure(nameof(DdimStep));
+        OpShapes.DdimStep(modelOutput, latents, settings, noise, nextInput, ActivationDType);
+        DdimStepKernel.Run(_kernels, _stream, modelOutput, latents, settings.Coefficients, settings.Prediction, settings.Guidance, settings.ClipRange, noise, nextInput);
+    }
+
+    /// <inheritdoc/>
+    public long CountNonFinite(Tensor x)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        _counter ??= DeviceMemory.Allocate(Context, sizeof(long));
+        var counter = _counter.View(DType.I64, new TensorShape(1));
+        NonFiniteKernel.Run(_kernels, _stream, x, counter);
+        return _transfer.ToHost(counter, _stream).AsSpan<long>()[0];
+    }
+
+    /// <summary>
+    /// Enqueues copying <paramref name="source"/> (any layout) into the existing contiguous tensor
+    /// <paramref name="destination"/> of the same dtype and shape: how fixed buffers, such as a captured graph's
+    /// inputs, receive new values.
+    /// </summary>
+    public void CopyInto(Tensor source, Tensor destination)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(destination);
+        if (source.DType != destination.DType || source.Shape != destination.Shape || !destination.IsContiguous)
+        {
+            throw OpShapes.Fail(nameof(CopyInto), $"the destination must be a contiguous {source.DType} {source.Shape}, got {destination.DType} {destination.Shape}.");
+        }
+
+        CopyStridedKernel.Run(_kernels, _stream, source, destination);
+    }
+
     /// <summary>Frees everything (once; later calls do nothing).</summary>
     public void Dispose()
     {
@@ -462,6 +504,7 @@ public sealed class CudaOps : IOps, IDisposable
         }
 
         _root.Dispose();
+        _counter?.Dispose();
         _workspace.Dispose();
         _transfer.Dispose();
         _blasLt.Dispose();

@@ -59,35 +59,6 @@ public struct DdimStepParams
     private readonly int _padding;
 }
 
-/// <summary>What the model predicts (diffusers' prediction_type); the values are the kernel's.</summary>
-public enum DdimPrediction
-{
-    /// <summary>The noise ("epsilon").</summary>
-    Epsilon = 0,
-
-    /// <summary>The velocity ("v_prediction"; I2VGen-XL).</summary>
-    VPrediction = 1,
-
-    /// <summary>The clean sample ("sample").</summary>
-    Sample = 2,
-}
-
-/// <summary>
-/// The float32 scalars of one DDIM step, exactly those of the pipeline's <c>DDIMScheduler.GetStepScalars</c>
-/// (<c>DDIMStepScalars</c>), which this project cannot reference from the kernels.
-/// </summary>
-/// <param name="SqrtAlphaProdT">sqrt(alphas_cumprod[t]).</param>
-/// <param name="SqrtBetaProdT">sqrt(1 - alphas_cumprod[t]).</param>
-/// <param name="SqrtAlphaProdTPrev">sqrt(alphas_cumprod[prev]): the weight of the predicted clean sample.</param>
-/// <param name="DirectionCoefficient">sqrt(1 - alpha_prev - std_dev_t^2): the weight of the predicted noise.</param>
-/// <param name="StdDevT">eta * sqrt(variance): the weight of the noise (used only when noise is given).</param>
-public readonly record struct DdimCoefficients(
-    float SqrtAlphaProdT,
-    float SqrtBetaProdT,
-    float SqrtAlphaProdTPrev,
-    float DirectionCoefficient,
-    float StdDevT);
-
 /// <summary>
 /// Launcher of DdimStep.cu: classifier-free guidance and one DDIM step in one kernel, updating the fp32 latents on
 /// the device in place with the same float32 operations in the same order as the host scheduler (so the results are
@@ -145,7 +116,7 @@ public static class DdimStepKernel
 
         var x = LaunchChecks.Device(Op, nameof(latents), latents);
         var suffix = ElementwiseGrid.Suffix(modelOutput.DType, nameof(modelOutput));
-        var output = LaunchChecks.Exactly(Op, nameof(modelOutput), modelOutput, modelOutput.DType, Repeated(latents.Shape, guidance is null ? 1 : 2));
+        var output = LaunchChecks.Exactly(Op, nameof(modelOutput), modelOutput, modelOutput.DType, OpShapes.Repeated(latents.Shape, guidance is null ? 1 : 2));
         LaunchChecks.Disjoint(Op, nameof(latents), latents, x, nameof(modelOutput), modelOutput, output);
         var parameters = new DdimStepParams
         {
@@ -172,7 +143,7 @@ public static class DdimStepKernel
         if (copy is not null)
         {
             var copies = latents.Shape[0] == 0 || copy.Shape.Rank != latents.Shape.Rank ? 0 : copy.Shape[0] / latents.Shape[0];
-            parameters.Copy = LaunchChecks.Exactly(Op, nameof(copy), copy, modelOutput.DType, Repeated(latents.Shape, Math.Max(copies, 1)));
+            parameters.Copy = LaunchChecks.Exactly(Op, nameof(copy), copy, modelOutput.DType, OpShapes.Repeated(latents.Shape, Math.Max(copies, 1)));
             parameters.Copies = Math.Max(copies, 1);
             LaunchChecks.Disjoint(Op, nameof(copy), copy, parameters.Copy, nameof(latents), latents, x);
             LaunchChecks.Disjoint(Op, nameof(copy), copy, parameters.Copy, nameof(modelOutput), modelOutput, output);
@@ -201,13 +172,5 @@ public static class DdimStepKernel
         {
             kernels.Launch(SourceFile, launch, stream);
         }
-    }
-
-    /// <summary><paramref name="shape"/> with axis 0 multiplied by <paramref name="times"/>.</summary>
-    private static TensorShape Repeated(TensorShape shape, int times)
-    {
-        var dims = shape.Dims.ToArray();
-        dims[0] *= times;
-        return new TensorShape(dims);
     }
 }

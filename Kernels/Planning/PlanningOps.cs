@@ -136,7 +136,7 @@ public sealed class PlanningOps(DType activationDType = DType.F16) : IOps
     }
 
     /// <inheritdoc/>
-    public Tensor FromHost(Tensor host)
+    public Tensor FromHost(Tensor host, DType? dtype = null)
     {
         ArgumentNullException.ThrowIfNull(host);
         if (!host.DType.IsFloatingPoint())
@@ -145,8 +145,9 @@ public sealed class PlanningOps(DType activationDType = DType.F16) : IOps
         }
 
         // Weights and inputs live outside the activation arena: count them, do not plan them.
-        HostBytes += host.ElementCount * ActivationDType.SizeOf();
-        return Tensor.View(new PlannedStorage(Math.Max(host.ElementCount * ActivationDType.SizeOf(), 1)), 0, ActivationDType, host.Shape);
+        var type = dtype ?? ActivationDType;
+        HostBytes += host.ElementCount * type.SizeOf();
+        return Tensor.View(new PlannedStorage(Math.Max(host.ElementCount * type.SizeOf(), 1)), 0, type, host.Shape);
     }
 
     /// <inheritdoc/>
@@ -293,5 +294,22 @@ public sealed class PlanningOps(DType activationDType = DType.F16) : IOps
     {
         ArgumentNullException.ThrowIfNull(x);
         return Op(op, x.Shape, x);
+    }
+
+    /// <inheritdoc/>
+    public void DdimStep(Tensor modelOutput, Tensor latents, DdimStepSettings settings, Tensor? noise = null, Tensor? nextInput = null)
+    {
+        OpShapes.DdimStep(modelOutput, latents, settings, noise, nextInput, ActivationDType);
+        Read(modelOutput, latents, noise, nextInput);
+        _step++;
+    }
+
+    /// <inheritdoc/>
+    public long CountNonFinite(Tensor x)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        Read(x);
+        _step++;
+        return 0;
     }
 }

@@ -249,7 +249,31 @@ public sealed class I2VGenXLUNet
     /// </summary>
     public Tensor Forward(Tensor sample, float timestep, UNetConditioning conditioning)
     {
+        ArgumentNullException.ThrowIfNull(conditioning);
+        return Forward(sample, StepEmbedding(timestep, conditioning), conditioning);
+    }
+
+    /// <summary>
+    /// What every resnet of a call at <paramref name="timestep"/> receives: silu(repeat_interleave(time_embedding(t)
+    /// + fps_embedding, F)), (B*F, T). It depends only on the request and the timestep, so a sampler computes it
+    /// once per step of the schedule, before the loop.
+    /// </summary>
+    public Tensor StepEmbedding(float timestep, UNetConditioning conditioning)
+    {
+        ArgumentNullException.ThrowIfNull(conditioning);
+        var emb = _ops.Add(TimeEmbedding(timestep, conditioning.Batch), conditioning.FpsEmbedding); // (B, T)
+        return _ops.Silu(RepeatInterleave(emb, conditioning.Frames));                              // (B*F, T)
+    }
+
+    /// <summary>
+    /// One UNet call with the timestep given as its <see cref="StepEmbedding"/>: the noisy latents
+    /// (B*F, H, W, in_channels) to the model output of the same shape. The call uploads nothing from the host, so a
+    /// backend can capture it once and replay it.
+    /// </summary>
+    public Tensor Forward(Tensor sample, Tensor stepEmbedding, UNetConditioning conditioning)
+    {
         ArgumentNullException.ThrowIfNull(sample);
+        ArgumentNullException.ThrowIfNull(stepEmbedding);
         ArgumentNullException.ThrowIfNull(conditioning);
         var frames = conditioning.Frames;
         if (sample.Shape.Rank != 4 || sample.Shape[3] != _config.InChannels || sample.Shape != conditioning.ImageStream.Shape)
@@ -258,8 +282,13 @@ public sealed class I2VGenXLUNet
                 $"UNet sample must be (B*F, H, W, {_config.InChannels}) like the image latents {conditioning.ImageStream.Shape}; got {sample.Shape}.", nameof(sample));
         }
 
-        var emb = _ops.Add(TimeEmbedding(timestep, conditioning.Batch), conditioning.FpsEmbedding); // (B, T)
-        var inputs = new BlockInputs(_ops.Silu(RepeatInterleave(emb, frames)), conditioning.Context, frames, conditioning.CrossKeyValues);
+        var expected = new TensorShape(sample.Shape[0], conditioning.FpsEmbedding.Shape[1]);
+        if (stepEmbedding.Shape != expected)
+        {
+            throw new ArgumentException($"The step embedding must be {expected} (B*F, T), as StepEmbedding makes it; got {stepEmbedding.Shape}.", nameof(stepEmbedding));
+        }
+
+        var inputs = new BlockInputs(stepEmbedding, conditioning.Context, frames, conditioning.CrossKeyValues);
 
         var x = _convIn.Forward(_ops.Concat([sample, conditioning.ImageStream], axis: -1));   // (N, H, W, c0)
         x = _transformerIn.Forward(x, frames);

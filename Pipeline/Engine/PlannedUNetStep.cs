@@ -16,29 +16,46 @@ namespace CudaI2V.Pipeline.Engine;
 /// step replays that plan, so the denoising loop allocates nothing. (Without liveness, a release-sized step would
 /// need the sum of all its tensors: 56 GiB at 512x512, 192 GiB at 704x1280.)
 /// </summary>
+/// <remarks>
+/// With <c>graphs</c>, the step is also captured as a CUDA graph: the first call runs directly (it compiles the
+/// kernels and builds the GEMM plans, which a capture must not do), the second captures the forward and replays
+/// it, and every later call only copies its step embedding into the graph's fixed input and replays. That is
+/// possible because nothing in a step changes address: the arena is planned, the sample is the engine's one input
+/// buffer, the step embedding goes through a fixed slot, and the conditioning was computed before the loop.
+/// </remarks>
 internal sealed class PlannedUNetStep : IDisposable
 {
     private readonly CudaOps _ops;
     private readonly DeviceArena _arena;
     private readonly PlannedAllocator _allocator;
+    private readonly Tensor? _slot;
+    private CudaGraph? _graph;
+    private Tensor? _graphSample;
+    private Tensor? _graphOutput;
+    private int _calls;
 
-    private PlannedUNetStep(CudaOps ops, DeviceArena arena, PlannedAllocator allocator)
+    private PlannedUNetStep(CudaOps ops, DeviceArena arena, PlannedAllocator allocator, Tensor? slot)
     {
         _ops = ops;
         _arena = arena;
         _allocator = allocator;
+        _slot = slot;
     }
 
     /// <summary>The packed plan (its peak is reported before the loop starts).</summary>
     public ArenaPlan Plan => _arena.Plan;
 
+    /// <summary>Whether the step replays a captured CUDA graph (from its second call).</summary>
+    public bool UsesGraph => _slot is not null;
+
     /// <summary>
     /// Plans the step for these shapes. <paramref name="shapes"/> is the UNet's weight layout (key, dtype, shape),
-    /// <paramref name="config"/> its config; the input shapes are the request's.
+    /// <paramref name="config"/> its config; the input shapes are the request's. With <paramref name="graphs"/> the
+    /// step is captured and replayed as a CUDA graph from its second call.
     /// </summary>
     public static PlannedUNetStep Create(
         CudaOps ops, UNetConfig config, IReadOnlyList<WeightManifestEntry> shapes,
-        TensorShape latents, TensorShape imageEmbeddings, TensorShape text, int frames)
+        TensorShape latents, TensorShape imageEmbeddings, TensorShape text, int frames, bool graphs = false)
     {
         var planning = new PlanningOps(ops.ActivationDType);
         using var weights = WeightSet.Generated("unet", shapes, e => PlanningOps.ShapeOnly(e.DType, e.Shape));
@@ -50,21 +67,58 @@ internal sealed class PlannedUNetStep : IDisposable
             planning.FromHost(PlanningOps.ShapeOnly(DType.F32, text)),
             Enumerable.Repeat(16f, batch).ToArray(),
             frames);
+        var embedding = StepEmbeddingShape(latents, conditioning);
         planning.BeginRecording();
-        var output = unet.Forward(planning.FromHost(PlanningOps.ShapeOnly(DType.F32, latents)), 1, conditioning);
+        var output = unet.Forward(
+            planning.FromHost(PlanningOps.ShapeOnly(DType.F32, latents)),
+            planning.FromHost(PlanningOps.ShapeOnly(DType.F32, embedding)),
+            conditioning);
         var plan = planning.Plan(output);
         var arena = DeviceArena.Create(plan, new CudaDeviceAllocator(ops.Context), reserve: 256L << 20);
         var allocator = new PlannedAllocator(plan, arena.AddressOf, (address, bytes) => new DeviceStorage(address, bytes, () => true, "UNet step arena"));
-        return new PlannedUNetStep(ops, arena, allocator);
+        var slot = graphs ? ops.Empty(ops.ActivationDType, embedding) : null;
+        return new PlannedUNetStep(ops, arena, allocator, slot);
     }
 
-    /// <summary>One UNet call on the arena; the output stays valid until the next call.</summary>
-    public Tensor Forward(I2VGenXLUNet unet, Tensor sample, float timestep, UNetConditioning conditioning)
+    /// <summary>The shape of the step embedding the forward takes: (B*F, T).</summary>
+    private static TensorShape StepEmbeddingShape(TensorShape latents, UNetConditioning conditioning) =>
+        new(latents[0], conditioning.FpsEmbedding.Shape[1]);
+
+    /// <summary>
+    /// One UNet call on the arena; the output stays valid until the next call. With graphs, every call must pass
+    /// the same <paramref name="sample"/> buffer (the graph reads it by address).
+    /// </summary>
+    public Tensor Forward(I2VGenXLUNet unet, Tensor sample, Tensor stepEmbedding, UNetConditioning conditioning)
+    {
+        ArgumentNullException.ThrowIfNull(unet);
+        ArgumentNullException.ThrowIfNull(sample);
+        if (_slot is null || _calls++ == 0)
+        {
+            return Direct(unet, sample, stepEmbedding, conditioning);
+        }
+
+        if (_graph is null)
+        {
+            _ops.Stream.Synchronize(); // the warm-up call has finished: its kernels are loaded and its GEMM plans exist
+            _graphSample = sample;
+            _graph = CudaGraph.Capture(_ops.Stream, _ => _graphOutput = Direct(unet, sample, _slot, conditioning));
+        }
+        else if (!ReferenceEquals(sample.Storage, _graphSample!.Storage) || sample.ByteOffset != _graphSample.ByteOffset || sample.Shape != _graphSample.Shape)
+        {
+            throw new InvalidOperationException("A graphed UNet step reads its sample by address: pass the same input buffer at every step.");
+        }
+
+        _ops.CopyInto(stepEmbedding, _slot);
+        _graph.Launch(_ops.Stream);
+        return _graphOutput!;
+    }
+
+    private Tensor Direct(I2VGenXLUNet unet, Tensor sample, Tensor stepEmbedding, UNetConditioning conditioning)
     {
         _allocator.Restart();
         using (_ops.UsePlan(_allocator))
         {
-            return unet.Forward(sample, timestep, conditioning);
+            return unet.Forward(sample, stepEmbedding, conditioning);
         }
     }
 
@@ -72,6 +126,7 @@ internal sealed class PlannedUNetStep : IDisposable
     public void Dispose()
     {
         _ops.Stream.Synchronize();
+        _graph?.Dispose();
         _arena.Dispose();
     }
 }

@@ -81,6 +81,12 @@ public sealed class VideoEngine : IDisposable
     /// <summary>Receives one-line notes (the planned memory of the UNet step on the GPU).</summary>
     public Action<string>? Log { get; set; }
 
+    /// <summary>
+    /// On the GPU, capture each request's UNet step as a CUDA graph and replay it (same results, fewer launches).
+    /// Off by default until a GPU run has shown replay equal to direct launches (docs/gpu-first-run.md).
+    /// </summary>
+    public bool UseCudaGraphs { get; set; }
+
     /// <summary>The backend the models run on.</summary>
     public IOps Ops => _ops;
 
@@ -185,39 +191,45 @@ public sealed class VideoEngine : IDisposable
         observer?.Tensor("image_latents", ToNcfhw(imageLatents, frames));
         Leave(GenerationStage.EncodingImage);
 
-        // 3. The denoising loop. Latents stay F32 on the host for the scheduler; the UNet gets a copy.
+        // 3. The denoising loop. The scheduler's latents stay F32 on the backend and are updated there, fused with
+        // the guidance (IOps.DdimStep), which also writes the next UNet input; nothing returns to the host per step
+        // but the non-finite counts. The conditioning and the step embedding of every timestep are computed first.
         Enter(GenerationStage.Denoising, options.Steps);
         var scheduler = new DDIMScheduler(_scheduler);
         scheduler.SetTimesteps(options.Steps);
         var fps = Enumerable.Repeat((float)options.Fps, batch).ToArray();
         var conditioning = _unet.Condition(_ops.FromHost(imageLatents), _ops.FromHost(imageEmbeddings), _ops.FromHost(promptEmbeds), fps, frames);
+        var stepEmbeddings = scheduler.Timesteps.Select(t => _unet.StepEmbedding(t, conditioning)).ToList();
         using var planned = _ops is CudaOps cuda && _unetShapes is not null
-            ? PlannedUNetStep.Create(cuda, _unet.Config, _unetShapes, imageLatents.Shape, imageEmbeddings.Shape, promptEmbeds.Shape, frames)
+            ? PlannedUNetStep.Create(cuda, _unet.Config, _unetShapes, imageLatents.Shape, imageEmbeddings.Shape, promptEmbeds.Shape, frames, UseCudaGraphs)
             : null;
         if (planned is not null)
         {
-            Log?.Invoke($"UNet step on one planned arena: {planned.Plan.Describe(3)}");
+            Log?.Invoke($"UNet step on one planned arena{(planned.UsesGraph ? ", replayed as a CUDA graph" : "")}: {planned.Plan.Describe(3)}");
         }
 
-        var latents = InitialLatents(options, generator, frames, latentH, latentW, latentC);                     // (F, h, w, L)
-        observer?.Tensor("latents.initial", ToNcfhw(latents, frames));
+        var initial = InitialLatents(options, generator, frames, latentH, latentW, latentC);                   // (F, h, w, L)
+        observer?.Tensor("latents.initial", ToNcfhw(initial, frames));
+        var latents = _ops.FromHost(initial, DType.F32);
+        var input = _ops.FromHost(guidance ? Concat0(initial, initial) : initial);                              // (B2*F, h, w, L)
         for (var i = 0; i < scheduler.Timesteps.Count; i++)
         {
             cancellation.ThrowIfCancellationRequested();
             var t = scheduler.Timesteps[i];
-            var input = guidance ? Concat0(latents, latents) : latents;                                           // (B2*F, h, w, L)
-            Tensor output;
             using (var stepScope = (_ops as CudaOps)?.BeginScope())
             {
-                var sample = _ops.FromHost(input);
-                output = _ops.ToHost(planned?.Forward(_unet, sample, t, conditioning) ?? _unet.Forward(sample, t, conditioning));
+                var output = planned?.Forward(_unet, input, stepEmbeddings[i], conditioning) ?? _unet.Forward(input, stepEmbeddings[i], conditioning);
+                if (observer is not null)
+                {
+                    observer.UNetStep(i, t, ToNcfhw(_ops.ToHost(input), frames), ToNcfhw(_ops.ToHost(output), frames));
+                }
+
+                CheckFinite(output, i, t, "the UNet's output");
+                var noise = options.Eta > 0 ? _ops.FromHost(VarianceNoise(generator, frames, latentH, latentW, latentC), DType.F32) : null;
+                _ops.DdimStep(output, latents, scheduler.StepSettings(t, options.Eta, guidance ? (float)options.Guidance : null), noise, input);
+                CheckFinite(latents, i, t, "the latents after the DDIM update");
             }
 
-            observer?.UNetStep(i, t, ToNcfhw(input, frames), ToNcfhw(output, frames));
-            CheckFinite(output, i, t, "the UNet's output");
-            var prediction = guidance ? Guide(output, (float)options.Guidance) : output;
-            latents = scheduler.Step(prediction, t, latents, options.Eta, options.Eta > 0 ? generator : null);
-            CheckFinite(latents, i, t, "the latents after the DDIM update");
             progress?.Report(new GenerationProgress(GenerationStage.Denoising, i + 1, options.Steps, clock.Elapsed));
         }
 
@@ -225,7 +237,7 @@ public sealed class VideoEngine : IDisposable
 
         // 4. Decode frames in chunks: latents * float32(1 / scaling_factor), then [-1, 1] to [0, 1].
         Enter(GenerationStage.Decoding, frames);
-        var unscaled = Scale(latents, (float)(1.0 / _vae.Config.ScalingFactor));
+        var unscaled = Scale(_ops.ToHost(latents), (float)(1.0 / _vae.Config.ScalingFactor));
         var decoded = new List<Tensor>();
         for (var start = 0; start < frames; start += options.DecodeChunk)
         {
@@ -251,15 +263,7 @@ public sealed class VideoEngine : IDisposable
     /// </summary>
     private void CheckFinite(Tensor values, int step, int timestep, string where)
     {
-        var count = 0;
-        foreach (var v in values.AsSpan<float>())
-        {
-            if (!float.IsFinite(v))
-            {
-                count++;
-            }
-        }
-
+        var count = _ops.CountNonFinite(values);
         if (count > 0)
         {
             var hint = _ops.ActivationDType == DType.F16
@@ -300,24 +304,11 @@ public sealed class VideoEngine : IDisposable
     }
 
     /// <summary>
-    /// Classifier-free guidance on the UNet's output (2F, h, w, L): v_u + g * (v_c - v_u) in float32, in that
-    /// order (difference, scale, add), negative half first.
+    /// The n standard-normal values an eta &gt; 0 step adds, drawn as diffusers draws them (torch.randn of the
+    /// model output's shape (1, L, F, h, w), in that element order), then laid out channels-last like the latents.
     /// </summary>
-    public static Tensor Guide(Tensor output, float guidance)
-    {
-        ArgumentNullException.ThrowIfNull(output);
-        var all = output.AsSpan<float>();
-        var half = all.Length / 2;
-        var result = Tensor.Zeros(DType.F32, new TensorShape(output.Shape[0] / 2, output.Shape[1], output.Shape[2], output.Shape[3]));
-        var r = result.AsSpan<float>();
-        for (var i = 0; i < half; i++)
-        {
-            var uncond = all[i];
-            r[i] = uncond + (guidance * (all[half + i] - uncond));
-        }
-
-        return result;
-    }
+    private static Tensor VarianceNoise(SeededRandom generator, int frames, int h, int w, int channels) =>
+        generator.StandardNormal(new TensorShape(1, channels, frames, h, w)).Permute(0, 2, 3, 4, 1).Contiguous().Reshape(frames, h, w, channels);
 
     private static Tensor InitialLatents(GenerationOptions options, SeededRandom generator, int frames, int h, int w, int channels)
     {

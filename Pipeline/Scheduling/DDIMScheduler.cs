@@ -1,4 +1,5 @@
 using System.Buffers;
+using CudaI2V.Kernels;
 using CudaI2V.Loader;
 using CudaI2V.Loader.Configs;
 using CudaI2V.Pipeline.Noise;
@@ -146,6 +147,28 @@ public sealed class DDIMScheduler
     }
 
     /// <summary>
+    /// The step at <paramref name="timestep"/> as a backend op takes it (<see cref="IOps.DdimStep"/>): this config's
+    /// prediction type and clipping with <see cref="GetStepScalars"/>'s coefficients, and the classifier-free
+    /// <paramref name="guidance"/> scale when the model output holds an unconditional and a conditional half.
+    /// </summary>
+    public DdimStepSettings StepSettings(int timestep, float eta = 0f, float? guidance = null)
+    {
+        var s = GetStepScalars(timestep, eta);
+        var prediction = Config.PredictionType switch
+        {
+            PredictionType.Epsilon => DdimPrediction.Epsilon,
+            PredictionType.VPrediction => DdimPrediction.VPrediction,
+            PredictionType.Sample => DdimPrediction.Sample,
+            _ => throw new InvalidOperationException($"Unknown prediction type {Config.PredictionType}."),
+        };
+        return new DdimStepSettings(
+            prediction,
+            new DdimCoefficients(s.SqrtAlphaProdT, s.SqrtBetaProdT, s.SqrtAlphaProdTPrev, s.DirectionCoefficient, s.StdDevT),
+            guidance,
+            Config.ClipSample ? (float)Config.ClipSampleRange : null);
+    }
+
+    /// <summary>
     /// One DDIM step (diffusers' step): from the model's output at <paramref name="timestep"/> and the current sample
     /// x_t, writes x_prev to <paramref name="prevSample"/>. With the config's prediction type: x0 and eps from
     /// (model_output, sample); x0 clipped to ±clip_sample_range when clip_sample; x_prev = sqrt(alpha_prev) * x0 +
@@ -160,7 +183,7 @@ public sealed class DDIMScheduler
     /// <exception cref="ArgumentException">The spans differ in length, or eta &gt; 0 without noise.</exception>
     public void Step(ReadOnlySpan<float> modelOutput, int timestep, ReadOnlySpan<float> sample, Span<float> prevSample, float eta = 0f, ReadOnlySpan<float> varianceNoise = default)
     {
-        var s = GetStepScalars(timestep, eta);
+        var settings = StepSettings(timestep, eta);
         var n = sample.Length;
         if (modelOutput.Length != n || prevSample.Length != n)
         {
@@ -176,33 +199,7 @@ public sealed class DDIMScheduler
                 nameof(varianceNoise));
         }
 
-        var prediction = Config.PredictionType;
-        var clip = Config.ClipSample;
-        var range = (float)Config.ClipSampleRange;
-        for (var i = 0; i < n; i++)
-        {
-            float x = sample[i], m = modelOutput[i];
-            var (original, epsilon) = prediction switch
-            {
-                PredictionType.Epsilon => ((x - (s.SqrtBetaProdT * m)) / s.SqrtAlphaProdT, m),
-                PredictionType.VPrediction => ((s.SqrtAlphaProdT * x) - (s.SqrtBetaProdT * m), (s.SqrtAlphaProdT * m) + (s.SqrtBetaProdT * x)),
-                PredictionType.Sample => (m, (x - (s.SqrtAlphaProdT * m)) / s.SqrtBetaProdT),
-                _ => throw new InvalidOperationException($"Unknown prediction type {prediction}."),
-            };
-            if (clip)
-            {
-                // torch.clamp(x, -r, r) = min(max(x, -r), r), NaN passing through.
-                original = MathF.Min(MathF.Max(original, -range), range);
-            }
-
-            var previous = (s.SqrtAlphaProdTPrev * original) + (s.DirectionCoefficient * epsilon);
-            if (addNoise)
-            {
-                previous += s.StdDevT * varianceNoise[i];
-            }
-
-            prevSample[i] = previous;
-        }
+        DdimUpdate.Apply(settings, modelOutput, sample, prevSample, addNoise ? varianceNoise : default);
     }
 
     /// <summary>

@@ -1,6 +1,5 @@
+using CudaI2V.Kernels;
 using CudaI2V.Kernels.Cuda;
-using CudaI2V.Loader.Configs;
-using CudaI2V.Pipeline.Engine;
 using CudaI2V.Pipeline.Scheduling;
 using CudaI2V.Runtime.Tensors;
 using CudaI2V.Tests.Scheduling;
@@ -9,7 +8,7 @@ using CudaI2V.Tests.Support;
 namespace CudaI2V.Tests.Gpu;
 
 /// <summary>
-/// The fused guidance + DDIM kernel on a real GPU against the host pipeline's own VideoEngine.Guide and
+/// The fused guidance + DDIM kernel on a real GPU against diffusers' guidance (computed here) and the host
 /// DDIMScheduler.Step on the same values: the fp32 latents must be equal bit for bit, and the copy for the next UNet
 /// input must be their rounding (skipped without a GPU).
 /// </summary>
@@ -57,18 +56,10 @@ public sealed class GpuDdimStepKernelTests
 
         foreach (var t in new[] { scheduler.Timesteps[0], scheduler.Timesteps[25], scheduler.Timesteps[^1] })
         {
-            var s = scheduler.GetStepScalars(t, eta);
-            var coefficients = new DdimCoefficients(s.SqrtAlphaProdT, s.SqrtBetaProdT, s.SqrtAlphaProdTPrev, s.DirectionCoefficient, s.StdDevT);
-            var kind = config.PredictionType switch
-            {
-                PredictionType.Epsilon => DdimPrediction.Epsilon,
-                PredictionType.VPrediction => DdimPrediction.VPrediction,
-                _ => DdimPrediction.Sample,
-            };
+            var step = scheduler.StepSettings(t, eta, guided ? Guidance : null);
+            DdimStepKernel.Run(gpu.Kernels, gpu.Stream, deviceOutput, deviceLatents, step.Coefficients, step.Prediction, step.Guidance, step.ClipRange, deviceNoise, copy);
 
-            DdimStepKernel.Run(gpu.Kernels, gpu.Stream, deviceOutput, deviceLatents, coefficients, kind, guided ? Guidance : null, clip ? (float)config.ClipSampleRange : null, deviceNoise, copy);
-
-            var prediction0 = guided ? VideoEngine.Guide(output, Guidance) : output;
+            var prediction0 = guided ? Guide(output, Guidance) : output;
             latents = scheduler.Step(prediction0, t, latents, eta, varianceNoise: noise);
             var actual = scratch.Floats(deviceLatents);
             var expected = latents.ToFloat32Array();
@@ -102,5 +93,19 @@ public sealed class GpuDdimStepKernelTests
 
         Assert.Equal(1L, scratch.Download(counter).AsSpan<long>()[0]);
         Assert.False(float.IsFinite(scratch.Floats(latents)[6]));
+    }
+
+    /// <summary>diffusers' guidance on the host, as its own reference: u + g * (c - u) in float32, unconditional half first.</summary>
+    private static Tensor Guide(Tensor output, float guidance)
+    {
+        var all = output.ToFloat32Array();
+        var half = all.Length / 2;
+        var result = new float[half];
+        for (var i = 0; i < half; i++)
+        {
+            result[i] = all[i] + (guidance * (all[half + i] - all[i]));
+        }
+
+        return Tensor.FromSpan<float>(result, new TensorShape(output.Shape[0] / 2, output.Shape[1], output.Shape[2], output.Shape[3]));
     }
 }

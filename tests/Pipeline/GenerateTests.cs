@@ -88,6 +88,57 @@ public sealed class GenerateTests
     }
 
     [Fact]
+    public void Eta_noise_is_drawn_in_diffusers_layout_after_the_initial_noise()
+    {
+        // With the initial noise given and the image latent's mean, the step's noise is the generator's first draw:
+        // torch.randn of the (1, L, F, h, w) model output, in that element order. The observer sees the tensors in
+        // that layout too, so the step can be checked from what it reports: input(step 1) = DDIM(guide(output(step 0))).
+        using var engine = VideoEngineLoader.Load(ModelDirectory.Open(Fixtures.PipelineTiny), new EngineLoadOptions(new CacheRoot(Cache)));
+        var image = ImageLoader.Load(Fixtures.Path("pipeline-tiny", "input.png"));
+        var shape = new CudaI2V.Runtime.Tensors.TensorShape(1, 4, 2, 20, 28);
+        var options = new GenerationOptions
+        {
+            Prompt = "a cat",
+            Frames = 2,
+            Steps = 2,
+            Height = 40,
+            Width = 56,
+            Seed = 5,
+            Eta = 1f,
+            InitialNoise = new CudaI2V.Pipeline.Noise.SeededRandom(3).StandardNormal(shape),
+        };
+        var steps = new StepObserver();
+        engine.Generate(image, options, observer: steps, cancellation: TestContext.Current.CancellationToken);
+
+        var scheduler = new CudaI2V.Pipeline.Scheduling.DDIMScheduler(ModelDirectory.Open(Fixtures.PipelineTiny).Scheduler);
+        scheduler.SetTimesteps(2);
+        var (t, input, output) = steps.Steps[0];
+        var half = (int)shape.ElementCount;
+        var all = output.ToFloat32Array();
+        var guided = new float[half];
+        for (var i = 0; i < half; i++)
+        {
+            guided[i] = all[i] + ((float)options.Guidance * (all[half + i] - all[i]));
+        }
+
+        var expected = scheduler.Step(
+            CudaI2V.Runtime.Tensors.Tensor.FromSpan<float>(guided, shape), t, CudaI2V.Runtime.Tensors.Tensor.FromSpan<float>(input.ToFloat32Array().AsSpan(0, half), shape),
+            options.Eta, new CudaI2V.Pipeline.Noise.SeededRandom(5));
+        Assert.Equal(expected.ToFloat32Array(), steps.Steps[1].Input.ToFloat32Array()[..half]);
+    }
+
+    private sealed class StepObserver : IGenerationObserver
+    {
+        public List<(int Timestep, CudaI2V.Runtime.Tensors.Tensor Input, CudaI2V.Runtime.Tensors.Tensor Output)> Steps { get; } = [];
+
+        public void Tensor(string name, CudaI2V.Runtime.Tensors.Tensor value)
+        {
+        }
+
+        public void UNetStep(int stepIndex, int timestep, CudaI2V.Runtime.Tensors.Tensor input, CudaI2V.Runtime.Tensors.Tensor output) => Steps.Add((timestep, input, output));
+    }
+
+    [Fact]
     public void Without_guidance_the_batch_is_one_and_initial_noise_can_be_given()
     {
         using var engine = VideoEngineLoader.Load(ModelDirectory.Open(Fixtures.PipelineTiny), new EngineLoadOptions(new CacheRoot(Cache)));

@@ -33,7 +33,7 @@ public sealed class BindingOnlyOps : IOps
 
     public DType ActivationDType => DType.F16;
 
-    public Tensor FromHost(Tensor host) => host;
+    public Tensor FromHost(Tensor host, DType? dtype = null) => host;
 
     public Tensor Empty(DType dtype, TensorShape shape) => throw Refused();
 
@@ -88,4 +88,8 @@ public sealed class BindingOnlyOps : IOps
     public Tensor NhwcToNcfhw(Tensor x, int frames) => throw Refused();
 
     private static NotSupportedException Refused() => new("BindingOnlyOps binds weights and computes nothing.");
+
+    public void DdimStep(Tensor modelOutput, Tensor latents, DdimStepSettings settings, Tensor? noise = null, Tensor? nextInput = null) => throw Refused();
+
+    public long CountNonFinite(Tensor x) => throw Refused();
 }

@@ -1,3 +1,4 @@
+using CudaI2V.Kernels;
 using CudaI2V.Kernels.Cuda;
 using CudaI2V.Runtime.Cuda;
 using CudaI2V.Runtime.Tensors;

@@ -1,0 +1,75 @@
+using CudaI2V.Kernels;
+using CudaI2V.Kernels.Cpu;
+using CudaI2V.Kernels.Cuda;
+using CudaI2V.Loader;
+using CudaI2V.Pipeline.Engine;
+using CudaI2V.Pipeline.Imaging;
+using CudaI2V.Runtime.Caching;
+using CudaI2V.Runtime.Tensors;
+using CudaI2V.Tests.Support;
+
+namespace CudaI2V.Tests.Gpu;
+
+/// <summary>
+/// The denoising loop on the GPU: the scheduler's ops through <see cref="CudaOps"/> equal <see cref="CpuOps"/>'s, and a
+/// UNet step replayed as a CUDA graph gives the video that direct launches give (skipped without a GPU).
+/// </summary>
+[Collection("GPU")]
+[Trait("Category", "GPU")]
+public sealed class GpuEngineTests
+{
+    private readonly string _cache = Fixtures.TempFolder("gpu-engine");
+
+    [Theory]
+    [InlineData(DType.F16)]
+    [InlineData(DType.BF16)]
+    public void The_scheduler_ops_equal_the_cpu_ones(DType dtype)
+    {
+        var gpu = GpuProbe.Require();
+        using var ops = new CudaOps(gpu.Context, new CudaOpsOptions(dtype));
+        var cpu = new CpuOps();
+        var shape = new TensorShape(3, 5, 7, 4);
+        var latents = Tensor.FromSpan<float>(new TestData(11).Floats((int)shape.ElementCount, scale: 2f), shape);
+        // The model output as the GPU holds it (rounded to its dtype), so both sides start from the same values.
+        var output = Tensor.FromSpan<float>(new TestData(12).Floats(2 * (int)shape.ElementCount), new TensorShape(6, 5, 7, 4)).To(dtype).To(DType.F32);
+        var noise = Tensor.FromSpan<float>(new TestData(13).Floats((int)shape.ElementCount), shape);
+        var settings = new DdimStepSettings(DdimPrediction.VPrediction, new DdimCoefficients(0.9f, 0.43588989f, 0.95f, 0.31224990f, 0.125f), 9f);
+
+        var deviceLatents = ops.FromHost(latents, DType.F32);
+        var next = ops.Empty(dtype, output.Shape);
+        ops.DdimStep(ops.FromHost(output), deviceLatents, settings, ops.FromHost(noise, DType.F32), next);
+        var hostLatents = latents.To(DType.F32);
+        var hostNext = Tensor.Zeros(DType.F32, output.Shape);
+        cpu.DdimStep(output, hostLatents, settings, noise, hostNext);
+
+        Assert.Equal(hostLatents.ToFloat32Array(), ops.ToHost(deviceLatents).ToFloat32Array());
+        Assert.Equal(hostNext.To(dtype).To(DType.F32).ToFloat32Array(), ops.ToHost(next).ToFloat32Array());
+        var poisoned = latents.ToFloat32Array();
+        poisoned[3] = float.NaN;
+        poisoned[40] = float.NegativeInfinity;
+        Assert.Equal(2L, ops.CountNonFinite(ops.FromHost(Tensor.FromSpan<float>(poisoned, shape), DType.F32)));
+        Assert.Equal(0L, ops.CountNonFinite(deviceLatents));
+    }
+
+    [Fact]
+    public void A_graphed_unet_step_gives_the_video_of_direct_launches()
+    {
+        var gpu = GpuProbe.Require();
+        using var engine = VideoEngineLoader.Load(
+            ModelDirectory.Open(Fixtures.PipelineTiny), new EngineLoadOptions(new CacheRoot(_cache), Ops: new CudaOps(gpu.Context)));
+        var image = ImageLoader.Load(Fixtures.Path("pipeline-tiny", "input.png"));
+        var options = new GenerationOptions { Prompt = "a cat", Frames = 4, Steps = 4, Height = 40, Width = 56, Seed = 7 };
+        var token = TestContext.Current.CancellationToken;
+        var notes = new List<string>();
+        engine.Log = notes.Add;
+
+        var direct = engine.Generate(image, options, cancellation: token).Video.ToFloat32Array();
+        engine.UseCudaGraphs = true;
+        var graphed = engine.Generate(image, options, cancellation: token).Video.ToFloat32Array();
+        var again = engine.Generate(image, options, cancellation: token).Video.ToFloat32Array();
+
+        Assert.Contains(notes, n => n.Contains("replayed as a CUDA graph", StringComparison.Ordinal));
+        Assert.Equal(direct, graphed);
+        Assert.Equal(direct, again);
+    }
+}
