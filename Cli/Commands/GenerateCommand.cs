@@ -35,6 +35,7 @@ internal static class GenerateCommand
             new OptionSpec("device", "auto|cpu|cuda", "Where the UNet, VAE and image encoder run: the GPU when one works (auto), the fp32 CPU reference, or the GPU only.", Default: "auto"),
             new OptionSpec("variant", "fp32|fp16", "Which weight files to load where both exist.", Default: "fp32 on the CPU"),
             new OptionSpec("cache-dir", "folder", "Where built models and caches are kept.", Default: "$CUDAI2V_CACHE_DIR or the user cache folder"),
+            new OptionSpec("cuda-graphs", null, "On the GPU, capture the UNet step once and replay it as a CUDA graph (same video, fewer launches; not yet checked on a GPU)."),
             new OptionSpec("demo", null, "Write a small random-weight pipeline (no download) and make a short video from a built-in image."),
         ],
         Run,
@@ -95,6 +96,11 @@ internal static class GenerateCommand
 
             var load = Stopwatch.StartNew();
             using var engine = VideoEngineLoader.Load(model, new EngineLoadOptions(cache, variant, line => context.Error.WriteLine($"cudai2v generate: {line}"), ops));
+            engine.UseCudaGraphs = args.Has("cuda-graphs");
+            if (engine.UseCudaGraphs && ops is CudaI2V.Kernels.Cpu.CpuOps)
+            {
+                context.Error.WriteLine("cudai2v generate: note: --cuda-graphs has no effect on the CPU backend.");
+            }
             var loadTime = load.Elapsed;
             var bar = new ProgressBar(context.Error);
             var result = engine.Generate(image, options, bar, cancellation: cancellation.Token);

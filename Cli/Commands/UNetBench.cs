@@ -4,11 +4,11 @@ using System.Reflection;
 using System.Text.Json;
 using CudaI2V.Kernels;
 using CudaI2V.Kernels.Cuda;
-using CudaI2V.Kernels.Planning;
 using CudaI2V.Layers.UNet;
 using CudaI2V.Layers.Vae;
 using CudaI2V.Loader;
 using CudaI2V.Loader.Configs;
+using CudaI2V.Pipeline.Engine;
 using CudaI2V.Runtime.Cuda;
 using CudaI2V.Runtime.Memory;
 using CudaI2V.Runtime.Tensors;
@@ -68,50 +68,44 @@ internal static class UNetBench
                 Enumerable.Repeat(16f, batch).ToArray(),
                 frames);
 
-            // Plan one step's activations by running it through PlanningOps (shapes only), then one arena.
-            var planning = new PlanningOps(ops.ActivationDType);
-            using var shapeWeights = WeightSet.Generated("unet", unetManifest.Entries, e => PlanningOps.ShapeOnly(e.DType, e.Shape));
-            var shapeUnet = I2VGenXLUNet.Load(planning, shapeWeights, unetConfig);
-            var weightBytes = planning.HostBytes;
-            var planned = shapeUnet.Condition(
-                planning.FromHost(PlanningOps.ShapeOnly(DType.F32, new TensorShape(batch * frames, h, w, c))),
-                planning.FromHost(PlanningOps.ShapeOnly(DType.F32, new TensorShape(batch, 1, cross))),
-                planning.FromHost(PlanningOps.ShapeOnly(DType.F32, new TensorShape(batch, 77, cross))),
-                Enumerable.Repeat(16f, batch).ToArray(),
-                frames);
-            planning.BeginRecording();
-            var plannedOutput = shapeUnet.Forward(planning.FromHost(PlanningOps.ShapeOnly(DType.F32, sample.Shape)), 981, planned);
-            var plan = planning.Plan(plannedOutput);
+            // Plan one step's activations by running it through PlanningOps (shapes only), then one arena; the step
+            // is timed by direct launches and again replayed as a CUDA graph, on the same arena.
+            using var step = PlannedUNetStep.Create(
+                ops, unetConfig, unetManifest.Entries, sample.Shape, new TensorShape(batch, 1, cross), new TensorShape(batch, 77, cross), frames, graphs: true, reserve: 512L << 20);
+            var plan = step.Plan;
             output.WriteLine($"planned step activations: {plan.Describe(3)}");
-            using var arena = DeviceArena.Create(plan, new CudaDeviceAllocator(gpu), reserve: 512L << 20);
-            var allocator = new PlannedAllocator(plan, arena.AddressOf, (address, bytes) => new DeviceStorage(address, bytes, () => true, "step arena"));
+            var embedding = unet.StepEmbedding(981, conditioning);
 
-            double Step()
+            double Time(Func<Tensor> forward)
             {
-                allocator.Restart();
                 using var start = new CudaEvent(gpu);
                 using var end = new CudaEvent(gpu);
-                using (ops.UsePlan(allocator))
-                {
-                    start.Record(ops.Stream);
-                    unet.Forward(sample, 981, conditioning);
-                    end.Record(ops.Stream);
-                }
-
+                start.Record(ops.Stream);
+                forward();
+                end.Record(ops.Stream);
                 end.Synchronize();
                 return CudaEvent.ElapsedMilliseconds(start, end);
             }
 
-            Step();
-            var times = Enumerable.Range(0, steps).Select(_ => Step()).Order().ToArray();
+            double[] Repeat(Func<Tensor> forward) => [.. Enumerable.Range(0, steps).Select(_ => Time(forward)).Order()];
+
+            Tensor Direct() => step.Direct(unet, sample, embedding, conditioning);
+            Tensor Graphed() => step.Forward(unet, sample, embedding, conditioning);
+
+            Time(Direct);
+            var times = Repeat(Direct);
+            Time(Graphed); // the graph's first call runs directly, its second captures
+            Time(Graphed);
+            var graphTimes = Repeat(Graphed);
             var median = times[times.Length / 2];
-            var tflops = planning.Flops / (median / 1000.0) / 1e12;
+            var graphMedian = graphTimes[graphTimes.Length / 2];
+            var tflops = step.Flops / (median / 1000.0) / 1e12;
             var memory = gpu.MemoryInfo();
 
             using (var profiler = new EventProfiler(gpu))
             {
                 ops.Profiler = profiler;
-                Step();
+                Direct();
                 ops.Profiler = null;
                 var entries = profiler.Collect();
                 var total = entries.Sum(e => e.TotalMilliseconds);
@@ -119,7 +113,7 @@ internal static class UNetBench
                 foreach (var category in OpCategories.All)
                 {
                     var ms = entries.Where(e => e.Name == category).Sum(e => e.TotalMilliseconds);
-                    output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {category,-14} {ms,9:F1} ms  {100 * ms / Math.Max(total, 1e-9),5:F1}%  {planning.FlopsByCategory.GetValueOrDefault(category) / 1e12,6:F2} TFLOP"));
+                    output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {category,-14} {ms,9:F1} ms  {100 * ms / Math.Max(total, 1e-9),5:F1}%  {step.FlopsByCategory.GetValueOrDefault(category) / 1e12,6:F2} TFLOP"));
                 }
             }
 
@@ -147,13 +141,14 @@ internal static class UNetBench
             output.WriteLine(string.Create(
                 CultureInfo.InvariantCulture,
                 $"{gpu} driver {gpu.DriverVersion}, commit {commit}: UNet {height}x{width}x{frames}, CFG batch {batch}, {ops.ActivationDType}: "
-                + $"{median:F1} ms per step (median of {steps}; min {times[0]:F1}, max {times[^1]:F1}), {tflops:F0} TFLOP/s on {planning.Flops / 1e12:F2} TFLOP counted; "
-                + $"VAE decode {decode:F0} ms per 16 frames; planned activations {ArenaPlan.FormatBytes(plan.Peak)}, weights {ArenaPlan.FormatBytes(weightBytes)}, "
+                + $"{median:F1} ms per step (median of {steps}; min {times[0]:F1}, max {times[^1]:F1}), {tflops:F0} TFLOP/s on {step.Flops / 1e12:F2} TFLOP counted; "
+                + $"{graphMedian:F1} ms per step replayed as a CUDA graph (min {graphTimes[0]:F1}, max {graphTimes[^1]:F1}); "
+                + $"VAE decode {decode:F0} ms per 16 frames; planned activations {ArenaPlan.FormatBytes(plan.Peak)}, weights {ArenaPlan.FormatBytes(step.WeightBytes)}, "
                 + $"device memory in use {ArenaPlan.FormatBytes(memory.Total - memory.Free)} of {ArenaPlan.FormatBytes(memory.Total)}"));
 
             if (json is not null)
             {
-                WriteJson(json, gpu, commit, height, width, frames, batch, ops.ActivationDType, steps, median, times, tflops, planning, weightBytes, decode, plan, memory);
+                WriteJson(json, gpu, commit, height, width, frames, batch, ops.ActivationDType, steps, times, graphTimes, tflops, step, decode, memory);
             }
 
             return ExitCodes.Success;
@@ -176,7 +171,7 @@ internal static class UNetBench
 
     private static void WriteJson(
         string path, CudaContext gpu, string commit, int height, int width, int frames, int batch, DType dtype, int steps,
-        double median, double[] times, double tflops, PlanningOps planning, long weightBytes, double decode, ArenaPlan plan, DeviceMemoryInfo memory)
+        double[] times, double[] graphTimes, double tflops, PlannedUNetStep step, double decode, DeviceMemoryInfo memory)
     {
         var temporary = path + ".partial";
         using (var stream = File.Create(temporary))
@@ -195,31 +190,38 @@ internal static class UNetBench
             json.WriteString("dtype", dtype.SafetensorsName());
             json.WriteNumber("timed_steps", steps);
             json.WriteEndObject();
-            json.WriteNumber("unet_ms_per_step_median", median);
-            json.WriteStartArray("unet_ms_per_step");
-            foreach (var t in times)
-            {
-                json.WriteNumberValue(t);
-            }
-
-            json.WriteEndArray();
-            json.WriteNumber("counted_tflop", planning.Flops / 1e12);
+            json.WriteNumber("unet_ms_per_step_median", times[times.Length / 2]);
+            WriteArray(json, "unet_ms_per_step", times);
+            json.WriteNumber("unet_graph_ms_per_step_median", graphTimes[graphTimes.Length / 2]);
+            WriteArray(json, "unet_graph_ms_per_step", graphTimes);
+            json.WriteNumber("counted_tflop", step.Flops / 1e12);
             json.WriteNumber("tflops", tflops);
             json.WriteStartObject("counted_tflop_by_family");
-            foreach (var (family, flops) in planning.FlopsByCategory)
+            foreach (var (family, flops) in step.FlopsByCategory)
             {
                 json.WriteNumber(family, flops / 1e12);
             }
 
             json.WriteEndObject();
             json.WriteNumber("vae_decode_ms_per_16_frames", decode);
-            json.WriteNumber("planned_activation_bytes", plan.Peak);
-            json.WriteNumber("weight_bytes", weightBytes);
+            json.WriteNumber("planned_activation_bytes", step.Plan.Peak);
+            json.WriteNumber("weight_bytes", step.WeightBytes);
             json.WriteNumber("device_memory_used_bytes", memory.Total - memory.Free);
             json.WriteNumber("device_memory_total_bytes", memory.Total);
             json.WriteEndObject();
         }
 
         File.Move(temporary, path, overwrite: true);
+    }
+
+    private static void WriteArray(Utf8JsonWriter json, string name, double[] values)
+    {
+        json.WriteStartArray(name);
+        foreach (var v in values)
+        {
+            json.WriteNumberValue(v);
+        }
+
+        json.WriteEndArray();
     }
 }

@@ -23,7 +23,7 @@ namespace CudaI2V.Pipeline.Engine;
 /// possible because nothing in a step changes address: the arena is planned, the sample is the engine's one input
 /// buffer, the step embedding goes through a fixed slot, and the conditioning was computed before the loop.
 /// </remarks>
-internal sealed class PlannedUNetStep : IDisposable
+public sealed class PlannedUNetStep : IDisposable
 {
     private readonly CudaOps _ops;
     private readonly DeviceArena _arena;
@@ -34,16 +34,28 @@ internal sealed class PlannedUNetStep : IDisposable
     private Tensor? _graphOutput;
     private int _calls;
 
-    private PlannedUNetStep(CudaOps ops, DeviceArena arena, PlannedAllocator allocator, Tensor? slot)
+    private PlannedUNetStep(CudaOps ops, DeviceArena arena, PlannedAllocator allocator, Tensor? slot, PlanningOps planning, long weightBytes)
     {
         _ops = ops;
         _arena = arena;
         _allocator = allocator;
         _slot = slot;
+        Flops = planning.Flops;
+        FlopsByCategory = new Dictionary<string, double>(planning.FlopsByCategory);
+        WeightBytes = weightBytes;
     }
 
     /// <summary>The packed plan (its peak is reported before the loop starts).</summary>
     public ArenaPlan Plan => _arena.Plan;
+
+    /// <summary>The floating-point operations one step counts (multiply-adds as two).</summary>
+    public double Flops { get; }
+
+    /// <summary><see cref="Flops"/> by <c>OpCategories</c> family.</summary>
+    public IReadOnlyDictionary<string, double> FlopsByCategory { get; }
+
+    /// <summary>The bytes of the UNet's weights in the backend's dtype (outside the arena).</summary>
+    public long WeightBytes { get; }
 
     /// <summary>Whether the step replays a captured CUDA graph (from its second call).</summary>
     public bool UsesGraph => _slot is not null;
@@ -55,11 +67,13 @@ internal sealed class PlannedUNetStep : IDisposable
     /// </summary>
     public static PlannedUNetStep Create(
         CudaOps ops, UNetConfig config, IReadOnlyList<WeightManifestEntry> shapes,
-        TensorShape latents, TensorShape imageEmbeddings, TensorShape text, int frames, bool graphs = false)
+        TensorShape latents, TensorShape imageEmbeddings, TensorShape text, int frames, bool graphs = false, long reserve = 256L << 20)
     {
+        ArgumentNullException.ThrowIfNull(ops);
         var planning = new PlanningOps(ops.ActivationDType);
         using var weights = WeightSet.Generated("unet", shapes, e => PlanningOps.ShapeOnly(e.DType, e.Shape));
         var unet = I2VGenXLUNet.Load(planning, weights, config);
+        var weightBytes = planning.HostBytes;
         var batch = text[0];
         var conditioning = unet.Condition(
             planning.FromHost(PlanningOps.ShapeOnly(DType.F32, latents)),
@@ -74,10 +88,10 @@ internal sealed class PlannedUNetStep : IDisposable
             planning.FromHost(PlanningOps.ShapeOnly(DType.F32, embedding)),
             conditioning);
         var plan = planning.Plan(output);
-        var arena = DeviceArena.Create(plan, new CudaDeviceAllocator(ops.Context), reserve: 256L << 20);
+        var arena = DeviceArena.Create(plan, new CudaDeviceAllocator(ops.Context), reserve);
         var allocator = new PlannedAllocator(plan, arena.AddressOf, (address, bytes) => new DeviceStorage(address, bytes, () => true, "UNet step arena"));
         var slot = graphs ? ops.Empty(ops.ActivationDType, embedding) : null;
-        return new PlannedUNetStep(ops, arena, allocator, slot);
+        return new PlannedUNetStep(ops, arena, allocator, slot, planning, weightBytes);
     }
 
     /// <summary>The shape of the step embedding the forward takes: (B*F, T).</summary>
@@ -113,8 +127,10 @@ internal sealed class PlannedUNetStep : IDisposable
         return _graphOutput!;
     }
 
-    private Tensor Direct(I2VGenXLUNet unet, Tensor sample, Tensor stepEmbedding, UNetConditioning conditioning)
+    /// <summary>One UNet call on the arena by direct launches, graphs or not (what a graph replay is compared with).</summary>
+    public Tensor Direct(I2VGenXLUNet unet, Tensor sample, Tensor stepEmbedding, UNetConditioning conditioning)
     {
+        ArgumentNullException.ThrowIfNull(unet);
         _allocator.Restart();
         using (_ops.UsePlan(_allocator))
         {
