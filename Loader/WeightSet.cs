@@ -85,13 +85,14 @@ public sealed class WeightSet : IDisposable
 
     /// <summary>
     /// A set whose tensors are made when first taken, by <paramref name="make"/> from each entry (release-sized
-    /// generated weights for benchmarks: nothing is held before a layer asks for it).
+    /// generated weights for benchmarks: nothing is held before a layer asks for it). <paramref name="aliases"/> lets
+    /// the entries use names a loaded file may use (the legacy VAE attention names).
     /// </summary>
-    public static WeightSet Generated(string component, IEnumerable<WeightManifestEntry> entries, Func<WeightManifestEntry, Tensor> make)
+    public static WeightSet Generated(string component, IEnumerable<WeightManifestEntry> entries, Func<WeightManifestEntry, Tensor> make, WeightAliases? aliases = null)
     {
         ArgumentNullException.ThrowIfNull(entries);
         ArgumentNullException.ThrowIfNull(make);
-        var set = new WeightSet(component, [], WeightAliases.None);
+        var set = new WeightSet(component, [], aliases ?? WeightAliases.None);
         foreach (var entry in entries)
         {
             set.Add(entry.Key, entry.Shape, entry.DType, () => make(entry));

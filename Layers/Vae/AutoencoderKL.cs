@@ -79,6 +79,9 @@ public sealed class AutoencoderKL
     /// <summary>The config.</summary>
     public VaeConfig Config => _config;
 
+    /// <summary>The backend this VAE's weights live on (its inputs must come from it too).</summary>
+    public IOps Ops => _ops;
+
     /// <summary>Image size / latent size.</summary>
     public int ScaleFactor => _config.ScaleFactor;
 

@@ -56,16 +56,19 @@ public sealed class VideoEngine : IDisposable
     private readonly SchedulerConfig _scheduler;
     private readonly IDisposable? _owned;
     private readonly IReadOnlyList<WeightManifestEntry>? _unetShapes;
+    private readonly IReadOnlyList<WeightManifestEntry>? _vaeShapes;
     private int _busy;
 
     /// <summary>
     /// Assembles an engine from loaded parts; <paramref name="owned"/> is disposed with it (weights, sessions).
-    /// On the GPU, <paramref name="unetShapes"/> (the UNet's weight layout) lets each request plan its UNet step
-    /// on one arena instead of allocating every tensor of the step.
+    /// On the GPU, <paramref name="unetShapes"/> and <paramref name="vaeShapes"/> (the weight layouts) let each
+    /// request plan its UNet step and its VAE decode on arenas, checked against free memory before any work, instead
+    /// of allocating every tensor.
     /// </summary>
     public VideoEngine(
         IOps ops, IPromptEncoder prompts, ClipVisionModelWithProjection imageEncoder, AutoencoderKL vae, I2VGenXLUNet unet,
-        FeatureExtractorConfig features, SchedulerConfig scheduler, IDisposable? owned = null, IReadOnlyList<WeightManifestEntry>? unetShapes = null)
+        FeatureExtractorConfig features, SchedulerConfig scheduler, IDisposable? owned = null, IReadOnlyList<WeightManifestEntry>? unetShapes = null,
+        IReadOnlyList<WeightManifestEntry>? vaeShapes = null)
     {
         _ops = ops ?? throw new ArgumentNullException(nameof(ops));
         _prompts = prompts ?? throw new ArgumentNullException(nameof(prompts));
@@ -76,6 +79,7 @@ public sealed class VideoEngine : IDisposable
         _scheduler = scheduler ?? throw new ArgumentNullException(nameof(scheduler));
         _owned = owned;
         _unetShapes = unetShapes;
+        _vaeShapes = vaeShapes;
     }
 
     /// <summary>Receives one-line notes (the planned memory of the UNet step on the GPU).</summary>
@@ -116,8 +120,9 @@ public sealed class VideoEngine : IDisposable
 
         try
         {
-            // On the GPU, everything a request allocates is freed when it ends.
+            // On the GPU, everything a request allocates is freed when it ends (on the VAE's backend too, when it has its own).
             using var request = (_ops as CudaOps)?.BeginScope();
+            using var vaeRequest = (ReferenceEquals(_vae.Ops, _ops) ? null : _vae.Ops as CudaOps)?.BeginScope();
             return Run(image, options, progress, observer, cancellation);
         }
         finally
@@ -181,7 +186,8 @@ public sealed class VideoEngine : IDisposable
         cancellation.ThrowIfCancellationRequested();
         var vaePixels = ImagePreprocessor.VaePixels(image, options.Width, options.Height);
         observer?.Tensor("vae.pixels", vaePixels);
-        var moments = _ops.ToHost(_vae.Encode(_ops.NchwToNhwc(_ops.FromHost(vaePixels))));                      // (1, h, w, 2L)
+        var vaeOps = _vae.Ops;
+        var moments = vaeOps.ToHost(_vae.Encode(vaeOps.NchwToNhwc(vaeOps.FromHost(vaePixels))));                      // (1, h, w, 2L)
         observer?.Tensor("vae.moments", moments.Permute(0, 3, 1, 2).Contiguous());
         var distribution = LatentDistribution.FromMoments(moments);
         var latent = options.VaeEncode == VaeEncodeMode.Mean
@@ -206,6 +212,15 @@ public sealed class VideoEngine : IDisposable
         if (planned is not null)
         {
             Log?.Invoke($"UNet step on one planned arena{(planned.UsesGraph ? ", replayed as a CUDA graph" : "")}: {planned.Plan.Describe(3)}");
+        }
+
+        // The decoder's arena is planned and taken now too, so a request that cannot finish is refused before its first step.
+        using var decoder = _vae.Ops is CudaOps vaeCuda && _vaeShapes is not null
+            ? PlannedVaeDecode.Create(vaeCuda, _vae.Config, _vaeShapes, Math.Min(options.DecodeChunk, frames), latentH, latentW)
+            : null;
+        if (decoder is not null)
+        {
+            Log?.Invoke($"VAE decode of {decoder.Chunk} frame(s) at a time on one planned arena: {decoder.Plan.Describe(3)}");
         }
 
         var initial = InitialLatents(options, generator, frames, latentH, latentW, latentC);                   // (F, h, w, L)
@@ -243,9 +258,15 @@ public sealed class VideoEngine : IDisposable
         {
             cancellation.ThrowIfCancellationRequested();
             var count = Math.Min(options.DecodeChunk, frames - start);
-            using (var chunkScope = (_ops as CudaOps)?.BeginScope())
+            var chunk = unscaled.Slice(0, start, count);
+            if (decoder is not null)
             {
-                decoded.Add(_ops.ToHost(_vae.Decode(_ops.FromHost(unscaled.Slice(0, start, count)))));
+                decoded.Add(decoder.Decode(_vae, chunk));
+            }
+            else
+            {
+                using var chunkScope = (vaeOps as CudaOps)?.BeginScope();
+                decoded.Add(vaeOps.ToHost(_vae.Decode(vaeOps.FromHost(chunk))));
             }
 
             progress?.Report(new GenerationProgress(GenerationStage.Decoding, start + count, frames, clock.Elapsed));

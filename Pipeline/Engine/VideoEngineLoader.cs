@@ -57,10 +57,10 @@ public static class VideoEngineLoader
             var clipWeights = owned.Add(model.Get(ComponentKind.ImageEncoder).OpenWeights(options.Variant, preferred));
             var imageEncoder = ClipVisionModelWithProjection.Load(ops, clipWeights, model.ImageEncoder);
             var prompts = owned.Add(PromptEncoder.Open(model, new PromptEncoderOptions(options.Cache, options.Variant, Log: options.Log)));
-            var unetShapes = unetWeights.Keys.Where(k => !WeightSet.IsIgnoredBuffer(k))
-                .Select(k => new WeightManifestEntry(k, unetWeights.DTypeOf(k), unetWeights.ShapeOf(k), null))
-                .ToList();
-            return new VideoEngine(ops, prompts, imageEncoder, vae, unet, model.FeatureExtractor, model.Scheduler, owned, unetShapes) { Log = options.Log };
+            return new VideoEngine(ops, prompts, imageEncoder, vae, unet, model.FeatureExtractor, model.Scheduler, owned, Layout(unetWeights), Layout(vaeWeights))
+            {
+                Log = options.Log,
+            };
         }
         catch
         {
@@ -68,6 +68,10 @@ public static class VideoEngineLoader
             throw;
         }
     }
+
+    /// <summary>The (key, dtype, shape) of every weight a model binds: what planning its forward on an arena needs.</summary>
+    private static List<WeightManifestEntry> Layout(WeightSet weights) =>
+        [.. weights.Keys.Where(k => !WeightSet.IsIgnoredBuffer(k)).Select(k => new WeightManifestEntry(k, weights.DTypeOf(k), weights.ShapeOf(k), null))];
 
     private sealed class DisposableGroup : IDisposable
     {

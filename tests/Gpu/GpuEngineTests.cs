@@ -1,7 +1,9 @@
 using CudaI2V.Kernels;
 using CudaI2V.Kernels.Cpu;
 using CudaI2V.Kernels.Cuda;
+using CudaI2V.Layers.Vae;
 using CudaI2V.Loader;
+using CudaI2V.Loader.Configs;
 using CudaI2V.Pipeline.Engine;
 using CudaI2V.Pipeline.Imaging;
 using CudaI2V.Runtime.Caching;
@@ -71,5 +73,26 @@ public sealed class GpuEngineTests
         Assert.Contains(notes, n => n.Contains("replayed as a CUDA graph", StringComparison.Ordinal));
         Assert.Equal(direct, graphed);
         Assert.Equal(direct, again);
+    }
+
+    [Fact]
+    public void A_planned_decode_with_a_padded_last_chunk_matches_the_unplanned_decode()
+    {
+        var gpu = GpuProbe.Require();
+        var folder = Fixtures.ComponentModel("vae-tiny");
+        var config = VaeConfig.Load(Path.Combine(folder, "config.json"));
+        using var weights = WeightSet.Open("vae", [Path.Combine(folder, "diffusion_pytorch_model.safetensors")], WeightAliases.LegacyVaeAttention);
+        var layout = weights.Keys.Select(k => new WeightManifestEntry(k, weights.DTypeOf(k), weights.ShapeOf(k), null)).ToList();
+        using var ops = new CudaOps(gpu.Context);
+        var vae = AutoencoderKL.Load(ops, weights, config);
+        var latents = FixtureWeights.Input("planned.vae", new TensorShape(5, 6, 8, 4));
+        var reference = ops.ToHost(vae.Decode(ops.FromHost(latents))).ToFloat32Array();
+
+        using var decoder = PlannedVaeDecode.Create(ops, config, layout, chunk: 3, height: 6, width: 8);
+        var first = decoder.Decode(vae, latents.Slice(0, 0, 3)).ToFloat32Array();
+        var last = decoder.Decode(vae, latents.Slice(0, 3, 2)).ToFloat32Array(); // padded to 3 frames
+
+        var result = TensorComparison.Compare([.. first, .. last], reference);
+        Assert.True(result.MaxRel <= 1e-3, result.ToString());
     }
 }

@@ -1,5 +1,6 @@
 using CudaI2V.Kernels.Planning;
 using CudaI2V.Layers.UNet;
+using CudaI2V.Layers.Vae;
 using CudaI2V.Loader;
 using CudaI2V.Loader.Configs;
 using CudaI2V.Runtime.Memory;
@@ -67,5 +68,27 @@ public sealed class PlanningOpsTests(ITestOutputHelper output)
             // shared/docs/anchors.md counts 41.87 TFLOP per UNet call at 512x512 (conv 18.8, linear 18.9, attention 4.2).
             Assert.InRange(ops.Flops / 1e12, 41.87 * 0.97, 41.87 * 1.03);
         }
+    }
+
+    [Theory]
+    [InlineData(512, 512)]
+    [InlineData(704, 1280)]
+    public void Release_vae_decode_plans_one_frame_at_release_sizes(int height, int width)
+    {
+        var path = Path.Combine(Fixtures.TempFolder("plan-vae"), "config.json");
+        File.WriteAllText(path, VaeTests.ReleaseConfig);
+        using var weights = ShapeOnly.FromManifest("vae", WeightManifest.Load(Fixtures.Path("release-layout", "vae.json")), WeightAliases.LegacyVaeAttention);
+        var ops = new PlanningOps();
+        var vae = AutoencoderKL.Load(ops, weights, VaeConfig.Load(path));
+        ops.BeginRecording();
+        var images = vae.Decode(ops.FromHost(Tensor.View(new FakeStorage(), 0, DType.F32, new TensorShape(1, height / 8, width / 8, 4))));
+        var plan = ops.Plan(images);
+
+        Assert.Equal(new TensorShape(1, height, width, 3), images.Shape);
+        Assert.True(plan.Peak >= plan.LiveLowerBound);
+        // One image's largest tensors are (H, W, 128) fp16: the arena holds a few of them, not the whole decoder.
+        var largest = (long)height * width * 128 * 2;
+        Assert.InRange(plan.Peak, 2 * largest, 8 * largest);
+        output.WriteLine($"VAE decode of one {height}x{width} frame: {plan.Describe()}; without reuse {ArenaPlan.FormatBytes(plan.Buffers.Sum(b => b.Bytes))}");
     }
 }

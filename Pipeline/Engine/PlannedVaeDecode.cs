@@ -1,0 +1,97 @@
+using CudaI2V.Kernels.Cuda;
+using CudaI2V.Kernels.Planning;
+using CudaI2V.Layers.Vae;
+using CudaI2V.Loader;
+using CudaI2V.Loader.Configs;
+using CudaI2V.Runtime.Cuda;
+using CudaI2V.Runtime.Memory;
+using CudaI2V.Runtime.Tensors;
+
+namespace CudaI2V.Pipeline.Engine;
+
+/// <summary>
+/// The VAE decoder of one request on the GPU, run chunk after chunk on one planned arena, as the UNet step is
+/// (<see cref="PlannedUNetStep"/>): the decode of <c>chunk</c> frames is planned through <see cref="PlanningOps"/>
+/// on a shape-only VAE, packed by liveness, checked against free memory before any work, and replayed for every
+/// chunk, so decoding allocates nothing but each chunk's small input. A shorter last chunk is padded with zero
+/// latents to the planned size and the padding's images dropped: the decoder treats every frame on its own
+/// (convolutions, per-image group norms, per-image attention), so the real frames are unchanged.
+/// </summary>
+public sealed class PlannedVaeDecode : IDisposable
+{
+    private readonly CudaOps _ops;
+    private readonly DeviceArena _arena;
+    private readonly PlannedAllocator _allocator;
+    private readonly TensorShape _input;
+
+    private PlannedVaeDecode(CudaOps ops, DeviceArena arena, PlannedAllocator allocator, TensorShape input)
+    {
+        _ops = ops;
+        _arena = arena;
+        _allocator = allocator;
+        _input = input;
+    }
+
+    /// <summary>The packed plan of one chunk's decode.</summary>
+    public ArenaPlan Plan => _arena.Plan;
+
+    /// <summary>Frames decoded per call.</summary>
+    public int Chunk => _input[0];
+
+    /// <summary>
+    /// Plans the decode of <paramref name="chunk"/> frames of (<paramref name="height"/>, <paramref name="width"/>)
+    /// latents. <paramref name="shapes"/> is the VAE's weight layout (key, dtype, shape), <paramref name="config"/>
+    /// its config; <paramref name="ops"/> is the backend the VAE's weights live on.
+    /// </summary>
+    /// <exception cref="ArenaOutOfMemoryException">The plan does not fit the device's free memory.</exception>
+    public static PlannedVaeDecode Create(CudaOps ops, VaeConfig config, IReadOnlyList<WeightManifestEntry> shapes, int chunk, int height, int width)
+    {
+        ArgumentNullException.ThrowIfNull(ops);
+        ArgumentOutOfRangeException.ThrowIfLessThan(chunk, 1);
+        var planning = new PlanningOps(ops.ActivationDType);
+        using var weights = WeightSet.Generated("vae", shapes, e => PlanningOps.ShapeOnly(e.DType, e.Shape), WeightAliases.LegacyVaeAttention);
+        var vae = AutoencoderKL.Load(planning, weights, config);
+        var input = new TensorShape(chunk, height, width, config.LatentChannels);
+        planning.BeginRecording();
+        var output = vae.Decode(planning.FromHost(PlanningOps.ShapeOnly(DType.F32, input)));
+        var plan = planning.Plan(output);
+        var arena = DeviceArena.Create(plan, new CudaDeviceAllocator(ops.Context), reserve: 256L << 20);
+        var allocator = new PlannedAllocator(plan, arena.AddressOf, (address, bytes) => new DeviceStorage(address, bytes, () => true, "VAE decode arena"));
+        return new PlannedVaeDecode(ops, arena, allocator, input);
+    }
+
+    /// <summary>
+    /// Decodes up to <see cref="Chunk"/> frames of host latents (n, h, w, latent), already unscaled, to host
+    /// images (n, H, W, out) in F32.
+    /// </summary>
+    public Tensor Decode(AutoencoderKL vae, Tensor latents)
+    {
+        ArgumentNullException.ThrowIfNull(vae);
+        ArgumentNullException.ThrowIfNull(latents);
+        var count = latents.Shape[0];
+        if (latents.Shape.Rank != 4 || count < 1 || count > Chunk || latents.Shape[1] != _input[1] || latents.Shape[2] != _input[2] || latents.Shape[3] != _input[3])
+        {
+            throw new ArgumentException($"The planned decode takes 1 to {Chunk} frames of ({_input[1]}, {_input[2]}, {_input[3]}) latents; got {latents.Shape}.", nameof(latents));
+        }
+
+        var padded = Tensor.Zeros(DType.F32, _input);
+        latents.To(DType.F32).AsBytes().CopyTo(padded.AsBytes());
+        using var scope = _ops.BeginScope();
+        var input = _ops.FromHost(padded);
+        _allocator.Restart();
+        Tensor images;
+        using (_ops.UsePlan(_allocator))
+        {
+            images = vae.Decode(input);
+        }
+
+        return _ops.ToHost(images.Slice(0, 0, count));
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        _ops.Stream.Synchronize();
+        _arena.Dispose();
+    }
+}
