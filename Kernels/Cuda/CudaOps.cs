@@ -53,9 +53,9 @@ public sealed class CudaOps : IOps, IDisposable
     private CudaOps(CudaContext context, CudaOpsOptions options, bool ownsContext)
     {
         ArgumentNullException.ThrowIfNull(context);
-        if (options.ActivationDType is not (DType.F16 or DType.BF16))
+        if (options.ActivationDType is not (DType.F16 or DType.BF16 or DType.F32))
         {
-            throw new ArgumentException($"The CUDA backend stores activations as F16 or BF16, not {options.ActivationDType}.", nameof(options));
+            throw new ArgumentException($"The CUDA backend stores activations as F16, BF16 or F32, not {options.ActivationDType}.", nameof(options));
         }
 
         Context = context;
