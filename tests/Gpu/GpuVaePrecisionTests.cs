@@ -14,6 +14,7 @@ namespace CudaI2V.Tests.Gpu;
 /// The VAE on the second, fp32 CUDA backend the engine makes beside an fp16 one (<see cref="VideoEngineLoader.CreateVaeBackend"/>)
 /// against the CPU backend: fp32 against fp32, so the bar is tight (skipped without a GPU; failing under CUDAI2V_REQUIRE_GPU=1).
 /// </summary>
+[Collection("GPU")]
 [Trait("Category", "GPU")]
 public sealed class GpuVaePrecisionTests
 {
