@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using CudaI2V.Loader;
+using CudaI2V.Pipeline.Engine;
 
 namespace CudaI2V.Cli;
 
@@ -252,6 +253,17 @@ public sealed class ParsedArgs
     /// <summary>The <c>--variant fp32|fp16</c> option: the weight files the user demands, or null to take the backend's default.</summary>
     public WeightVariant? Variant() =>
         Has("variant") ? (Choice("variant", "fp32", "fp32", "fp16") == "fp16" ? WeightVariant.Fp16 : WeightVariant.Fp32) : null;
+
+    /// <summary>The words <c>--vae-precision</c> accepts.</summary>
+    public static readonly string[] VaePrecisions = ["auto", "model", "fp32"];
+
+    /// <summary>The <c>--vae-precision auto|model|fp32</c> option (auto when not given).</summary>
+    public VaePrecision GetVaePrecision() => Choice("vae-precision", "auto", VaePrecisions) switch
+    {
+        "model" => VaePrecision.Model,
+        "fp32" => VaePrecision.Fp32,
+        _ => VaePrecision.Auto,
+    };
 
     /// <summary>One of the allowed words.</summary>
     public string Choice(string name, string fallback, params string[] allowed)

@@ -14,6 +14,10 @@ internal static class GenerateCommand
 {
     private const string DemoOut = "cudai2v-demo.gif";
 
+    /// <summary>The help line of <c>--vae-precision</c> (generate and verify pipeline).</summary>
+    internal const string VaePrecisionHelp =
+        "The VAE's precision: fp32 where its config sets force_upcast and the rest runs in fp16/bf16 (auto), the rest's (model), or fp32.";
+
     public static CommandSpec Spec { get; } = new(
         "generate",
         "Generate a video from an image and a prompt (or a quick demo with --demo).",
@@ -34,6 +38,7 @@ internal static class GenerateCommand
             new OptionSpec("out", "path", "video.gif, video.mp4 (needs ffmpeg) or a folder/ of PNG frames.", Default: "video.gif"),
             new OptionSpec("device", "auto|cpu|cuda", "Where the UNet, VAE and image encoder run: the GPU when one works (auto), the fp32 CPU reference, or the GPU only.", Default: "auto"),
             new OptionSpec("variant", "fp32|fp16", "Which weight files to load where both exist.", Default: "fp32 on the CPU"),
+            new OptionSpec("vae-precision", "auto|model|fp32", VaePrecisionHelp, Default: "auto"),
             new OptionSpec("cache-dir", "folder", "Where built models and caches are kept.", Default: "$CUDAI2V_CACHE_DIR or the user cache folder"),
             new OptionSpec("cuda-graphs", null, "On the GPU, capture the UNet step once and replay it as a CUDA graph (same video, fewer launches; not yet checked on a GPU)."),
             new OptionSpec("demo", null, "Write a small random-weight pipeline (no download) and make a short video from a built-in image."),
@@ -46,6 +51,7 @@ internal static class GenerateCommand
     private static int Run(ParsedArgs args, CliContext context)
     {
         var device = args.Choice("device", "auto", Backends.Devices);
+        var vaePrecision = args.GetVaePrecision();
         var demo = args.Has("demo");
         var cache = CacheRoot.Resolve(args.Get("cache-dir"));
         string modelPath;
@@ -95,7 +101,7 @@ internal static class GenerateCommand
             }
 
             var load = Stopwatch.StartNew();
-            using var engine = VideoEngineLoader.Load(model, new EngineLoadOptions(cache, variant, line => context.Error.WriteLine($"cudai2v generate: {line}"), ops));
+            using var engine = VideoEngineLoader.Load(model, new EngineLoadOptions(cache, variant, line => context.Error.WriteLine($"cudai2v generate: {line}"), ops, vaePrecision));
             engine.UseCudaGraphs = args.Has("cuda-graphs");
             if (engine.UseCudaGraphs && ops is CudaI2V.Kernels.Cpu.CpuOps)
             {

@@ -29,7 +29,7 @@ internal static class VerifyCommand
     public static CommandSpec Spec { get; } = new(
         "verify",
         "Run a component on a reference file's inputs and compare with its expected outputs.",
-        "<component> --model <folder> --io <file> [--device cpu] [--tolerance <abs>] [--variant fp32|fp16] [--cache-dir <folder>]",
+        "<component> --model <folder> --io <file> [--device cpu] [--tolerance <abs>] [--variant fp32|fp16] [--vae-precision auto|model|fp32] [--cache-dir <folder>]",
         [
             new OptionSpec("model", "folder", "A pipeline folder or the component's own folder.", Required: true),
             new OptionSpec("io", "file", "The reference .safetensors file with inputs and expected outputs.", Required: true),
@@ -37,6 +37,7 @@ internal static class VerifyCommand
             new OptionSpec("tolerance", "abs", "Largest allowed absolute difference.", Default: "on the CPU 1e-4 (5e-4 for the pipeline's [0, 1] video); on the GPU (fp16) max_rel 2e-2 instead"),
             new OptionSpec("variant", "fp32|fp16", "Which weight files to load where both exist.", Default: "fp32 on the CPU"),
             new OptionSpec("image", "file", "pipeline only: the input image.", Default: "the file the io metadata names, beside the io file"),
+            new OptionSpec("vae-precision", "auto|model|fp32", "pipeline only: " + GenerateCommand.VaePrecisionHelp, Default: "auto"),
             new OptionSpec("cache-dir", "folder", "Where built models are kept between runs (text-encoder, pipeline).", Default: $"${CacheRoot.EnvironmentVariable}, else the user's cache folder"),
         ],
         Run,
@@ -70,6 +71,16 @@ internal static class VerifyCommand
         var tolerance = args.Has("tolerance") ? args.GetPositiveDouble("tolerance", verifier.DefaultTolerance) : (double?)null;
         var cache = CacheRoot.Resolve(args.Get("cache-dir"));
         var variant = args.Variant();
+        if (args.Has("vae-precision"))
+        {
+            if (verifier is not PipelineVerifier)
+            {
+                throw new UsageException($"--vae-precision applies to 'verify pipeline' only, not '{name}'.");
+            }
+
+            _ = args.GetVaePrecision(); // checked before anything loads; the pipeline verifier reads it
+        }
+
         var model = ModelDirectory.Open(args.Require("model"));
         using var io = IoFile.Open(args.Require("io"));
         var ops = Backends.Create(device, cache, context.Error);

@@ -8,7 +8,7 @@ namespace CudaI2V.Kernels.Cuda;
 /// <param name="Keys">Lk.</param>
 /// <param name="Heads">Heads.</param>
 /// <param name="HeadDim">d; the channels are heads * d.</param>
-/// <param name="DType">F16 or BF16.</param>
+/// <param name="DType">F16, BF16 or F32.</param>
 public sealed record AttentionShape(int Batch, int Queries, int Keys, int Heads, int HeadDim, DType DType);
 
 /// <summary>How much of an attention one round of GEMM, softmax, GEMM takes: sequences of one head, and queries of each.</summary>
@@ -20,7 +20,7 @@ public readonly record struct AttentionChunking(int Images, int Queries);
 /// The arguments of an attention (the <see cref="IOps.Attention"/> contract, plus where the result goes): per sequence b
 /// and head h, <c>output_h = softmax(q_h k_h^T / sqrt(d)) v_h</c>, head h owning channels h * d .. h * d + d - 1.
 /// </summary>
-/// <param name="Q">(B, Lq, heads * d), contiguous, F16 or BF16.</param>
+/// <param name="Q">(B, Lq, heads * d), contiguous, F16, BF16 or F32 (every tensor argument of that one dtype).</param>
 /// <param name="K">(B, Lk, heads * d).</param>
 /// <param name="V">(B, Lk, heads * d).</param>
 /// <param name="Heads">The number of heads.</param>
@@ -56,13 +56,15 @@ public sealed record AttentionPlan(AttentionShape Shape, AttentionChunking Chunk
 /// <item><c>S = Q_h K_h^T</c> into an fp32 [images, queries, Lk] region of the workspace: a strided batched GEMM over
 /// the sequences, reading head h straight from the channels-last tensors (a pointer offset of h * d elements, rows
 /// heads * d apart, sequences Lq * heads * d apart): no head is ever copied out.</item>
-/// <item><c>P = softmax(S / sqrt(d))</c> in fp32, written in the activation dtype to a second region (cuBLAS takes
-/// fp16/bf16 operands only, so P is rounded once, as in a plain fp16 attention; the scores are not).</item>
+/// <item><c>P = softmax(S / sqrt(d))</c> in fp32, written in the activation dtype to a second region (the second GEMM's
+/// operands share one type, so in fp16 or bf16 P is rounded once, as in a plain fp16 attention; the scores are not;
+/// in fp32 nothing is rounded).</item>
 /// <item><c>O_h = P V_h</c>, written by the GEMM straight into head h's channels of the output rows.</item>
 /// </list>
-/// Workspace: <c>align256(n * Lk * 4) + n * Lk * 2</c> bytes for n = images x queries per round. The plan takes whole
-/// sequences when one fits (as many as fit, at most <see cref="MaxImagesPerChunk"/>), else one sequence at a time in
-/// blocks of as many queries as fit; the minimum is one query row, <c>align256(Lk * 4) + Lk * 2</c>.
+/// Workspace: <c>align256(n * Lk * 4) + n * Lk * e</c> bytes for n = images x queries per round, e the element size (2
+/// for fp16 and bf16, 4 for fp32). The plan takes whole sequences when one fits (as many as fit, at most
+/// <see cref="MaxImagesPerChunk"/>), else one sequence at a time in blocks of as many queries as fit; the minimum is one
+/// query row, <c>align256(Lk * 4) + Lk * e</c>.
 /// </summary>
 public sealed class GemmSoftmaxAttentionOp : IAttentionOp
 {
@@ -128,7 +130,7 @@ public sealed class GemmSoftmaxAttentionOp : IAttentionOp
         ArgumentNullException.ThrowIfNull(args.K);
         ArgumentNullException.ThrowIfNull(args.V);
         ArgumentNullException.ThrowIfNull(args.Output);
-        var dtype = OpArguments.RequireHalf(Op, args.Q);
+        var dtype = OpArguments.RequireGemmDType(Op, args.Q);
         foreach (var (t, name) in new[] { (args.Q, "q"), (args.K, "k"), (args.V, "v"), (args.Output, "output") })
         {
             OpArguments.RequireDevice(Op, name, t, dtype);

@@ -25,7 +25,7 @@ public enum ConvWeightLayout
 /// <param name="KernelWidth">kw.</param>
 /// <param name="Stride">The stride along both axes.</param>
 /// <param name="Padding">Zeros around the image.</param>
-/// <param name="DType">F16 or BF16.</param>
+/// <param name="DType">F16, BF16 or F32.</param>
 public sealed record Conv2dShape(
     int Batch, int Height, int Width, int InChannels, int OutChannels, int KernelHeight, int KernelWidth, int Stride, Padding2D Padding, DType DType)
 {
@@ -49,7 +49,7 @@ public sealed record Conv2dShape(
 /// The arguments of a 2-D convolution (the <see cref="IOps.Conv2d"/> contract, plus where the result goes):
 /// <c>output = conv(x, weight) + bias[co] + perImage[n, co] + residual[n, y, x, co]</c>, added in that order.
 /// </summary>
-/// <param name="X">(N, H, W, Cin), contiguous, F16 or BF16.</param>
+/// <param name="X">(N, H, W, Cin), contiguous, F16, BF16 or F32 (every tensor argument of that one dtype).</param>
 /// <param name="Weight">[Cout, Cin, kh, kw] (<see cref="ConvWeightLayout.Torch"/>) or [Cout, kh, kw, Cin] (<see cref="ConvWeightLayout.Packed"/>).</param>
 /// <param name="WeightLayout">Which of the two <paramref name="Weight"/> is.</param>
 /// <param name="Bias">Optional [Cout].</param>
@@ -98,14 +98,15 @@ public sealed record Conv2dPlan(Conv2dShape Shape, bool Im2col, long ChunkRows, 
 /// <list type="number">
 /// <item>Im2col.cu gathers the receptive fields into the workspace as a [rows, K] matrix, K = kh * kw * Cin, in the K
 /// order of the weight's layout; a pointwise conv (1x1, stride 1, no padding) skips this and uses rows of x directly.</item>
-/// <item>cuBLAS computes <c>acc = cols W^T</c> into an fp32 [rows, Cout] region of the workspace (fp16/bf16 in, fp32
-/// accumulation), with W the weight viewed as [Cout, K].</item>
+/// <item>cuBLAS computes <c>acc = cols W^T</c> into an fp32 [rows, Cout] region of the workspace (fp16, bf16 or fp32 in,
+/// fp32 accumulation), with W the weight viewed as [Cout, K].</item>
 /// <item>GemmEpilogue.cu adds bias, perImage and residual in fp32 and rounds once into the output rows.</item>
 /// </list>
 /// The GEMM writes fp32 rather than using cuBLASLt's bias epilogue because that would round the sum to fp16 before the
 /// per-image row and residual are added; here the result is the CPU backend's fp32 sum rounded once.
-/// Workspace: <c>align256(rows * K * 2) + rows * Cout * 4</c> bytes for chunks of <c>rows</c> (the first term only with
-/// im2col); any workspace holding one row works, larger ones take more rows per chunk.
+/// Workspace: <c>align256(rows * K * e) + rows * Cout * 4</c> bytes for chunks of <c>rows</c>, e the element size (2 for
+/// fp16 and bf16, 4 for fp32; the first term only with im2col); any workspace holding one row works, larger ones take
+/// more rows per chunk.
 /// </summary>
 public sealed class Im2colConv2dOp : IConv2dOp
 {
@@ -173,7 +174,7 @@ public sealed class Im2colConv2dOp : IConv2dOp
         ArgumentNullException.ThrowIfNull(args.X);
         ArgumentNullException.ThrowIfNull(args.Weight);
         ArgumentNullException.ThrowIfNull(args.Output);
-        var dtype = OpArguments.RequireHalf(Op, args.X);
+        var dtype = OpArguments.RequireGemmDType(Op, args.X);
         foreach (var (t, name) in new[] { (args.X, "x"), (args.Weight, "weight"), (args.Bias, "bias"), (args.PerImage, "perImage"), (args.Residual, "residual"), (args.Output, "output") })
         {
             OpArguments.RequireDevice(Op, name, t, dtype);

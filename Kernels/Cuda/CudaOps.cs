@@ -8,14 +8,14 @@ using CudaI2V.Runtime.Tensors;
 namespace CudaI2V.Kernels.Cuda;
 
 /// <summary>How a <see cref="CudaOps"/> runs.</summary>
-/// <param name="ActivationDType">fp16 (default) or bf16 storage of weights and activations.</param>
+/// <param name="ActivationDType">fp16 (default), bf16 or fp32 storage of weights and activations (fp32: the VAE when upcast).</param>
 /// <param name="WorkspaceBytes">The one scratch block ops share (im2col rows, attention scores, norm statistics); ops chunk their work to fit it.</param>
 /// <param name="Cache">Where compiled kernels are kept between runs (none: compile every run).</param>
 /// <param name="GemmOps">The convolution, linear and attention implementations (the reference ones when null); swap one to compare a faster kernel.</param>
 public sealed record CudaOpsOptions(DType ActivationDType = DType.F16, long WorkspaceBytes = 256L << 20, CacheRoot? Cache = null, GemmOpSet? GemmOps = null);
 
 /// <summary>
-/// The CUDA backend of the op catalogue: every <see cref="IOps"/> entry on one stream, fp16 (or bf16) storage
+/// The CUDA backend of the op catalogue: every <see cref="IOps"/> entry on one stream, fp16 (bf16 or fp32) storage
 /// with fp32 accumulation and statistics, channels-last, through the launchers in this folder and cuBLAS. The
 /// models written against <see cref="IOps"/> run on it unchanged.
 /// </summary>
@@ -53,9 +53,9 @@ public sealed class CudaOps : IOps, IDisposable
     private CudaOps(CudaContext context, CudaOpsOptions options, bool ownsContext)
     {
         ArgumentNullException.ThrowIfNull(context);
-        if (options.ActivationDType is not (DType.F16 or DType.BF16))
+        if (options.ActivationDType is not (DType.F16 or DType.BF16 or DType.F32))
         {
-            throw new ArgumentException($"The CUDA backend stores activations as F16 or BF16, not {options.ActivationDType}.", nameof(options));
+            throw new ArgumentException($"The CUDA backend stores activations as F16, BF16 or F32, not {options.ActivationDType}.", nameof(options));
         }
 
         Context = context;

@@ -7,14 +7,14 @@ namespace CudaI2V.Kernels.Cuda;
 /// <param name="Rows">M: the product of x's leading dimensions.</param>
 /// <param name="InFeatures">in.</param>
 /// <param name="OutFeatures">out.</param>
-/// <param name="DType">F16 or BF16.</param>
+/// <param name="DType">F16, BF16 or F32.</param>
 public sealed record LinearShape(long Rows, int InFeatures, int OutFeatures, DType DType);
 
 /// <summary>
 /// The arguments of a linear layer, <c>output = x weight^T + bias + residual</c> (the <see cref="IOps.Linear"/>
 /// contract, plus where the result goes).
 /// </summary>
-/// <param name="X">(..., in), contiguous, F16 or BF16.</param>
+/// <param name="X">(..., in), contiguous, F16, BF16 or F32 (every tensor argument of that one dtype).</param>
 /// <param name="Weight">[out, in] (PyTorch layout).</param>
 /// <param name="Bias">Optional [out].</param>
 /// <param name="Residual">Optional (..., out); may be the output itself.</param>
@@ -64,8 +64,8 @@ public enum LinearPath
 public sealed record LinearPlan(LinearShape Shape, bool Fused, long ChunkRows, IEnumerable<OpStep> Steps);
 
 /// <summary>
-/// PyTorch's Linear through cuBLAS: x is viewed as [M, in] and multiplied by the [out, in] weight transposed, fp16/bf16
-/// in, fp32 accumulation. Both paths add bias and residual to the fp32 sum and round once: the fused path inside
+/// PyTorch's Linear through cuBLAS: x is viewed as [M, in] and multiplied by the [out, in] weight transposed, fp16, bf16
+/// or fp32 in, fp32 accumulation. Both paths add bias and residual to the fp32 sum and round once: the fused path inside
 /// cuBLASLt (<c>D = acc + 1 * C + bias</c> with the residual in C), the unfused one in GemmEpilogue.cu.
 /// Workspace: none for the fused path; <c>rows * out * 4</c> bytes for chunks of <c>rows</c> on the unfused one, any
 /// size from one row up. <see cref="LinearPath.Auto"/> plans for the unfused figure, since alignment is only known
@@ -137,7 +137,7 @@ public sealed class BlasLinearOp : ILinearOp
         ArgumentNullException.ThrowIfNull(args.X);
         ArgumentNullException.ThrowIfNull(args.Weight);
         ArgumentNullException.ThrowIfNull(args.Output);
-        var dtype = OpArguments.RequireHalf(Op, args.X);
+        var dtype = OpArguments.RequireGemmDType(Op, args.X);
         foreach (var (t, name) in new[] { (args.X, "x"), (args.Weight, "weight"), (args.Bias, "bias"), (args.Residual, "residual"), (args.Output, "output") })
         {
             OpArguments.RequireDevice(Op, name, t, dtype);

@@ -44,12 +44,15 @@ internal static class OpArguments
         }
     }
 
-    /// <summary>The dtype the GEMM-based ops take: fp16 or bf16 (cuBLAS's inputs here).</summary>
-    public static DType RequireHalf(string op, Tensor x)
+    /// <summary>
+    /// The dtype the GEMM-based ops take, read from their first input: F16, BF16 or F32 (the storage types cuBLAS
+    /// multiplies here, all with fp32 accumulation; F32 is true fp32, not TF32).
+    /// </summary>
+    public static DType RequireGemmDType(string op, Tensor x)
     {
-        if (x.DType is not (DType.F16 or DType.BF16))
+        if (x.DType is not (DType.F16 or DType.BF16 or DType.F32))
         {
-            throw OpShapes.Fail(op, $"takes F16 or BF16 tensors (the GEMMs' inputs), got {x.DType} {x.Shape}.");
+            throw OpShapes.Fail(op, $"takes F16, BF16 or F32 tensors (the GEMMs' inputs), got {x.DType} {x.Shape}.");
         }
 
         return x.DType;

@@ -10,7 +10,7 @@ namespace CudaI2V.Kernels.Cuda;
 /// <param name="InChannels">Cin.</param>
 /// <param name="OutChannels">Cout.</param>
 /// <param name="KernelFrames">kt, odd (3 in I2VGen-XL).</param>
-/// <param name="DType">F16 or BF16.</param>
+/// <param name="DType">F16, BF16 or F32.</param>
 public sealed record TemporalConvShape(int Images, int Frames, int Height, int Width, int InChannels, int OutChannels, int KernelFrames, DType DType)
 {
     /// <summary>
@@ -25,7 +25,7 @@ public sealed record TemporalConvShape(int Images, int Frames, int Height, int W
 /// The arguments of a temporal convolution: <c>output = conv_t(x, weight) + bias + residual</c> over videos folded into
 /// the batch (the <see cref="IOps.TemporalConv"/> contract, plus where the result goes).
 /// </summary>
-/// <param name="X">(B * F, H, W, Cin), contiguous, F16 or BF16.</param>
+/// <param name="X">(B * F, H, W, Cin), contiguous, F16, BF16 or F32 (every tensor argument of that one dtype).</param>
 /// <param name="Frames">F.</param>
 /// <param name="Weight">[Cout, Cin, kt, 1, 1] (<see cref="ConvWeightLayout.Torch"/>) or [Cout, kt, Cin] (<see cref="ConvWeightLayout.Packed"/>).</param>
 /// <param name="WeightLayout">Which of the two <paramref name="Weight"/> is.</param>
@@ -89,7 +89,7 @@ public sealed class TemporalConvAsConv2dOp(IConv2dOp conv) : ITemporalConvOp
         ArgumentNullException.ThrowIfNull(args.X);
         ArgumentNullException.ThrowIfNull(args.Weight);
         ArgumentNullException.ThrowIfNull(args.Output);
-        var dtype = OpArguments.RequireHalf(Op, args.X);
+        var dtype = OpArguments.RequireGemmDType(Op, args.X);
         foreach (var (t, name) in new[] { (args.X, "x"), (args.Weight, "weight"), (args.Bias, "bias"), (args.Residual, "residual"), (args.Output, "output") })
         {
             OpArguments.RequireDevice(Op, name, t, dtype);

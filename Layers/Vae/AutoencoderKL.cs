@@ -79,7 +79,11 @@ public sealed class AutoencoderKL
     /// <summary>The config.</summary>
     public VaeConfig Config => _config;
 
-    /// <summary>The backend this VAE's weights live on (its inputs must come from it too).</summary>
+    /// <summary>
+    /// The backend this VAE's weights live on and its forwards run on (it may differ from the UNet's: an fp32 VAE beside
+    /// an fp16 UNet). Its inputs come from this backend's <see cref="IOps.FromHost"/>, and its outputs go back through
+    /// this backend's <see cref="IOps.ToHost"/>.
+    /// </summary>
     public IOps Ops => _ops;
 
     /// <summary>Image size / latent size.</summary>

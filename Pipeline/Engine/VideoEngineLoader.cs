@@ -1,28 +1,58 @@
 using CudaI2V.Kernels;
 using CudaI2V.Kernels.Cpu;
+using CudaI2V.Kernels.Cuda;
 using CudaI2V.Layers.Clip;
 using CudaI2V.Layers.UNet;
 using CudaI2V.Layers.Vae;
 using CudaI2V.Loader;
+using CudaI2V.Loader.Configs;
 using CudaI2V.Pipeline.Text;
 using CudaI2V.Runtime.Caching;
+using CudaI2V.Runtime.Tensors;
 
 namespace CudaI2V.Pipeline.Engine;
 
+/// <summary>
+/// The precision the VAE runs in. fp16 activations can overflow in the VAE at high resolutions, which is why diffusers'
+/// <c>AutoencoderKL</c> config carries <c>force_upcast</c> (true by default); and an fp32 decode is the more accurate one.
+/// </summary>
+public enum VaePrecision
+{
+    /// <summary>
+    /// fp32 when the VAE config's <c>force_upcast</c> is true and the backend stores activations in fp16 or bf16; the
+    /// backend's own precision otherwise (so nothing changes on the fp32 CPU backend). diffusers' I2VGen-XL pipeline
+    /// itself never reads <c>force_upcast</c>; its SD-XL and SVD pipelines upcast an fp16 VAE.
+    /// </summary>
+    Auto,
+
+    /// <summary>The precision the rest of the model runs in (the backend's activation dtype), as diffusers' I2VGen-XL pipeline does.</summary>
+    Model,
+
+    /// <summary>Always fp32.</summary>
+    Fp32,
+}
+
 /// <summary>How to load a <see cref="VideoEngine"/>.</summary>
-/// <param name="Cache">The cache root (built text-encoder models, prompt embeddings).</param>
-/// <param name="Variant">Which weight files to load where both precisions exist (the backend's default when null).</param>
-/// <param name="Log">Receives one-line notes (which text-encoder provider runs, config notes, truncated prompts).</param>
+/// <param name="Cache">The cache root (built text-encoder models, prompt embeddings; compiled kernels of a second, fp32 CUDA backend for the VAE).</param>
+/// <param name="Variant">Which weight files to load where both precisions exist (the backend's default when null; an fp32 VAE prefers the fp32 file).</param>
+/// <param name="Log">Receives one-line notes (which text-encoder provider runs, the VAE's precision, config notes, truncated prompts).</param>
 /// <param name="Ops">The backend the UNet, VAE and image encoder run on (the fp32 CPU reference when null); the engine disposes it when it is disposable.</param>
-public sealed record EngineLoadOptions(CacheRoot Cache, WeightVariant? Variant = null, Action<string>? Log = null, IOps? Ops = null);
+/// <param name="VaePrecision">
+/// The VAE's precision (<see cref="VaePrecision.Auto"/> by default). Where it differs from the backend's, the VAE runs on a
+/// second <see cref="CudaOps"/> in fp32 on the same CUDA context, which the engine owns and disposes before the first.
+/// </param>
+public sealed record EngineLoadOptions(
+    CacheRoot Cache, WeightVariant? Variant = null, Action<string>? Log = null, IOps? Ops = null, VaePrecision VaePrecision = VaePrecision.Auto);
 
 /// <summary>Loads every component of a pipeline folder into a <see cref="VideoEngine"/> on a backend (the CPU by default).</summary>
 public static class VideoEngineLoader
 {
     /// <summary>
     /// Loads the pipeline folder <paramref name="model"/>: the UNet, VAE and CLIP image encoder on the chosen backend
-    /// (the fp32 CPU reference by default; fp16 weights are preferred on the GPU), and the text encoder through ONNX Runtime. Throws <see cref="ModelFileException"/> naming what is
-    /// missing or wrong.
+    /// (the fp32 CPU reference by default; fp16 weights are preferred on the GPU), the VAE in the precision of
+    /// <see cref="EngineLoadOptions.VaePrecision"/> (on a second, fp32 backend where that differs: see
+    /// <see cref="CreateVaeBackend"/>), and the text encoder through ONNX Runtime. Throws <see cref="ModelFileException"/>
+    /// naming what is missing or wrong.
     /// </summary>
     public static VideoEngine Load(ModelDirectory model, EngineLoadOptions options)
     {
@@ -50,10 +80,18 @@ public static class VideoEngineLoader
                 owned.Add(disposableOps);
             }
 
+            // Added after ops, so disposed before it: ops may own the CUDA context the VAE's backend runs on.
+            var vaeOps = CreateVaeBackend(ops, options.VaePrecision, model.Vae, options.Cache, options.Log);
+            if (!ReferenceEquals(vaeOps, ops) && vaeOps is IDisposable disposableVaeOps)
+            {
+                owned.Add(disposableVaeOps);
+            }
+
             var unetWeights = owned.Add(model.Get(ComponentKind.Unet).OpenWeights(options.Variant, preferred));
             var unet = I2VGenXLUNet.Load(ops, unetWeights, model.UNet);
-            var vaeWeights = owned.Add(model.Get(ComponentKind.Vae).OpenWeights(options.Variant, preferred));
-            var vae = AutoencoderKL.Load(ops, vaeWeights, model.Vae);
+            var vaePreferred = vaeOps.ActivationDType == DType.F32 ? WeightVariant.Fp32 : preferred;
+            var vaeWeights = owned.Add(model.Get(ComponentKind.Vae).OpenWeights(options.Variant, vaePreferred));
+            var vae = AutoencoderKL.Load(vaeOps, vaeWeights, model.Vae);
             var clipWeights = owned.Add(model.Get(ComponentKind.ImageEncoder).OpenWeights(options.Variant, preferred));
             var imageEncoder = ClipVisionModelWithProjection.Load(ops, clipWeights, model.ImageEncoder);
             var prompts = owned.Add(PromptEncoder.Open(model, new PromptEncoderOptions(options.Cache, options.Variant, Log: options.Log)));
@@ -72,6 +110,53 @@ public static class VideoEngineLoader
     /// <summary>The (key, dtype, shape) of every weight a model binds: what planning its forward on an arena needs.</summary>
     private static List<WeightManifestEntry> Layout(WeightSet weights) =>
         [.. weights.Keys.Where(k => !WeightSet.IsIgnoredBuffer(k)).Select(k => new WeightManifestEntry(k, weights.DTypeOf(k), weights.ShapeOf(k), null))];
+
+    /// <summary>
+    /// The dtype the VAE runs in: F32 for <see cref="VaePrecision.Fp32"/>; the backend's <paramref name="backend"/> for
+    /// <see cref="VaePrecision.Model"/>; for <see cref="VaePrecision.Auto"/>, F32 when <paramref name="forceUpcast"/>
+    /// and the backend is F16 or BF16, else the backend's.
+    /// </summary>
+    public static DType VaeDType(VaePrecision precision, bool forceUpcast, DType backend) => precision switch
+    {
+        VaePrecision.Fp32 => DType.F32,
+        VaePrecision.Model => backend,
+        VaePrecision.Auto => forceUpcast && (backend is DType.F16 or DType.BF16) ? DType.F32 : backend,
+        _ => throw new ArgumentOutOfRangeException(nameof(precision), precision, "Auto, Model or Fp32."),
+    };
+
+    /// <summary>
+    /// The backend the VAE runs on: <paramref name="ops"/> itself when it already runs in the VAE's dtype
+    /// (<see cref="VaeDType"/>); on the GPU otherwise a new fp32 <see cref="CudaOps"/> on <paramref name="ops"/>'s context
+    /// (its own stream, workspace and cuBLAS handles; kernels cached under <paramref name="cache"/>), which the caller
+    /// owns and must dispose before <paramref name="ops"/>. Another backend that cannot run in fp32 keeps the VAE in its
+    /// own dtype with a note for <see cref="VaePrecision.Auto"/>, and is refused for <see cref="VaePrecision.Fp32"/>.
+    /// </summary>
+    public static IOps CreateVaeBackend(IOps ops, VaePrecision precision, VaeConfig config, CacheRoot? cache = null, Action<string>? log = null)
+    {
+        ArgumentNullException.ThrowIfNull(ops);
+        ArgumentNullException.ThrowIfNull(config);
+        var dtype = VaeDType(precision, config.ForceUpcast, ops.ActivationDType);
+        if (dtype == ops.ActivationDType)
+        {
+            return ops;
+        }
+
+        var why = precision == VaePrecision.Fp32 ? "asked for" : "the VAE config's force_upcast";
+        if (ops is not CudaOps cuda)
+        {
+            if (precision == VaePrecision.Fp32)
+            {
+                throw new NotSupportedException($"An fp32 VAE needs the CPU or CUDA backend; the {ops.Name} backend runs in {ops.ActivationDType} only.");
+            }
+
+            log?.Invoke($"note: {why} asks for an fp32 VAE, but the {ops.Name} backend runs in {ops.ActivationDType} only; the VAE runs in {ops.ActivationDType}.");
+            return ops;
+        }
+
+        var vaeOps = new CudaOps(cuda.Context, new CudaOpsOptions(dtype, Cache: cache));
+        log?.Invoke($"VAE in {dtype} ({why}) on a second CUDA backend; the UNet and image encoder in {ops.ActivationDType}.");
+        return vaeOps;
+    }
 
     private sealed class DisposableGroup : IDisposable
     {

@@ -5,8 +5,9 @@ using CudaI2V.Runtime.Tensors;
 namespace CudaI2V.Runtime.Blas;
 
 /// <summary>
-/// GEMMs through cuBLAS (<c>cublasGemmEx</c>, <c>cublasGemmStridedBatchedEx</c>) on row-major device tensors: fp16 or
-/// bf16 in, fp32 accumulation, fp16/bf16/fp32 out. The handle is bound to one stream and given its own workspace, so
+/// GEMMs through cuBLAS (<c>cublasGemmEx</c>, <c>cublasGemmStridedBatchedEx</c>) on row-major device tensors: fp16,
+/// bf16 or fp32 in, fp32 accumulation (true fp32 for fp32 inputs, not TF32: the handle keeps cuBLAS's default math
+/// mode), the input type or fp32 out. The handle is bound to one stream and given its own workspace, so
 /// GEMMs can be captured into a CUDA graph (cuBLAS then allocates nothing). Not thread-safe: one per stream.
 /// </summary>
 public sealed class CublasGemm : IDisposable

@@ -8,7 +8,9 @@ namespace CudaI2V.Runtime.Blas;
 /// GEMMs through cuBLASLt with its bias epilogue, <c>C = op(A) op(B) + bias</c> (the bias broadcast over rows), on
 /// row-major device tensors with the same rules as <see cref="GemmProblem"/>. cuBLASLt's GELU epilogues are the tanh
 /// approximation, which I2VGen-XL does not use, so only the bias is offered. Each problem shape's descriptors and the
-/// heuristic's algorithm are made once and reused. Not thread-safe: one per stream.
+/// heuristic's algorithm are made once and reused. The matmul descriptor computes in fp32 (<c>CUBLAS_COMPUTE_32F</c>,
+/// fp32 scale): for fp32 operands that is true fp32, not TF32; the layouts carry each operand's own type, and the
+/// bias takes cuBLASLt's default type, C's. Not thread-safe: one per stream.
 /// </summary>
 public sealed class CublasLtGemm : IDisposable
 {

@@ -13,7 +13,9 @@ public readonly record struct GemmOperand(DType DType, long LeadingDimension, lo
 /// A checked GEMM on row-major tensors, <c>C[b] = alpha op(A[b]) op(B[b]) + beta C[b]</c> with op(A) of shape [M, K],
 /// op(B) [K, N] and C [M, N], and its translation to column-major cuBLAS. Operands are 2-D, or 3-D with a leading
 /// batch (a 2-D A or B is repeated over C's batch); the last dimension must be contiguous, rows may be padded.
-/// A and B are fp16 or bf16 (the same), C the same type or fp32; accumulation is fp32.
+/// A and B are both fp16, both bf16 or both fp32; C is their type or fp32. Accumulation is fp32 (cuBLAS's
+/// <see cref="CublasComputeType.Compute32F"/>): on tensor cores for fp16/bf16 inputs, and true IEEE fp32 for fp32
+/// inputs, never TF32 (that would take <c>CUBLAS_COMPUTE_32F_FAST_TF32</c> or a TF32 math mode, neither used here).
 /// </summary>
 /// <remarks>
 /// cuBLAS is column-major: a row-major [R, C] matrix is, to cuBLAS, the C x R matrix of its transpose. So the
@@ -45,14 +47,14 @@ public sealed record GemmProblem(int M, int N, int K, int Batch, bool TransposeA
             }
         }
 
-        if (a.DType != b.DType || a.DType is not (DType.F16 or DType.BF16))
+        if (a.DType != b.DType || a.DType is not (DType.F16 or DType.BF16 or DType.F32))
         {
-            throw Error("A and B must both be F16 or both BF16");
+            throw Error("A and B must both be F16, both BF16 or both F32");
         }
 
         if (c.DType != a.DType && c.DType != DType.F32)
         {
-            throw Error($"C must be {a.DType} or F32");
+            throw Error(a.DType == DType.F32 ? "C must be F32 for F32 inputs" : $"C must be {a.DType} or F32");
         }
 
         var (m, ka) = transposeA ? (a.Shape[^1], a.Shape[^2]) : (a.Shape[^2], a.Shape[^1]);

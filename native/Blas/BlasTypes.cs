@@ -19,7 +19,11 @@ public enum CudaDataType
 /// <summary>cublasComputeType_t (cuBLAS 11+).</summary>
 public enum CublasComputeType
 {
-    /// <summary>CUBLAS_COMPUTE_32F: fp32 accumulation (tensor cores for fp16/bf16 inputs).</summary>
+    /// <summary>
+    /// CUBLAS_COMPUTE_32F: fp32 accumulation, with tensor cores for fp16/bf16 inputs. For fp32 inputs it is true fp32
+    /// (no TF32) while the handle stays in its default math mode, as ours do: TF32 is CUBLAS_COMPUTE_32F_FAST_TF32
+    /// (77) or the CUBLAS_TF32_TENSOR_OP_MATH mode, neither of which CudaI2V uses.
+    /// </summary>
     Compute32F = 68,
 }
 

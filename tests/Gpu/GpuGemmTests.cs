@@ -11,7 +11,8 @@ namespace CudaI2V.Tests.Gpu;
 public sealed class GpuGemmTests
 {
     /// <summary>
-    /// fp32 output: only fp32 accumulation error over K of at most a few hundred unit-scale products.
+    /// fp32 output: only fp32 accumulation error over K of at most a few hundred unit-scale products (fp32 inputs too:
+    /// cuBLAS computes them in true fp32, not TF32).
     /// fp16/bf16 output: one final rounding (2^-11 and 2^-8 relative) on top, plus that error.
     /// </summary>
     private static Tolerance For(DType output) => output switch
@@ -56,6 +57,7 @@ public sealed class GpuGemmTests
         { DType.F16, DType.F16, true, false },
         { DType.BF16, DType.BF16, true, true },
         { DType.BF16, DType.F32, false, false },
+        { DType.F32, DType.F32, true, false },
     };
 
     [Theory]
@@ -95,6 +97,7 @@ public sealed class GpuGemmTests
     [Theory]
     [InlineData(DType.F16)]
     [InlineData(DType.BF16)]
+    [InlineData(DType.F32)]
     public void CublasLt_linear_adds_the_bias_in_its_epilogue(DType dtype)
     {
         var gpu = GpuProbe.RequireCublas();

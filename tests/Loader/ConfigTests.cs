@@ -73,6 +73,16 @@ public sealed class ConfigTests
     }
 
     [Fact]
+    public void Vae_force_upcast_defaults_to_true_like_diffusers()
+    {
+        var json = File.ReadAllText(Fixtures.Path("vae-tiny", "model", "config.json"));
+        var omitted = json.Replace("\"force_upcast\": true,", "", StringComparison.Ordinal);
+        Assert.DoesNotContain("force_upcast", omitted, StringComparison.Ordinal);
+        Assert.True(VaeConfig.Load(Write("config.json", omitted)).ForceUpcast);
+        Assert.False(VaeConfig.Load(Write("config.json", json.Replace("\"force_upcast\": true", "\"force_upcast\": false", StringComparison.Ordinal))).ForceUpcast);
+    }
+
+    [Fact]
     public void Scheduler_variants_take_diffusers_defaults_for_omitted_keys()
     {
         var release = SchedulerConfig.Load(Fixtures.Path("scheduler", "release", "scheduler_config.json"));

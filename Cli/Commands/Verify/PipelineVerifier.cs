@@ -53,7 +53,7 @@ internal sealed class PipelineVerifier : IComponentVerifier
 
         var image = ImageLoader.Load(imagePath);
         var clock = Stopwatch.StartNew();
-        using var engine = VideoEngineLoader.Load(run.Model, new EngineLoadOptions(run.Cache, run.Variant, line => run.Context.Error.WriteLine($"cudai2v verify: {line}"), run.Ops));
+        using var engine = VideoEngineLoader.Load(run.Model, new EngineLoadOptions(run.Cache, run.Variant, line => run.Context.Error.WriteLine($"cudai2v verify: {line}"), run.Ops, run.Args.GetVaePrecision()));
         var observer = new Observer(io, run.Report);
         engine.Generate(image, options, observer: observer);
         run.Context.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"cudai2v verify: pipeline on {engine.Ops.Name}: {clock.Elapsed.TotalSeconds:F1} s"));

@@ -80,6 +80,36 @@ public sealed class GemmOpPlanTests
     }
 
     [Fact]
+    public void An_fp32_conv_gathers_and_finishes_with_the_f32_entries_and_sizes_patches_at_4_bytes()
+    {
+        var (x, w, b, y) = (Device(DType.F32, 2, 13, 18, 5), Device(DType.F32, 7, 5, 3, 3), Device(DType.F32, 7), Device(DType.F32, 2, 13, 18, 7));
+        var args = new Conv2dArgs(x, w, ConvWeightLayout.Torch, b, 1, Padding2D.All(1), null, null, y);
+        var shape = new Conv2dShape(2, 13, 18, 5, 7, 3, 3, 1, Padding2D.All(1), DType.F32);
+        var op = new Im2colConv2dOp(maxChunkRows: 17);
+
+        Assert.Equal(OpArgumentsAlign(17 * 45 * 4) + (17 * 7 * 4), op.WorkspaceBytes(shape));
+        Assert.Equal(OpArgumentsAlign(45 * 4) + 28, op.MinimumWorkspaceBytes(shape));
+        var workspace = Workspace(op.WorkspaceBytes(shape));
+        var plan = op.Plan(args, workspace);
+        var steps = plan.Steps.ToList();
+
+        Assert.Equal(DType.F32, plan.Shape.DType);
+        Assert.Equal("im2col_chw_f32", Assert.IsType<LaunchStep<Im2colParams>>(steps[^3]).Launch.Entry);
+        var gemm = Assert.IsType<GemmStep>(steps[^2]);
+        Assert.Equal((DType.F32, DType.F32, DType.F32), (gemm.Problem.A.DType, gemm.Problem.B.DType, gemm.Problem.C.DType));
+        Assert.Equal(workspace.DeviceAddress() + 3072, gemm.C.DeviceAddress()); // after the patches, align256(17 * 45 * 4)
+        var epilogue = Assert.IsType<LaunchStep<GemmEpilogueParams>>(steps[^1]).Launch;
+        Assert.Equal("gemm_epilogue_f32", epilogue.Entry);
+        Assert.Equal(y.DeviceAddress() + (459 * 7 * 4), epilogue.Params.Destination);
+
+        // A workspace sized for fp16 patches holds fewer fp32 rows, never too many.
+        var half = shape with { DType = DType.F16 };
+        var budget = op.WorkspaceBytes(half);
+        var rows = op.ChunkRowsFor(shape, budget);
+        Assert.True(rows < 17 && op.BytesFor(shape, rows) <= budget && op.BytesFor(shape, rows + 1) > budget, $"{rows} rows for {budget} bytes");
+    }
+
+    [Fact]
     public void Conv_workspace_is_the_aligned_patches_plus_the_fp32_result_and_any_size_from_one_row_up_works()
     {
         var op = new Im2colConv2dOp();
@@ -112,7 +142,8 @@ public sealed class GemmOpPlanTests
         Assert.Contains("output must be [2, 13, 18, 7] for x [2, 13, 18, 5] and weight [7, 5, 3, 3], got [2, 13, 18, 6]", Message(Args(output: Device(DType.F16, 2, 13, 18, 6))), StringComparison.Ordinal);
         Assert.Contains("packed weight [7, 3, 3, 4] ([Cout, kh, kw, Cin]) expects 4 input channels but x [2, 13, 18, 5] has 5", Message(Args(weight: Device(DType.F16, 7, 3, 3, 4), layout: ConvWeightLayout.Packed)), StringComparison.Ordinal);
         Assert.Contains("weight [7, 4, 3, 3] expects 4 input channels", Message(Args(weight: Device(DType.F16, 7, 4, 3, 3))), StringComparison.Ordinal);
-        Assert.Contains("takes F16 or BF16", Message(Args(input: Device(DType.F32, 2, 13, 18, 5))), StringComparison.Ordinal);
+        Assert.Contains("takes F16, BF16 or F32 tensors (the GEMMs' inputs), got I32 [2, 13, 18, 5]", Message(Args(input: Device(DType.I32, 2, 13, 18, 5))), StringComparison.Ordinal);
+        Assert.Contains("weight must be a contiguous F32 device tensor, got F16", Message(Args(input: Device(DType.F32, 2, 13, 18, 5))), StringComparison.Ordinal);
         Assert.Contains("weight must be a contiguous F16 device tensor, got BF16", Message(Args(weight: Device(DType.BF16, 7, 5, 3, 3))), StringComparison.Ordinal);
         Assert.Contains("host memory", Message(Args(input: Tensor.Zeros(DType.F16, new TensorShape(2, 13, 18, 5)))), StringComparison.Ordinal);
 
@@ -223,6 +254,31 @@ public sealed class GemmOpPlanTests
     }
 
     [Fact]
+    public void An_fp32_linear_fuses_at_16_byte_rows_and_otherwise_finishes_with_the_f32_epilogue()
+    {
+        var (x, w, b, r, y) = (Device(DType.F32, 2, 13, 40), Device(DType.F32, 24, 40), Device(DType.F32, 24), Device(DType.F32, 2, 13, 24), Device(DType.F32, 2, 13, 24));
+        var fused = new BlasLinearOp().Plan(new LinearArgs(x, w, b, r, y), Workspace(1));
+        var steps = fused.Steps.ToList();
+
+        Assert.True(fused.Fused);
+        Assert.Equal(26L * 24 * 4, Assert.IsType<CopyStep>(steps[0]).Source.ByteLength);
+        var gemm = Assert.IsType<GemmStep>(steps[1]);
+        Assert.Equal((GemmEngine.CublasLt, DType.F32, DType.F32), (gemm.Engine, gemm.Problem.A.DType, gemm.Problem.C.DType));
+        Assert.Same(b, gemm.Bias);
+
+        // 6 fp32 features are 24 bytes a row: not a multiple of 16, so the unfused path (12 bytes in fp16 would not fuse either).
+        var (x6, w6, y6) = (Device(DType.F32, 5, 6), Device(DType.F32, 8, 6), Device(DType.F32, 5, 8));
+        Assert.False(BlasLinearOp.CanFuse(new LinearArgs(x6, w6, null, null, y6)));
+        Assert.True(BlasLinearOp.CanFuse(new LinearArgs(Device(DType.F32, 5, 8), Device(DType.F32, 8, 8), null, null, y6)));
+        var op = new BlasLinearOp(maxChunkRows: 2);
+        var unfused = op.Plan(new LinearArgs(x6, w6, null, null, y6), Workspace(op.WorkspaceBytes(new LinearShape(5, 6, 8, DType.F32))));
+        Assert.False(unfused.Fused);
+        var epilogue = Assert.IsType<LaunchStep<GemmEpilogueParams>>(unfused.Steps.ToList()[^1]).Launch;
+        Assert.Equal("gemm_epilogue_f32", epilogue.Entry);
+        Assert.Equal((1L, 4L, y6.DeviceAddress() + (4 * 8 * 4)), (epilogue.Params.Rows, epilogue.Params.RowBegin, epilogue.Params.Destination));
+    }
+
+    [Fact]
     public void Linear_refuses_mismatched_features_and_outputs_that_overlap_inputs()
     {
         var (x, w, y) = (Device(DType.F16, 4, 16), Device(DType.F16, 8, 16), Device(DType.F16, 4, 8));
@@ -299,6 +355,36 @@ public sealed class GemmOpPlanTests
         var temporal = new AttentionShape(8192, 16, 16, 5, 64, DType.F16);
         Assert.Equal(new AttentionChunking(8192, 16), op.ChunkingFor(temporal, op.WorkspaceBytes(temporal)));
         Assert.Equal(GemmSoftmaxAttentionOp.DefaultMaxImages, op.ChunkingFor(new AttentionShape(100_000, 16, 16, 5, 64, DType.F16), long.MaxValue / 4).Images);
+    }
+
+    [Fact]
+    public void An_fp32_attention_keeps_probabilities_in_fp32_and_sizes_them_at_4_bytes()
+    {
+        var (q, k, v, o) = (Device(DType.F32, 3, 21, 128), Device(DType.F32, 3, 19, 128), Device(DType.F32, 3, 19, 128), Device(DType.F32, 3, 21, 128));
+        var op = new GemmSoftmaxAttentionOp(maxImagesPerChunk: 2, maxQueriesPerChunk: 5);
+        var shape = new AttentionShape(3, 21, 19, 2, 64, DType.F32);
+        Assert.Equal(OpArgumentsAlign(10 * 19 * 4) + (10 * 19 * 4), op.WorkspaceBytes(shape));
+        var workspace = Workspace(op.WorkspaceBytes(shape));
+
+        var steps = op.Plan(new AttentionArgs(q, k, v, 2, o), workspace).Steps.ToList();
+
+        var round = 11; // head 1, sequences 0-1, queries 5-9
+        var scores = Assert.IsType<GemmStep>(steps[3 * round]);
+        Assert.Equal(q.DeviceAddress() + (ulong)((((0 * 21) + 5) * 128) + 64) * 4, scores.A.DeviceAddress());
+        var softmax = Assert.IsType<LaunchStep<SoftmaxParams>>(steps[(3 * round) + 1]).Launch;
+        Assert.Equal("softmax_f32", softmax.Entry);
+        Assert.Equal(workspace.DeviceAddress() + 768, softmax.Params.Probabilities);
+        var values = Assert.IsType<GemmStep>(steps[(3 * round) + 2]);
+        Assert.Equal((DType.F32, DType.F32, DType.F32), (values.Problem.A.DType, values.Problem.B.DType, values.Problem.C.DType));
+        Assert.Equal(o.DeviceAddress() + (ulong)((5 * 128) + 64) * 4, values.C.DeviceAddress());
+
+        // Level 1 at 512x512 in fp32: 8 bytes of workspace per score (fp32 scores and fp32 probabilities), not 6.
+        var large = new AttentionShape(32, 4096, 4096, 5, 64, DType.F32);
+        var row = 4096 * 8;
+        var chunking = new GemmSoftmaxAttentionOp().ChunkingFor(large, 64L << 20);
+        Assert.Equal(1, chunking.Images);
+        Assert.InRange(chunking.Queries, ((64 << 20) / row) - 1, (64 << 20) / row);
+        Assert.True(GemmSoftmaxAttentionOp.BytesFor(large, 1, chunking.Queries) <= 64L << 20);
     }
 
     [Fact]

@@ -58,6 +58,20 @@ public sealed class GemmProblemTests
     }
 
     [Fact]
+    public void Fp32_operands_are_a_true_fp32_gemm()
+    {
+        var p = GemmProblem.Create(T(DType.F32, 3, 10, 64), T(DType.F32, 48, 64), T(DType.F32, 3, 10, 48), transposeB: true);
+
+        Assert.Equal((10, 48, 64, 3), (p.M, p.N, p.K, p.Batch));
+        Assert.Equal(new GemmOperand(DType.F32, 64, 640), p.A);
+        Assert.Equal(new GemmOperand(DType.F32, 64, 0), p.B);
+        Assert.Equal(CudaDataType.F32, GemmProblem.BlasType(p.A.DType));
+        // CUBLAS_COMPUTE_32F (68), never CUBLAS_COMPUTE_32F_FAST_TF32 (77): fp32 inputs stay fp32.
+        Assert.Equal(68, (int)CublasComputeType.Compute32F);
+        Assert.Equal(["Compute32F"], Enum.GetNames<CublasComputeType>());
+    }
+
+    [Fact]
     public void Mismatched_inner_sizes_show_every_shape()
     {
         var e = Assert.Throws<ArgumentException>(() => GemmProblem.Create(T(DType.F16, 4, 8), T(DType.F16, 9, 16), T(DType.F16, 4, 16)));
@@ -70,8 +84,10 @@ public sealed class GemmProblemTests
     public void Wrong_outputs_dtypes_and_layouts_are_refused()
     {
         Assert.Contains("C must be [4, 16]", Assert.Throws<ArgumentException>(() => GemmProblem.Create(T(DType.F16, 4, 8), T(DType.F16, 8, 16), T(DType.F16, 16, 4))).Message, StringComparison.Ordinal);
-        Assert.Contains("must both be F16 or both BF16", Assert.Throws<ArgumentException>(() => GemmProblem.Create(T(DType.F16, 4, 8), T(DType.BF16, 8, 16), T(DType.F32, 4, 16))).Message, StringComparison.Ordinal);
-        Assert.Contains("must both be F16 or both BF16", Assert.Throws<ArgumentException>(() => GemmProblem.Create(T(DType.F32, 4, 8), T(DType.F32, 8, 16), T(DType.F32, 4, 16))).Message, StringComparison.Ordinal);
+        Assert.Contains("must both be F16, both BF16 or both F32", Assert.Throws<ArgumentException>(() => GemmProblem.Create(T(DType.F16, 4, 8), T(DType.BF16, 8, 16), T(DType.F32, 4, 16))).Message, StringComparison.Ordinal);
+        Assert.Contains("must both be F16, both BF16 or both F32", Assert.Throws<ArgumentException>(() => GemmProblem.Create(T(DType.F32, 4, 8), T(DType.F16, 8, 16), T(DType.F32, 4, 16))).Message, StringComparison.Ordinal);
+        Assert.Contains("must both be F16, both BF16 or both F32", Assert.Throws<ArgumentException>(() => GemmProblem.Create(T(DType.I32, 4, 8), T(DType.I32, 8, 16), T(DType.I32, 4, 16))).Message, StringComparison.Ordinal);
+        Assert.Contains("C must be F32 for F32 inputs", Assert.Throws<ArgumentException>(() => GemmProblem.Create(T(DType.F32, 4, 8), T(DType.F32, 8, 16), T(DType.F16, 4, 16))).Message, StringComparison.Ordinal);
         Assert.Contains("C must be F16 or F32", Assert.Throws<ArgumentException>(() => GemmProblem.Create(T(DType.F16, 4, 8), T(DType.F16, 8, 16), T(DType.BF16, 4, 16))).Message, StringComparison.Ordinal);
         Assert.Contains("last dimension must be contiguous", Assert.Throws<ArgumentException>(() => GemmProblem.Create(T(DType.F16, 8, 4).Permute(1, 0), T(DType.F16, 8, 16), T(DType.F16, 4, 16))).Message, StringComparison.Ordinal);
         Assert.Contains("batch of 3 does not match", Assert.Throws<ArgumentException>(() => GemmProblem.Create(T(DType.F16, 3, 4, 8), T(DType.F16, 8, 16), T(DType.F16, 2, 4, 16))).Message, StringComparison.Ordinal);
