@@ -26,6 +26,7 @@ internal static class BenchCommand
             new OptionSpec("width", "pixels", "unet: video width.", Default: "512"),
             new OptionSpec("frames", "n", "unet: frames (CFG batch 2).", Default: "16"),
             new OptionSpec("steps", "n", "unet: timed UNet steps; the median is reported.", Default: "5"),
+            new OptionSpec("vae-precision", "auto|model|fp32", "unet: the VAE decode's precision, as generate's (auto: fp32, the release VAE's force_upcast).", Default: "auto"),
             new OptionSpec("json", "file", "unet: also write the figures, card, driver, commit and settings as JSON."),
         ],
         Run,

@@ -25,7 +25,7 @@ namespace CudaI2V.Cli.Commands;
 internal static class UNetBench
 {
     /// <summary>What to measure.</summary>
-    public sealed record Settings(int Height, int Width, int Frames, int Steps, string? Json);
+    public sealed record Settings(int Height, int Width, int Frames, int Steps, string? Json, VaePrecision VaePrecision);
 
     /// <summary>Reads and checks the options (before any GPU work, so a usage error exits 2 everywhere).</summary>
     public static Settings Read(ParsedArgs args)
@@ -37,12 +37,12 @@ internal static class UNetBench
             throw new UsageException($"--height and --width must be multiples of 8, got {height}x{width}.");
         }
 
-        return new Settings(height, width, args.GetInt32("frames", 16, 1, 64), args.GetInt32("steps", 5, 1, 1000), args.Get("json"));
+        return new Settings(height, width, args.GetInt32("frames", 16, 1, 64), args.GetInt32("steps", 5, 1, 1000), args.Get("json"), args.GetVaePrecision());
     }
 
     public static int Run(Settings settings, CliContext context, CudaOps ops)
     {
-        var (height, width, frames, steps, json) = settings;
+        var (height, width, frames, steps, json, vaePrecision) = settings;
         var output = context.Out;
         var gpu = ops.Context;
         var folder = Path.Combine(Path.GetTempPath(), $"cudai2v-bench-{Guid.NewGuid():N}");
@@ -118,14 +118,16 @@ internal static class UNetBench
             }
 
             // The VAE decoder on 16 frames of latents, one frame at a time on its planned arena, as the engine decodes
-            // (host latents in, host images out).
+            // (host latents in, host images out, in the precision generate would use).
             using var vaeWeights = WeightSet.Generated("vae", vaeManifest.Entries, e => FixtureWeights.ParameterTensor("vae", e.Key, e.Shape, DType.F16));
-            var vae = AutoencoderKL.Load(ops, vaeWeights, vaeConfig);
+            var vaeOps = (CudaOps)VideoEngineLoader.CreateVaeBackend(ops, vaePrecision, vaeConfig);
+            using var ownedVaeOps = ReferenceEquals(vaeOps, ops) ? null : vaeOps;
+            var vae = AutoencoderKL.Load(vaeOps, vaeWeights, vaeConfig);
             var latents = FixtureWeights.Input("bench.latents", new TensorShape(16, h, w, vaeConfig.LatentChannels));
             double decode;
-            using (var decoder = PlannedVaeDecode.Create(ops, vaeConfig, vaeManifest.Entries, chunk: 1, h, w))
+            using (var decoder = PlannedVaeDecode.Create(vaeOps, vaeConfig, vaeManifest.Entries, chunk: 1, h, w))
             {
-                output.WriteLine($"planned VAE decode activations (one frame): {decoder.Plan.Describe(3)}");
+                output.WriteLine($"planned VAE decode activations (one frame, {vaeOps.ActivationDType}): {decoder.Plan.Describe(3)}");
                 decoder.Decode(vae, latents.Slice(0, 0, 1));
                 var clock = Stopwatch.StartNew();
                 for (var f = 0; f < 16; f++)
@@ -142,12 +144,12 @@ internal static class UNetBench
                 $"{gpu} driver {gpu.DriverVersion}, commit {commit}: UNet {height}x{width}x{frames}, CFG batch {batch}, {ops.ActivationDType}: "
                 + $"{median:F1} ms per step (median of {steps}; min {times[0]:F1}, max {times[^1]:F1}), {tflops:F0} TFLOP/s on {step.Flops / 1e12:F2} TFLOP counted; "
                 + $"{graphMedian:F1} ms per step replayed as a CUDA graph (min {graphTimes[0]:F1}, max {graphTimes[^1]:F1}); "
-                + $"VAE decode {decode:F0} ms per 16 frames; planned activations {ArenaPlan.FormatBytes(plan.Peak)}, weights {ArenaPlan.FormatBytes(step.WeightBytes)}, "
+                + $"VAE decode ({vaeOps.ActivationDType}) {decode:F0} ms per 16 frames; planned activations {ArenaPlan.FormatBytes(plan.Peak)}, weights {ArenaPlan.FormatBytes(step.WeightBytes)}, "
                 + $"device memory in use {ArenaPlan.FormatBytes(memory.Total - memory.Free)} of {ArenaPlan.FormatBytes(memory.Total)}"));
 
             if (json is not null)
             {
-                WriteJson(json, gpu, commit, height, width, frames, batch, ops.ActivationDType, steps, times, graphTimes, tflops, step, decode, memory);
+                WriteJson(json, gpu, commit, height, width, frames, batch, ops.ActivationDType, steps, times, graphTimes, tflops, step, decode, vaeOps.ActivationDType, memory);
             }
 
             return ExitCodes.Success;
@@ -170,7 +172,7 @@ internal static class UNetBench
 
     private static void WriteJson(
         string path, CudaContext gpu, string commit, int height, int width, int frames, int batch, DType dtype, int steps,
-        double[] times, double[] graphTimes, double tflops, PlannedUNetStep step, double decode, DeviceMemoryInfo memory)
+        double[] times, double[] graphTimes, double tflops, PlannedUNetStep step, double decode, DType vaeDType, DeviceMemoryInfo memory)
     {
         var temporary = path + ".partial";
         using (var stream = File.Create(temporary))
@@ -203,6 +205,7 @@ internal static class UNetBench
 
             json.WriteEndObject();
             json.WriteNumber("vae_decode_ms_per_16_frames", decode);
+            json.WriteString("vae_dtype", vaeDType.SafetensorsName());
             json.WriteNumber("planned_activation_bytes", step.Plan.Peak);
             json.WriteNumber("weight_bytes", step.WeightBytes);
             json.WriteNumber("device_memory_used_bytes", memory.Total - memory.Free);

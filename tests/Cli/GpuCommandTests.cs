@@ -87,6 +87,7 @@ public sealed class GpuCommandTests
         Assert.Equal(ExitCodes.Usage, Run("bench", "conv").Code);
         Assert.Equal(ExitCodes.Usage, Run("bench", "unet", "--frames", "0").Code);
         Assert.Equal(ExitCodes.Usage, Run("bench", "--height", "500").Code);
+        Assert.Equal(ExitCodes.Usage, Run("bench", "--vae-precision", "fp8").Code);
         Assert.Equal(ExitCodes.Usage, Run("bench", "gemm", "--dtype", "fp8").Code);
         Assert.Equal(ExitCodes.Usage, Run("bench", "gemm", "--m", "0").Code);
         Assert.Contains("gemm", Run("bench", "--help").Out, StringComparison.Ordinal);
