@@ -9,6 +9,14 @@ using CudaI2V.Runtime.Tensors;
 
 namespace CudaI2V.Pipeline.Engine;
 
+/// <summary>A UNet step planned without a device (<see cref="PlannedUNetStep.PlanStep"/>).</summary>
+/// <param name="Arena">The step's activations packed by liveness.</param>
+/// <param name="Flops">The floating-point operations one step counts (multiply-adds as two).</param>
+/// <param name="FlopsByCategory"><paramref name="Flops"/> by <c>OpCategories</c> family.</param>
+/// <param name="WeightBytes">The UNet's weights in the planned dtype (outside the arena).</param>
+/// <param name="StepEmbedding">The shape of the step embedding the forward takes, (B*F, T).</param>
+public sealed record UNetStepPlan(ArenaPlan Arena, double Flops, IReadOnlyDictionary<string, double> FlopsByCategory, long WeightBytes, TensorShape StepEmbedding);
+
 /// <summary>
 /// The UNet step of one request on the GPU, run on a planned arena: the step is first run through
 /// <see cref="PlanningOps"/> on a shape-only copy of the UNet (same config, same weight shapes), its tensors are
@@ -34,43 +42,71 @@ public sealed class PlannedUNetStep : IDisposable
     private Tensor? _graphOutput;
     private int _calls;
 
-    private PlannedUNetStep(CudaOps ops, DeviceArena arena, PlannedAllocator allocator, Tensor? slot, PlanningOps planning, long weightBytes)
+    private PlannedUNetStep(CudaOps ops, UNetStepPlan plan, DeviceArena arena, PlannedAllocator allocator, Tensor? slot)
     {
         _ops = ops;
+        Planned = plan;
         _arena = arena;
         _allocator = allocator;
         _slot = slot;
-        Flops = planning.Flops;
-        FlopsByCategory = new Dictionary<string, double>(planning.FlopsByCategory);
-        WeightBytes = weightBytes;
     }
+
+    /// <summary>What planning the step found: the packed arena, the counted FLOPs, the weights' size.</summary>
+    public UNetStepPlan Planned { get; }
 
     /// <summary>The packed plan (its peak is reported before the loop starts).</summary>
     public ArenaPlan Plan => _arena.Plan;
 
     /// <summary>The floating-point operations one step counts (multiply-adds as two).</summary>
-    public double Flops { get; }
+    public double Flops => Planned.Flops;
 
     /// <summary><see cref="Flops"/> by <c>OpCategories</c> family.</summary>
-    public IReadOnlyDictionary<string, double> FlopsByCategory { get; }
+    public IReadOnlyDictionary<string, double> FlopsByCategory => Planned.FlopsByCategory;
 
     /// <summary>The bytes of the UNet's weights in the backend's dtype (outside the arena).</summary>
-    public long WeightBytes { get; }
+    public long WeightBytes => Planned.WeightBytes;
 
     /// <summary>Whether the step replays a captured CUDA graph (from its second call).</summary>
     public bool UsesGraph => _slot is not null;
 
     /// <summary>
-    /// Plans the step for these shapes. <paramref name="shapes"/> is the UNet's weight layout (key, dtype, shape),
-    /// <paramref name="config"/> its config; the input shapes are the request's. With <paramref name="graphs"/> the
-    /// step is captured and replayed as a CUDA graph from its second call.
+    /// Plans the step for these shapes and takes its arena. <paramref name="shapes"/> is the UNet's weight layout (key,
+    /// dtype, shape), <paramref name="config"/> its config; the input shapes are the request's. With
+    /// <paramref name="graphs"/> the step is captured and replayed as a CUDA graph from its second call.
     /// </summary>
+    /// <exception cref="ArenaOutOfMemoryException">The plan does not fit the device's free memory.</exception>
     public static PlannedUNetStep Create(
         CudaOps ops, UNetConfig config, IReadOnlyList<WeightManifestEntry> shapes,
-        TensorShape latents, TensorShape imageEmbeddings, TensorShape text, int frames, bool graphs = false, long reserve = 256L << 20)
+        TensorShape latents, TensorShape imageEmbeddings, TensorShape text, int frames, bool graphs = false, long reserve = RequestMemory.Reserve)
     {
         ArgumentNullException.ThrowIfNull(ops);
-        var planning = new PlanningOps(ops.ActivationDType);
+        return Create(ops, PlanStep(ops.ActivationDType, config, shapes, latents, imageEmbeddings, text, frames), graphs, reserve);
+    }
+
+    /// <summary>Takes the arena of a step planned by <see cref="PlanStep"/> (for <paramref name="ops"/>' dtype).</summary>
+    /// <exception cref="ArenaOutOfMemoryException">The plan does not fit the device's free memory.</exception>
+    public static PlannedUNetStep Create(CudaOps ops, UNetStepPlan plan, bool graphs = false, long reserve = RequestMemory.Reserve)
+    {
+        ArgumentNullException.ThrowIfNull(ops);
+        ArgumentNullException.ThrowIfNull(plan);
+        var arena = DeviceArena.Create(plan.Arena, new CudaDeviceAllocator(ops.Context), reserve);
+        var allocator = new PlannedAllocator(plan.Arena, arena.AddressOf, (address, bytes) => new DeviceStorage(address, bytes, () => true, "UNet step arena"));
+        var slot = graphs ? ops.Empty(ops.ActivationDType, plan.StepEmbedding) : null;
+        return new PlannedUNetStep(ops, plan, arena, allocator, slot);
+    }
+
+    /// <summary>
+    /// Plans one step without touching a device: the forward runs through <see cref="PlanningOps"/> in
+    /// <paramref name="dtype"/> on a shape-only UNet, and its tensors are packed by liveness.
+    /// </summary>
+    public static UNetStepPlan PlanStep(
+        DType dtype, UNetConfig config, IReadOnlyList<WeightManifestEntry> shapes,
+        TensorShape latents, TensorShape imageEmbeddings, TensorShape text, int frames)
+    {
+        ArgumentNullException.ThrowIfNull(shapes);
+        ArgumentNullException.ThrowIfNull(latents);
+        ArgumentNullException.ThrowIfNull(text);
+        var planning = new PlanningOps(dtype);
         using var weights = WeightSet.Generated("unet", shapes, e => PlanningOps.ShapeOnly(e.DType, e.Shape));
         var unet = I2VGenXLUNet.Load(planning, weights, config);
         var weightBytes = planning.HostBytes;
@@ -87,11 +123,7 @@ public sealed class PlannedUNetStep : IDisposable
             planning.FromHost(PlanningOps.ShapeOnly(DType.F32, latents)),
             planning.FromHost(PlanningOps.ShapeOnly(DType.F32, embedding)),
             conditioning);
-        var plan = planning.Plan(output);
-        var arena = DeviceArena.Create(plan, new CudaDeviceAllocator(ops.Context), reserve);
-        var allocator = new PlannedAllocator(plan, arena.AddressOf, (address, bytes) => new DeviceStorage(address, bytes, () => true, "UNet step arena"));
-        var slot = graphs ? ops.Empty(ops.ActivationDType, embedding) : null;
-        return new PlannedUNetStep(ops, arena, allocator, slot, planning, weightBytes);
+        return new UNetStepPlan(planning.Plan(output), planning.Flops, new Dictionary<string, double>(planning.FlopsByCategory), weightBytes, embedding);
     }
 
     /// <summary>The shape of the step embedding the forward takes: (B*F, T).</summary>

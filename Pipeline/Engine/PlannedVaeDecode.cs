@@ -40,24 +40,40 @@ public sealed class PlannedVaeDecode : IDisposable
 
     /// <summary>
     /// Plans the decode of <paramref name="chunk"/> frames of (<paramref name="height"/>, <paramref name="width"/>)
-    /// latents. <paramref name="shapes"/> is the VAE's weight layout (key, dtype, shape), <paramref name="config"/>
-    /// its config; <paramref name="ops"/> is the backend the VAE's weights live on.
+    /// latents and takes its arena. <paramref name="shapes"/> is the VAE's weight layout (key, dtype, shape),
+    /// <paramref name="config"/> its config; <paramref name="ops"/> is the backend the VAE's weights live on.
     /// </summary>
     /// <exception cref="ArenaOutOfMemoryException">The plan does not fit the device's free memory.</exception>
-    public static PlannedVaeDecode Create(CudaOps ops, VaeConfig config, IReadOnlyList<WeightManifestEntry> shapes, int chunk, int height, int width)
+    public static PlannedVaeDecode Create(CudaOps ops, VaeConfig config, IReadOnlyList<WeightManifestEntry> shapes, int chunk, int height, int width, long reserve = RequestMemory.Reserve)
     {
         ArgumentNullException.ThrowIfNull(ops);
+        ArgumentNullException.ThrowIfNull(config);
+        return Create(ops, config, PlanDecode(ops.ActivationDType, config, shapes, chunk, height, width), chunk, height, width, reserve);
+    }
+
+    /// <summary>Takes the arena of a decode planned by <see cref="PlanDecode"/> with these sizes (for <paramref name="ops"/>' dtype).</summary>
+    /// <exception cref="ArenaOutOfMemoryException">The plan does not fit the device's free memory.</exception>
+    public static PlannedVaeDecode Create(CudaOps ops, VaeConfig config, ArenaPlan plan, int chunk, int height, int width, long reserve = RequestMemory.Reserve)
+    {
+        ArgumentNullException.ThrowIfNull(ops);
+        ArgumentNullException.ThrowIfNull(config);
+        var arena = DeviceArena.Create(plan, new CudaDeviceAllocator(ops.Context), reserve);
+        var allocator = new PlannedAllocator(plan, arena.AddressOf, (address, bytes) => new DeviceStorage(address, bytes, () => true, "VAE decode arena"));
+        return new PlannedVaeDecode(ops, arena, allocator, new TensorShape(chunk, height, width, config.LatentChannels));
+    }
+
+    /// <summary>Plans the decode of <paramref name="chunk"/> frames in <paramref name="dtype"/> without touching a device.</summary>
+    public static ArenaPlan PlanDecode(DType dtype, VaeConfig config, IReadOnlyList<WeightManifestEntry> shapes, int chunk, int height, int width)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(shapes);
         ArgumentOutOfRangeException.ThrowIfLessThan(chunk, 1);
-        var planning = new PlanningOps(ops.ActivationDType);
+        var planning = new PlanningOps(dtype);
         using var weights = WeightSet.Generated("vae", shapes, e => PlanningOps.ShapeOnly(e.DType, e.Shape), WeightAliases.LegacyVaeAttention);
         var vae = AutoencoderKL.Load(planning, weights, config);
-        var input = new TensorShape(chunk, height, width, config.LatentChannels);
         planning.BeginRecording();
-        var output = vae.Decode(planning.FromHost(PlanningOps.ShapeOnly(DType.F32, input)));
-        var plan = planning.Plan(output);
-        var arena = DeviceArena.Create(plan, new CudaDeviceAllocator(ops.Context), reserve: 256L << 20);
-        var allocator = new PlannedAllocator(plan, arena.AddressOf, (address, bytes) => new DeviceStorage(address, bytes, () => true, "VAE decode arena"));
-        return new PlannedVaeDecode(ops, arena, allocator, input);
+        var output = vae.Decode(planning.FromHost(PlanningOps.ShapeOnly(DType.F32, new TensorShape(chunk, height, width, config.LatentChannels))));
+        return planning.Plan(output);
     }
 
     /// <summary>

@@ -10,6 +10,7 @@ using CudaI2V.Pipeline.Imaging;
 using CudaI2V.Pipeline.Noise;
 using CudaI2V.Pipeline.Output;
 using CudaI2V.Pipeline.Scheduling;
+using CudaI2V.Runtime.Memory;
 using CudaI2V.Runtime.Tensors;
 
 namespace CudaI2V.Pipeline.Engine;
@@ -168,11 +169,19 @@ public sealed class VideoEngine : IDisposable
         observer?.Tensor("prompt_embeds", promptEmbeds);
         Leave(GenerationStage.EncodingPrompt);
 
+        // On the GPU, plan the denoising and decoding memory now: a request that cannot finish is refused before any GPU work.
+        var memory = PlanRequest(options, batch, promptEmbeds.Shape[1]);
+
         // 2. The image: CLIP embedding ([zeros ; embeds]) and the VAE latent of the first frame.
         Enter(GenerationStage.EncodingImage, 2);
         var clipPixels = ImagePreprocessor.ClipPixels(image, options.Width, _features);
         observer?.Tensor("clip.pixels", clipPixels);
-        var imageEmbeds = _ops.ToHost(_imageEncoder.Forward(_ops.NchwToNhwc(_ops.FromHost(clipPixels))).ImageEmbeds); // (1, D)
+        Tensor imageEmbeds;                                                                                          // (1, D)
+        using (var encodeScope = (_ops as CudaOps)?.BeginScope())
+        {
+            imageEmbeds = _ops.ToHost(_imageEncoder.Forward(_ops.NchwToNhwc(_ops.FromHost(clipPixels))).ImageEmbeds);
+        }
+
         observer?.Tensor("image_embeds", imageEmbeds);
         var embedDim = imageEmbeds.Shape[1];
         var imageEmbeddings = imageEmbeds.Reshape(1, 1, embedDim);
@@ -187,7 +196,12 @@ public sealed class VideoEngine : IDisposable
         var vaePixels = ImagePreprocessor.VaePixels(image, options.Width, options.Height);
         observer?.Tensor("vae.pixels", vaePixels);
         var vaeOps = _vae.Ops;
-        var moments = vaeOps.ToHost(_vae.Encode(vaeOps.NchwToNhwc(vaeOps.FromHost(vaePixels))));                      // (1, h, w, 2L)
+        Tensor moments;                                                                                              // (1, h, w, 2L)
+        using (var encodeScope = (vaeOps as CudaOps)?.BeginScope())
+        {
+            moments = vaeOps.ToHost(_vae.Encode(vaeOps.NchwToNhwc(vaeOps.FromHost(vaePixels))));
+        }
+
         observer?.Tensor("vae.moments", moments.Permute(0, 3, 1, 2).Contiguous());
         var distribution = LatentDistribution.FromMoments(moments);
         var latent = options.VaeEncode == VaeEncodeMode.Mean
@@ -206,22 +220,9 @@ public sealed class VideoEngine : IDisposable
         var fps = Enumerable.Repeat((float)options.Fps, batch).ToArray();
         var conditioning = _unet.Condition(_ops.FromHost(imageLatents), _ops.FromHost(imageEmbeddings), _ops.FromHost(promptEmbeds), fps, frames);
         var stepEmbeddings = scheduler.Timesteps.Select(t => _unet.StepEmbedding(t, conditioning)).ToList();
-        using var planned = _ops is CudaOps cuda && _unetShapes is not null
-            ? PlannedUNetStep.Create(cuda, _unet.Config, _unetShapes, imageLatents.Shape, imageEmbeddings.Shape, promptEmbeds.Shape, frames, UseCudaGraphs)
-            : null;
-        if (planned is not null)
-        {
-            Log?.Invoke($"UNet step on one planned arena{(planned.UsesGraph ? ", replayed as a CUDA graph" : "")}: {planned.Plan.Describe(3)}");
-        }
-
-        // The decoder's arena is planned and taken now too, so a request that cannot finish is refused before its first step.
-        using var decoder = _vae.Ops is CudaOps vaeCuda && _vaeShapes is not null
-            ? PlannedVaeDecode.Create(vaeCuda, _vae.Config, _vaeShapes, Math.Min(options.DecodeChunk, frames), latentH, latentW)
-            : null;
-        if (decoder is not null)
-        {
-            Log?.Invoke($"VAE decode of {decoder.Chunk} frame(s) at a time on one planned arena: {decoder.Plan.Describe(3)}");
-        }
+        var (planned, decoder) = TakeArenas(memory, latentH, latentW);
+        using var plannedStep = planned;
+        using var plannedDecode = decoder;
 
         var initial = InitialLatents(options, generator, frames, latentH, latentW, latentC);                   // (F, h, w, L)
         observer?.Tensor("latents.initial", ToNcfhw(initial, frames));
@@ -276,6 +277,52 @@ public sealed class VideoEngine : IDisposable
         observer?.Tensor("video", video.Reshape(1, frames, options.Height, options.Width, 3));
         Leave(GenerationStage.Decoding);
         return new GenerationResult(VideoFrames.ToImages(video), video, seed, times);
+    }
+
+    /// <summary>
+    /// On the GPU, plans the request's UNet step and VAE decode (shapes only), reports what they need, and refuses the
+    /// request when the device's free memory cannot hold both, saying what would fit. Elsewhere (the CPU, or an engine
+    /// built without weight layouts) there is nothing to plan.
+    /// </summary>
+    private RequestPlan? PlanRequest(GenerationOptions options, int batch, int textTokens)
+    {
+        if (_ops is not CudaOps cuda || _unetShapes is null)
+        {
+            return null;
+        }
+
+        var vaeDType = _vaeShapes is not null && _vae.Ops is CudaOps vaeCuda ? vaeCuda.ActivationDType : (DType?)null;
+        var models = new RequestModels(cuda.ActivationDType, _unet.Config, _unetShapes, vaeDType, _vae.Config, _vaeShapes);
+        var free = cuda.Context.MemoryInfo().Free;
+        var plan = RequestMemory.PlanWithin(models, free, batch, options.Frames, options.Height, options.Width, textTokens, options.DecodeChunk);
+        Log?.Invoke($"device memory for this request: {plan.Describe()}; {ArenaPlan.FormatBytes(free)} free");
+        return plan;
+    }
+
+    /// <summary>Takes the arenas of a request planned by <see cref="PlanRequest"/>.</summary>
+    private (PlannedUNetStep? Step, PlannedVaeDecode? Decoder) TakeArenas(RequestPlan? plan, int latentH, int latentW)
+    {
+        if (plan is null)
+        {
+            return (null, null);
+        }
+
+        var step = PlannedUNetStep.Create((CudaOps)_ops, plan.Step, UseCudaGraphs);
+        try
+        {
+            var decoder = plan.Decode is null ? null : PlannedVaeDecode.Create((CudaOps)_vae.Ops, _vae.Config, plan.Decode, plan.DecodeChunk, latentH, latentW);
+            if (step.UsesGraph)
+            {
+                Log?.Invoke("the UNet step is replayed as a CUDA graph from its second call");
+            }
+
+            return (step, decoder);
+        }
+        catch
+        {
+            step.Dispose();
+            throw;
+        }
     }
 
     /// <summary>

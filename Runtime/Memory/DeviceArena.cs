@@ -60,8 +60,8 @@ public sealed class DeviceArena : IDisposable
         {
             throw new ArenaOutOfMemoryException(
                 $"The activations need {ArenaPlan.FormatBytes(peak)} (+{ArenaPlan.FormatBytes(reserve)} for libraries) but {allocator.Description} has "
-                + $"{ArenaPlan.FormatBytes(free)} free of {ArenaPlan.FormatBytes(total)}. Lower the resolution or the frame count, decode fewer frames at a time, "
-                + $"or turn on activation recompute. Plan: {plan.Describe()}.");
+                + $"{ArenaPlan.FormatBytes(free)} free of {ArenaPlan.FormatBytes(total)}. Lower the resolution or the frame count, or decode fewer "
+                + $"frames at a time. Plan: {plan.Describe()}.");
         }
 
         return new DeviceArena(plan, allocator.Allocate(Math.Max(peak, ArenaPlan.Alignment)));

@@ -71,6 +71,7 @@ public sealed class GpuEngineTests
         var again = engine.Generate(image, options, cancellation: token).Video.ToFloat32Array();
 
         Assert.Contains(notes, n => n.Contains("replayed as a CUDA graph", StringComparison.Ordinal));
+        Assert.Contains(notes, n => n.StartsWith("device memory for this request: ", StringComparison.Ordinal));
         Assert.Equal(direct, graphed);
         Assert.Equal(direct, again);
     }

@@ -1,0 +1,140 @@
+using System.Globalization;
+using CudaI2V.Loader;
+using CudaI2V.Loader.Configs;
+using CudaI2V.Runtime.Memory;
+using CudaI2V.Runtime.Tensors;
+
+namespace CudaI2V.Pipeline.Engine;
+
+/// <summary>The models whose GPU work a request plans: each one's dtype on the device, config and weight layout.</summary>
+/// <param name="UNetDType">The UNet backend's activation dtype.</param>
+/// <param name="UNet">The UNet's config.</param>
+/// <param name="UNetShapes">The UNet's weight layout (key, dtype, shape).</param>
+/// <param name="VaeDType">The VAE backend's activation dtype, or null when its decode is not planned.</param>
+/// <param name="Vae">The VAE's config.</param>
+/// <param name="VaeShapes">The VAE's weight layout, or null when its decode is not planned.</param>
+public sealed record RequestModels(
+    DType UNetDType, UNetConfig UNet, IReadOnlyList<WeightManifestEntry> UNetShapes, DType? VaeDType, VaeConfig Vae, IReadOnlyList<WeightManifestEntry>? VaeShapes);
+
+/// <summary>The device memory one request plans: its UNet step's arena and its VAE decode's, each with a reserve beside it.</summary>
+/// <param name="Step">The UNet step.</param>
+/// <param name="Decode">The decode of <paramref name="DecodeChunk"/> frames, or null when not planned.</param>
+/// <param name="DecodeChunk">Frames decoded at a time.</param>
+public sealed record RequestPlan(UNetStepPlan Step, ArenaPlan? Decode, int DecodeChunk)
+{
+    /// <summary>Everything the request takes from the device's free memory.</summary>
+    public long Bytes => Step.Arena.Peak + RequestMemory.Reserve + (Decode is null ? 0 : Decode.Peak + RequestMemory.Reserve);
+
+    /// <summary>One line for the log: the total and the largest buffers of each arena.</summary>
+    public string Describe() =>
+        $"{ArenaPlan.FormatBytes(Bytes)} (UNet step: {Step.Arena.Describe(3)}"
+        + (Decode is null ? ")" : $"; VAE decode of {DecodeChunk} frame(s) at a time: {Decode.Describe(3)})");
+}
+
+/// <summary>
+/// What a request's device arenas need, checked before any work, and, when they do not fit, what would: the largest
+/// frame count at the requested size and the largest size of the requested shape at the requested frame count.
+/// </summary>
+public static class RequestMemory
+{
+    /// <summary>Bytes kept free beside each arena for the libraries (cuBLAS workspaces, graph and module memory).</summary>
+    public const long Reserve = 256L << 20;
+
+    /// <summary>
+    /// Plans a request of <paramref name="frames"/> frames at <paramref name="height"/> x <paramref name="width"/>
+    /// pixels with <paramref name="batch"/> videos (2 with guidance) and <paramref name="textTokens"/> prompt tokens,
+    /// without touching a device.
+    /// </summary>
+    public static RequestPlan Plan(RequestModels models, int batch, int frames, int height, int width, int textTokens, int decodeChunk)
+    {
+        ArgumentNullException.ThrowIfNull(models);
+        var scale = models.Vae.ScaleFactor;
+        int h = height / scale, w = width / scale, cross = models.UNet.CrossAttentionDim, chunk = Math.Min(decodeChunk, frames);
+        var step = PlannedUNetStep.PlanStep(
+            models.UNetDType, models.UNet, models.UNetShapes, new TensorShape(batch * frames, h, w, models.UNet.InChannels),
+            new TensorShape(batch, 1, cross), new TensorShape(batch, textTokens, cross), frames);
+        var decode = models.VaeDType is { } vaeDType && models.VaeShapes is not null
+            ? PlannedVaeDecode.PlanDecode(vaeDType, models.Vae, models.VaeShapes, chunk, h, w)
+            : null;
+        return new RequestPlan(step, decode, chunk);
+    }
+
+    /// <summary>
+    /// Plans the request and refuses it when it does not fit in <paramref name="free"/> bytes, with
+    /// <see cref="ArenaOutOfMemoryException"/> saying what it needs and what would fit (<see cref="WhatFits"/>).
+    /// </summary>
+    /// <exception cref="ArenaOutOfMemoryException">The request needs more than <paramref name="free"/> bytes.</exception>
+    public static RequestPlan PlanWithin(RequestModels models, long free, int batch, int frames, int height, int width, int textTokens, int decodeChunk)
+    {
+        var plan = Plan(models, batch, frames, height, width, textTokens, decodeChunk);
+        if (plan.Bytes > free)
+        {
+            var fits = WhatFits((f, h, w) => Plan(models, batch, f, h, w, textTokens, decodeChunk).Bytes, free, frames, height, width, models.Vae.ScaleFactor);
+            throw new ArenaOutOfMemoryException(
+                $"A {width}x{height} video of {frames} frame{(frames == 1 ? "" : "s")} needs {ArenaPlan.FormatBytes(plan.Bytes)} of device memory for its activations "
+                + $"(UNet step {ArenaPlan.FormatBytes(plan.Step.Arena.Peak)}, VAE decode {ArenaPlan.FormatBytes(plan.Decode?.Peak ?? 0)}, "
+                + $"{ArenaPlan.FormatBytes(Reserve)} beside each for the libraries), but {ArenaPlan.FormatBytes(free)} is free. {fits}");
+        }
+
+        return plan;
+    }
+
+    /// <summary>The sizes tried, as fractions of the requested height and width, largest first.</summary>
+    private static readonly double[] Scales = [0.875, 0.75, 0.625, 0.5, 0.375, 0.25, 0.125];
+
+    /// <summary>
+    /// One sentence saying what fits in <paramref name="available"/> bytes: the largest frame count (at most
+    /// <paramref name="frames"/>) at <paramref name="height"/> x <paramref name="width"/>, and the largest size of
+    /// about that aspect ratio (multiples of <paramref name="multiple"/> pixels) at <paramref name="frames"/> frames.
+    /// <paramref name="need"/> gives the bytes a request of (frames, height, width) needs; it is assumed to grow with
+    /// each argument.
+    /// </summary>
+    public static string WhatFits(Func<int, int, int, long> need, long available, int frames, int height, int width, int multiple = 8)
+    {
+        ArgumentNullException.ThrowIfNull(need);
+        ArgumentOutOfRangeException.ThrowIfLessThan(frames, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(multiple, 1);
+        var parts = new List<string>();
+
+        // The largest frame count that fits, by bisection over [1, frames - 1].
+        int low = 0, high = frames - 1;
+        while (low < high)
+        {
+            var middle = (low + high + 1) / 2;
+            if (need(middle, height, width) <= available)
+            {
+                low = middle;
+            }
+            else
+            {
+                high = middle - 1;
+            }
+        }
+
+        if (low >= 1)
+        {
+            parts.Add(string.Create(CultureInfo.InvariantCulture, $"up to {low} frame{(low == 1 ? "" : "s")} at {width}x{height}"));
+        }
+
+        foreach (var scale in Scales)
+        {
+            int h = RoundDown(height * scale, multiple), w = RoundDown(width * scale, multiple);
+            if (h < multiple || w < multiple)
+            {
+                break;
+            }
+
+            if (need(frames, h, w) <= available)
+            {
+                parts.Add(string.Create(CultureInfo.InvariantCulture, $"{w}x{h} at {frames} frame{(frames == 1 ? "" : "s")}"));
+                break;
+            }
+        }
+
+        return parts.Count == 0
+            ? $"Nothing smaller fits in the {ArenaPlan.FormatBytes(available)} free either: free device memory (other processes), or run on the CPU."
+            : $"What would fit in the {ArenaPlan.FormatBytes(available)} free: {string.Join(", or ", parts)}.";
+    }
+
+    private static int RoundDown(double value, int multiple) => (int)(value / multiple) * multiple;
+}

@@ -1,0 +1,72 @@
+using CudaI2V.Loader;
+using CudaI2V.Loader.Configs;
+using CudaI2V.Pipeline.Engine;
+using CudaI2V.Runtime.Memory;
+using CudaI2V.Runtime.Tensors;
+using CudaI2V.Tests.Layers;
+using CudaI2V.Tests.Support;
+
+namespace CudaI2V.Tests.Pipeline;
+
+/// <summary>
+/// What a request plans on the device before any work, and what one that does not fit is told would fit: planning
+/// needs no device, so the refusal is tested here with the free memory given.
+/// </summary>
+public sealed class RequestMemoryTests(ITestOutputHelper output)
+{
+    private const long MiB = 1L << 20;
+
+    /// <summary>A request's need: 100 MiB per frame per megapixel, plus 50 MiB.</summary>
+    private static long Need(int frames, int height, int width) => (50 * MiB) + (long)(100.0 * MiB * frames * height * width / 1e6);
+
+    [Fact]
+    public void It_gives_the_largest_frame_count_and_the_largest_size_that_fit()
+    {
+        // 16 frames at 1280x704 need about 1.49 GiB; 1 GiB free holds 10 frames there, or 960x528 (scale 0.75) at
+        // 16 frames, since 1120x616 (0.875) would need 1.13 GiB.
+        var advice = RequestMemory.WhatFits(Need, 1024 * MiB, 16, 704, 1280);
+
+        Assert.Equal("What would fit in the 1.00 GiB free: up to 10 frames at 1280x704, or 960x528 at 16 frames.", advice);
+        Assert.True(Need(10, 704, 1280) <= 1024 * MiB && Need(11, 704, 1280) > 1024 * MiB);
+        Assert.True(Need(16, 528, 960) <= 1024 * MiB && Need(16, 616, 1120) > 1024 * MiB);
+    }
+
+    [Fact]
+    public void It_says_so_when_nothing_smaller_fits()
+    {
+        var advice = RequestMemory.WhatFits(Need, 40 * MiB, 16, 512, 512);
+
+        Assert.StartsWith("Nothing smaller fits in the 40.0 MiB free", advice, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void One_frame_requests_get_only_the_size()
+    {
+        var advice = RequestMemory.WhatFits(Need, 60 * MiB, 1, 704, 1280);
+
+        Assert.Equal("What would fit in the 60.0 MiB free: 320x176 at 1 frame.", advice);
+    }
+
+    [Fact]
+    public void A_release_request_too_big_for_the_free_memory_is_refused_with_what_would_fit()
+    {
+        var folder = Fixtures.TempFolder("request-memory");
+        File.WriteAllText(Path.Combine(folder, "unet.json"), UNetReleaseLayoutTests.ReleaseConfig);
+        File.WriteAllText(Path.Combine(folder, "vae.json"), VaeTests.ReleaseConfig);
+        var models = new RequestModels(
+            DType.F16, UNetConfig.Load(Path.Combine(folder, "unet.json")), WeightManifest.Load(Fixtures.Path("release-layout", "unet.json")).Entries,
+            DType.F32, VaeConfig.Load(Path.Combine(folder, "vae.json")), WeightManifest.Load(Fixtures.Path("release-layout", "vae.json")).Entries);
+
+        // 704x1280, 16 frames, guidance: the UNet step in fp16 and the decode of one frame in fp32 (force_upcast).
+        var plan = RequestMemory.Plan(models, batch: 2, frames: 16, height: 704, width: 1280, textTokens: 77, decodeChunk: 1);
+        output.WriteLine($"704x1280x16: {plan.Describe()}");
+        Assert.InRange(plan.Bytes, 6L << 30, 12L << 30);
+        Assert.Equal(plan.Bytes, RequestMemory.PlanWithin(models, plan.Bytes, 2, 16, 704, 1280, 77, 1).Bytes); // exactly enough fits
+
+        var e = Assert.Throws<ArenaOutOfMemoryException>(() => RequestMemory.PlanWithin(models, 4L << 30, 2, 16, 704, 1280, 77, 1));
+        output.WriteLine(e.Message);
+        Assert.StartsWith("A 1280x704 video of 16 frames needs ", e.Message, StringComparison.Ordinal);
+        Assert.Contains("but 4.00 GiB is free. What would fit in the 4.00 GiB free: up to ", e.Message, StringComparison.Ordinal);
+        Assert.Contains(" frames at 1280x704, or ", e.Message, StringComparison.Ordinal);
+    }
+}
