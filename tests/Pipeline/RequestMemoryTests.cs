@@ -60,7 +60,7 @@ public sealed class RequestMemoryTests(ITestOutputHelper output)
         // 704x1280, 16 frames, guidance: the UNet step in fp16 and the decode of one frame in fp32 (force_upcast).
         var plan = RequestMemory.Plan(models, batch: 2, frames: 16, height: 704, width: 1280, textTokens: 77, decodeChunk: 1);
         output.WriteLine($"704x1280x16: {plan.Describe()}");
-        Assert.InRange(plan.Bytes, 6L << 30, 12L << 30);
+        Assert.InRange(plan.Bytes, 4L << 30, 12L << 30);
         Assert.Equal(plan.Bytes, RequestMemory.PlanWithin(models, plan.Bytes, 2, 16, 704, 1280, 77, 1).Bytes); // exactly enough fits
 
         var e = Assert.Throws<ArenaOutOfMemoryException>(() => RequestMemory.PlanWithin(models, 4L << 30, 2, 16, 704, 1280, 77, 1));
