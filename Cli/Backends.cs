@@ -3,6 +3,7 @@ using CudaI2V.Kernels.Cpu;
 using CudaI2V.Kernels.Cuda;
 using CudaI2V.Native.Errors;
 using CudaI2V.Runtime.Caching;
+using CudaI2V.Runtime.Tensors;
 
 namespace CudaI2V.Cli;
 
@@ -14,9 +15,10 @@ public static class Backends
 
     /// <summary>
     /// The backend for <paramref name="device"/>: "cpu" the fp32 reference; "cuda" the GPU or an error saying why
-    /// not (exit code 3); "auto" the GPU when one works, else the CPU with one line on stderr saying why.
+    /// not (exit code 3); "auto" the GPU when one works, else the CPU with one line on stderr saying why. On the GPU,
+    /// <paramref name="dtype"/> (fp16 or bf16) is the storage type; the CPU always runs in fp32.
     /// </summary>
-    public static IOps Create(string device, CacheRoot cache, TextWriter messages)
+    public static IOps Create(string device, CacheRoot cache, TextWriter messages, DType dtype = DType.F16)
     {
         ArgumentNullException.ThrowIfNull(messages);
         if (device == "cpu")
@@ -26,7 +28,7 @@ public static class Backends
 
         try
         {
-            return CudaOps.Open(0, new CudaOpsOptions(Cache: cache));
+            return CudaOps.Open(0, new CudaOpsOptions(dtype, Cache: cache));
         }
         catch (Exception e) when (e is CudaLibraryNotFoundException or CudaException or DllNotFoundException or ArgumentOutOfRangeException)
         {

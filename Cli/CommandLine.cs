@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using CudaI2V.Loader;
 using CudaI2V.Pipeline.Engine;
+using CudaI2V.Runtime.Tensors;
 
 namespace CudaI2V.Cli;
 
@@ -264,6 +265,9 @@ public sealed class ParsedArgs
         "fp32" => VaePrecision.Fp32,
         _ => VaePrecision.Auto,
     };
+
+    /// <summary>The <c>--dtype fp16|bf16</c> option: the GPU's storage type (fp16 when not given).</summary>
+    public DType GetGpuDType() => Choice("dtype", "fp16", "fp16", "bf16") == "bf16" ? DType.BF16 : DType.F16;
 
     /// <summary>One of the allowed words.</summary>
     public string Choice(string name, string fallback, params string[] allowed)

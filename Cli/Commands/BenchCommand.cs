@@ -14,12 +14,12 @@ internal static class BenchCommand
     public static CommandSpec Spec { get; } = new(
         "bench",
         "Measure the GPU: 'bench' (or 'bench unet') times the release-sized UNet step and VAE decode; 'bench gemm' our GEMM wrapper.",
-        "[unet] [--height 512 --width 512 --frames 16] [--steps N] [--json file]   |   gemm [--m 4096 --n 4096 --k 4096] [--dtype fp16|bf16] [--repeats N] [--api cublas|cublaslt]",
+        "[unet] [--height 512 --width 512 --frames 16] [--steps N] [--dtype fp16|bf16] [--json file]   |   gemm [--m 4096 --n 4096 --k 4096] [--dtype fp16|bf16] [--repeats N] [--api cublas|cublaslt]",
         [
             new OptionSpec("m", "rows", "Rows of A and C.", Default: "4096"),
             new OptionSpec("n", "cols", "Columns of B and C.", Default: "4096"),
             new OptionSpec("k", "inner", "Columns of A, rows of B.", Default: "4096"),
-            new OptionSpec("dtype", "fp16|bf16", "Input and output type (accumulation is fp32).", Default: "fp16"),
+            new OptionSpec("dtype", "fp16|bf16", "gemm: input and output type; unet: the storage type (accumulation is fp32 either way).", Default: "fp16"),
             new OptionSpec("repeats", "N", "Timed repeats; the median is reported.", Default: "20"),
             new OptionSpec("api", "cublas|cublaslt", "Which wrapper: CublasGemm (cublasGemmEx) or CublasLtGemm.", Default: "cublas"),
             new OptionSpec("height", "pixels", "unet: video height.", Default: "512"),
@@ -94,7 +94,7 @@ internal static class BenchCommand
         CudaOps ops;
         try
         {
-            ops = CudaOps.Open(0, new CudaOpsOptions(Cache: CacheRoot.FromEnvironment()));
+            ops = CudaOps.Open(0, new CudaOpsOptions(settings.DType, Cache: CacheRoot.FromEnvironment()));
         }
         catch (Exception e) when (e is CudaLibraryNotFoundException or CudaException or ArgumentOutOfRangeException)
         {

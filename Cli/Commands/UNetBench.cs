@@ -25,7 +25,7 @@ namespace CudaI2V.Cli.Commands;
 internal static class UNetBench
 {
     /// <summary>What to measure.</summary>
-    public sealed record Settings(int Height, int Width, int Frames, int Steps, string? Json, VaePrecision VaePrecision);
+    public sealed record Settings(int Height, int Width, int Frames, int Steps, string? Json, VaePrecision VaePrecision, DType DType);
 
     /// <summary>Reads and checks the options (before any GPU work, so a usage error exits 2 everywhere).</summary>
     public static Settings Read(ParsedArgs args)
@@ -37,12 +37,12 @@ internal static class UNetBench
             throw new UsageException($"--height and --width must be multiples of 8, got {height}x{width}.");
         }
 
-        return new Settings(height, width, args.GetInt32("frames", 16, 1, 64), args.GetInt32("steps", 5, 1, 1000), args.Get("json"), args.GetVaePrecision());
+        return new Settings(height, width, args.GetInt32("frames", 16, 1, 64), args.GetInt32("steps", 5, 1, 1000), args.Get("json"), args.GetVaePrecision(), args.GetGpuDType());
     }
 
     public static int Run(Settings settings, CliContext context, CudaOps ops)
     {
-        var (height, width, frames, steps, json, vaePrecision) = settings;
+        var (height, width, frames, steps, json, vaePrecision, _) = settings;
         var output = context.Out;
         var gpu = ops.Context;
         var folder = Path.Combine(Path.GetTempPath(), $"cudai2v-bench-{Guid.NewGuid():N}");

@@ -4,7 +4,10 @@ using static CudaI2V.Tests.Support.CliRunner;
 
 namespace CudaI2V.Tests.Cli;
 
-/// <summary><c>--device</c>: auto falls back to the CPU with a message; cuda without a GPU is a clear error.</summary>
+/// <summary>
+/// <c>--device</c>: auto falls back to the CPU with a message; cuda without a GPU is a clear error. <c>--dtype</c>:
+/// fp16 or bf16 on the GPU, nothing else anywhere.
+/// </summary>
 public sealed class DeviceOptionTests
 {
     [Fact]
@@ -27,5 +30,21 @@ public sealed class DeviceOptionTests
         Assert.Contains("--device cuda: no usable GPU", cuda.Err, StringComparison.Ordinal);
 
         Assert.Equal(ExitCodes.Success, Run("verify", "unet", "--model", model, "--io", io, "--device", "cpu").Code);
+    }
+
+    [Fact]
+    public void Dtype_takes_fp16_or_bf16_and_the_cpu_runs_in_fp32_whatever_it_says()
+    {
+        var model = Fixtures.ComponentModel("unet-tiny");
+        var io = Fixtures.Path("unet-tiny", "io.safetensors");
+        var cpu = Run("verify", "unet", "--model", model, "--io", io, "--device", "cpu", "--dtype", "bf16");
+        Assert.Equal(ExitCodes.Success, cpu.Code);
+        Assert.Contains("PASS", cpu.Out, StringComparison.Ordinal);
+
+        var wrong = Run("verify", "unet", "--model", model, "--io", io, "--device", "cpu", "--dtype", "fp8");
+        Assert.Equal(ExitCodes.Usage, wrong.Code);
+        Assert.Contains("--dtype must be one of fp16, bf16, got 'fp8'", wrong.Err, StringComparison.Ordinal);
+        Assert.Equal(ExitCodes.Usage, Run("generate", "--demo", "--dtype", "fp32").Code);
+        Assert.Equal(ExitCodes.Usage, Run("bench", "--dtype", "fp32").Code);
     }
 }

@@ -16,6 +16,14 @@ public sealed class GpuModelTests
     private (int Code, string Out, string Err) Verify(string component, string model, params string[] io) =>
         Run(["verify", component, "--device", "cuda", "--model", model, "--io", Fixtures.Path(io), "--cache-dir", _cache]);
 
+    [Fact]
+    public void Unet_matches_diffusers_in_bf16_at_the_bf16_bar()
+    {
+        GpuProbe.Require();
+        var (code, output, error) = Run(["verify", "unet", "--device", "cuda", "--dtype", "bf16", "--model", Fixtures.ComponentModel("unet-tiny"), "--io", Fixtures.Path("unet-tiny", "io.safetensors"), "--cache-dir", _cache]);
+        Assert.True(code == ExitCodes.Success, output + error);
+    }
+
     [Theory]
     [InlineData("unet-tiny")]
     [InlineData("unet-odd")]
