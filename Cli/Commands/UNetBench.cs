@@ -57,7 +57,12 @@ internal static class UNetBench
 
             var load = Stopwatch.StartNew();
             using var unetWeights = WeightSet.Generated("unet", unetManifest.Entries, e => FixtureWeights.ParameterTensor("unet", e.Key, e.Shape, DType.F16));
-            var unet = I2VGenXLUNet.Load(ops, unetWeights, unetConfig);
+            I2VGenXLUNet unet;
+            using (ops.UploadWeightsInto(CudaOps.WeightBlockBytes(ops.ActivationDType, unetManifest.Entries.Select(e => e.Shape))))
+            {
+                unet = I2VGenXLUNet.Load(ops, unetWeights, unetConfig);
+            }
+
             output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"UNet weights made and uploaded in {load.Elapsed.TotalSeconds:F1} s"));
 
             var sample = ops.FromHost(FixtureWeights.Input("bench.sample", new TensorShape(batch * frames, h, w, c)));
@@ -122,7 +127,12 @@ internal static class UNetBench
             using var vaeWeights = WeightSet.Generated("vae", vaeManifest.Entries, e => FixtureWeights.ParameterTensor("vae", e.Key, e.Shape, DType.F16));
             var vaeOps = (CudaOps)VideoEngineLoader.CreateVaeBackend(ops, vaePrecision, vaeConfig);
             using var ownedVaeOps = ReferenceEquals(vaeOps, ops) ? null : vaeOps;
-            var vae = AutoencoderKL.Load(vaeOps, vaeWeights, vaeConfig);
+            AutoencoderKL vae;
+            using (vaeOps.UploadWeightsInto(CudaOps.WeightBlockBytes(vaeOps.ActivationDType, vaeManifest.Entries.Select(e => e.Shape))))
+            {
+                vae = AutoencoderKL.Load(vaeOps, vaeWeights, vaeConfig);
+            }
+
             var latents = FixtureWeights.Input("bench.latents", new TensorShape(16, h, w, vaeConfig.LatentChannels));
             double decode;
             using (var decoder = PlannedVaeDecode.Create(vaeOps, vaeConfig, vaeManifest.Entries, chunk: 1, h, w))

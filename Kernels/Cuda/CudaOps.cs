@@ -43,6 +43,7 @@ public sealed class CudaOps : IOps, IDisposable
     private bool _disposed;
     private PlannedAllocator? _planned;
     private DeviceAllocation? _counter;
+    private WeightBlock? _weights;
 
     /// <summary>Sets up the backend on <paramref name="context"/> (which the caller keeps owning).</summary>
     public CudaOps(CudaContext context, CudaOpsOptions? options = null)
@@ -237,9 +238,72 @@ public sealed class CudaOps : IOps, IDisposable
         }
 
         var converted = host.DType == type ? host.Contiguous() : host.To(type);
-        var device = Unplanned(type, host.Shape);
+        var device = _weights?.TryTake(type, host.Shape);
+        if (device is null)
+        {
+            WeightBlockOverflow += _weights is null ? 0 : host.ElementCount * type.SizeOf();
+            device = Unplanned(type, host.Shape);
+        }
+
         _transfer.Upload(converted, device, _stream);
         return device;
+    }
+
+    /// <summary>
+    /// Uploads what follows (a model's weights, until the returned object is disposed) into one device allocation
+    /// of <paramref name="bytes"/>, each tensor at the next <see cref="WeightAlignment"/>-byte boundary, instead of
+    /// one allocation per tensor. The block lives as long as this backend. Should the uploads outgrow it, the rest
+    /// get their own allocations and <see cref="WeightBlockOverflow"/> counts them (a sizing error to report).
+    /// </summary>
+    public IDisposable UploadWeightsInto(long bytes)
+    {
+        if (_weights is not null)
+        {
+            throw new InvalidOperationException("Weights are already being uploaded into a block.");
+        }
+
+        var allocation = DeviceMemory.Allocate(Context, Math.Max(bytes, WeightAlignment));
+        _root.Add(allocation);
+        _weights = new WeightBlock(allocation);
+        return new WeightUpload(this);
+    }
+
+    /// <summary>Each weight's offset in a block is a multiple of this (cuBLAS and vector loads like 256-byte alignment).</summary>
+    public const long WeightAlignment = 256;
+
+    /// <summary>The bytes a block needs for tensors of these shapes in <paramref name="dtype"/> (see <see cref="UploadWeightsInto"/>).</summary>
+    public static long WeightBlockBytes(DType dtype, IEnumerable<TensorShape> shapes)
+    {
+        ArgumentNullException.ThrowIfNull(shapes);
+        return shapes.Sum(shape => AlignUp(Math.Max(shape.ElementCount * dtype.SizeOf(), 1)));
+    }
+
+    /// <summary>Bytes of weights that did not fit their block and were allocated on their own (0 when sized right).</summary>
+    public long WeightBlockOverflow { get; private set; }
+
+    private static long AlignUp(long bytes) => (bytes + WeightAlignment - 1) / WeightAlignment * WeightAlignment;
+
+    private sealed class WeightBlock(DeviceAllocation allocation)
+    {
+        private long _used;
+
+        public Tensor? TryTake(DType dtype, TensorShape shape)
+        {
+            var bytes = AlignUp(Math.Max(shape.ElementCount * dtype.SizeOf(), 1));
+            if (_used + bytes > allocation.ByteLength)
+            {
+                return null;
+            }
+
+            var tensor = allocation.View(dtype, shape, _used);
+            _used += bytes;
+            return tensor;
+        }
+    }
+
+    private sealed class WeightUpload(CudaOps owner) : IDisposable
+    {
+        public void Dispose() => owner._weights = null;
     }
 
     /// <inheritdoc/>

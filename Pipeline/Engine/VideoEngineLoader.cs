@@ -8,6 +8,7 @@ using CudaI2V.Loader;
 using CudaI2V.Loader.Configs;
 using CudaI2V.Pipeline.Text;
 using CudaI2V.Runtime.Caching;
+using CudaI2V.Runtime.Memory;
 using CudaI2V.Runtime.Tensors;
 
 namespace CudaI2V.Pipeline.Engine;
@@ -88,12 +89,32 @@ public static class VideoEngineLoader
             }
 
             var unetWeights = owned.Add(model.Get(ComponentKind.Unet).OpenWeights(options.Variant, preferred));
-            var unet = I2VGenXLUNet.Load(ops, unetWeights, model.UNet);
+            I2VGenXLUNet unet;
+            using (WeightBlock(ops, unetWeights))
+            {
+                unet = I2VGenXLUNet.Load(ops, unetWeights, model.UNet);
+            }
+
             var vaePreferred = vaeOps.ActivationDType == DType.F32 ? WeightVariant.Fp32 : preferred;
             var vaeWeights = owned.Add(model.Get(ComponentKind.Vae).OpenWeights(options.Variant, vaePreferred));
-            var vae = AutoencoderKL.Load(vaeOps, vaeWeights, model.Vae);
+            AutoencoderKL vae;
+            using (WeightBlock(vaeOps, vaeWeights))
+            {
+                vae = AutoencoderKL.Load(vaeOps, vaeWeights, model.Vae);
+            }
+
             var clipWeights = owned.Add(model.Get(ComponentKind.ImageEncoder).OpenWeights(options.Variant, preferred));
-            var imageEncoder = ClipVisionModelWithProjection.Load(ops, clipWeights, model.ImageEncoder);
+            ClipVisionModelWithProjection imageEncoder;
+            using (WeightBlock(ops, clipWeights))
+            {
+                imageEncoder = ClipVisionModelWithProjection.Load(ops, clipWeights, model.ImageEncoder);
+            }
+
+            foreach (var backend in new[] { ops, vaeOps }.OfType<CudaOps>().Distinct().Where(b => b.WeightBlockOverflow > 0))
+            {
+                options.Log?.Invoke($"note: {ArenaPlan.FormatBytes(backend.WeightBlockOverflow)} of weights did not fit their planned block and were allocated apart (a sizing error worth reporting).");
+            }
+
             var prompts = owned.Add(PromptEncoder.Open(model, new PromptEncoderOptions(options.Cache, options.Variant, Log: options.Log)));
             return new VideoEngine(ops, prompts, imageEncoder, vae, unet, model.FeatureExtractor, model.Scheduler, owned, Layout(unetWeights), Layout(vaeWeights))
             {
@@ -106,6 +127,12 @@ public static class VideoEngineLoader
             throw;
         }
     }
+
+    /// <summary>On the GPU, one device allocation for a model's weights, sized from their shapes (null elsewhere).</summary>
+    private static IDisposable? WeightBlock(IOps ops, WeightSet weights) =>
+        ops is CudaOps cuda
+            ? cuda.UploadWeightsInto(CudaOps.WeightBlockBytes(cuda.ActivationDType, weights.Keys.Where(k => !WeightSet.IsIgnoredBuffer(k)).Select(weights.ShapeOf)))
+            : null;
 
     /// <summary>The (key, dtype, shape) of every weight a model binds: what planning its forward on an arena needs.</summary>
     private static List<WeightManifestEntry> Layout(WeightSet weights) =>

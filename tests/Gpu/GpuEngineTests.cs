@@ -64,6 +64,7 @@ public sealed class GpuEngineTests
         var token = TestContext.Current.CancellationToken;
         var notes = new List<string>();
         engine.Log = notes.Add;
+        Assert.Equal(0L, ((CudaOps)engine.Ops).WeightBlockOverflow); // every weight landed in its model's one block
 
         var direct = engine.Generate(image, options, cancellation: token).Video.ToFloat32Array();
         engine.UseCudaGraphs = true;
