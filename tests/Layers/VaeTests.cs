@@ -1,7 +1,6 @@
 using CudaI2V.Cli;
 using CudaI2V.Kernels;
 using CudaI2V.Kernels.Cpu;
-using CudaI2V.Layers.Modules;
 using CudaI2V.Layers.Vae;
 using CudaI2V.Loader;
 using CudaI2V.Loader.Configs;
@@ -33,47 +32,19 @@ public sealed class VaeTests : IClassFixture<VaeTests.Model>
 
     private IOps Ops => _m.Ops;
 
-    public static TheoryData<string> Modules() =>
-    [
-        "encoder.conv_in", "encoder.down_blocks.0.resnets.0", "encoder.down_blocks.0.downsamplers.0", "encoder.down_blocks.0",
-        "encoder.mid_block.attentions.0", "encoder.mid_block", "encoder.conv_out", "quant_conv",
-        "post_quant_conv", "decoder.conv_in", "decoder.mid_block", "decoder.up_blocks.0.upsamplers.0", "decoder.up_blocks.0", "decoder.conv_out",
-    ];
-
     [Theory]
-    [MemberData(nameof(Modules))]
+    [MemberData(nameof(VaeBlocks.Modules), MemberType = typeof(VaeBlocks))]
     public void Module_matches_diffusers(string module)
     {
-        var b = _m.Binder;
-        Func<Tensor, Tensor> forward = module switch
-        {
-            "encoder.conv_in" => x => new Conv2d(b, module, 3, 32, 3).Forward(x),
-            "encoder.down_blocks.0.resnets.0" => x => new ResnetBlock2D(b, module, 32, 32, null, 8, 1e-6f).Forward(x),
-            "encoder.down_blocks.0.downsamplers.0" => new Downsample2D(b, module, 32, Downsample2D.RightBottom).Forward,
-            "encoder.down_blocks.0" => new DownEncoderBlock2D(b, module, 32, 32, 2, 8, addDownsample: true).Forward,
-            "encoder.mid_block.attentions.0" => new VaeAttention(b, module, 64, 8, 64).Forward,
-            "encoder.mid_block" or "decoder.mid_block" => new UNetMidBlock2D(b, module, 64, 8, addAttention: true).Forward,
-            "encoder.conv_out" => x => new Conv2d(b, module, 64, 8, 3).Forward(x),
-            "quant_conv" => x => new Conv2d(b, module, 8, 8, 1).Forward(x),
-            "post_quant_conv" => x => new Conv2d(b, module, 4, 4, 1).Forward(x),
-            "decoder.conv_in" => x => new Conv2d(b, module, 4, 64, 3).Forward(x),
-            "decoder.up_blocks.0.upsamplers.0" => x => new Upsample2D(b, module, 64).Forward(x),
-            "decoder.up_blocks.0" => new UpDecoderBlock2D(b, module, 64, 64, 3, 8, addUpsample: true).Forward,
-            "decoder.conv_out" => x => new Conv2d(b, module, 32, 3, 3).Forward(x),
-            _ => throw new ArgumentOutOfRangeException(nameof(module)),
-        };
-
-        var input = Ops.NchwToNhwc(Ops.FromHost(_m.Blocks.GetTensor($"{module}::in.0")));
-        var actual = Ops.ToHost(Ops.NhwcToNchw(forward(input)));
-        var result = TensorComparison.Compare(actual, _m.Blocks.GetTensor($"{module}::out"));
+        var result = _m.Run(module).Compare();
         Assert.True(result.Passes(Tolerance), $"{module}: {result}");
     }
 
     [Fact]
     public void Recorded_inputs_are_the_generated_ones()
     {
-        Assert.Equal(FixtureWeights.Input("blocks.image", new TensorShape(1, 3, 24, 32), 1f).ToFloat32Array(), _m.Blocks.GetTensor("input.blocks.image").ToFloat32Array());
-        Assert.Equal(FixtureWeights.Input("blocks.latents", new TensorShape(1, 4, 12, 16)).ToFloat32Array(), _m.Blocks.GetTensor("input.blocks.latents").ToFloat32Array());
+        Assert.Equal(FixtureWeights.Input("blocks.image", new TensorShape(1, 3, 24, 32), 1f).ToFloat32Array(), _m.Recording.Raw("input.blocks.image").ToFloat32Array());
+        Assert.Equal(FixtureWeights.Input("blocks.latents", new TensorShape(1, 4, 12, 16)).ToFloat32Array(), _m.Recording.Raw("input.blocks.latents").ToFloat32Array());
     }
 
     [Fact]
@@ -154,33 +125,19 @@ public sealed class VaeTests : IClassFixture<VaeTests.Model>
     private static (int Code, string Out, string Err) Cli(string component, string model, string io) =>
         CliRunner.Run("verify", component, "--model", model, "--io", io);
 
-    /// <summary>The tiny VAE (weights regenerated from the manifest) and the recorded module inputs and outputs.</summary>
+    /// <summary>The tiny VAE and its recorded modules on the CPU.</summary>
     public sealed class Model : IDisposable
     {
-        public Model()
-        {
-            var folder = Fixtures.ComponentModel("vae-tiny");
-            Weights = WeightSet.Open("vae", [Path.Combine(folder, "diffusion_pytorch_model.safetensors")], WeightAliases.LegacyVaeAttention);
-            Ops = new CpuOps();
-            Binder = new WeightBinder(Ops, Weights);
-            Vae = AutoencoderKL.Load(Ops, Weights, VaeConfig.Load(Path.Combine(folder, "config.json")));
-            Blocks = SafetensorsFile.Open(Fixtures.Path("vae-tiny", "blocks.safetensors"));
-        }
+        private readonly VaeBlocks _blocks = new(new CpuOps());
 
-        public IOps Ops { get; }
+        public IOps Ops => _blocks.Ops;
 
-        public WeightSet Weights { get; }
+        public AutoencoderKL Vae => _blocks.Vae;
 
-        public WeightBinder Binder { get; }
+        public RecordedModules Recording => _blocks.Recording;
 
-        public AutoencoderKL Vae { get; }
+        public ModuleOutput Run(string module) => _blocks.Run(module);
 
-        public SafetensorsFile Blocks { get; }
-
-        public void Dispose()
-        {
-            Blocks.Dispose();
-            Weights.Dispose();
-        }
+        public void Dispose() => _blocks.Dispose();
     }
 }
