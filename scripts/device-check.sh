@@ -3,7 +3,7 @@
 #
 #   scripts/device-check.sh pack            here: Release build, then .device/ with the .NET runtime and the
 #                                           test + CLI build as one xz archive (Linux x64 natives only, the
-#                                           fixtures without the CPU-only block files), checked <= 60 MiB
+#                                           fixtures with the block files the GPU block tests read), checked <= 60 MiB
 #   scripts/device-check.sh run [--memcheck] on the GPU machine (no .NET there): unpack the runtime, run
 #                                           `cudai2v info`, every GPU test with CUDAI2V_REQUIRE_GPU=1 (again under
 #                                           compute-sanitizer memcheck with --memcheck), the benchmarks that exist;
@@ -26,9 +26,9 @@ pack() {
   mkdir -p "$DEVICE_DIR"
   bash ../shared/device/pack-runtime.sh "$DEVICE_DIR" >/dev/null
   # The test build holds the CLI too (cudai2v.dll and its runtimeconfig). Leave out what the GPU never needs:
-  # ONNX Runtime's natives for other platforms, the CPU-only block fixtures, XML docs and satellite folders.
+  # ONNX Runtime's natives for other platforms, XML docs and satellite folders.
   (cd tests/bin/Release/net10.0 && tar --exclude='./runtimes/[!l]*' --exclude='./runtimes/linux-[!x]*' \
-      --exclude='./fixtures/*/blocks.safetensors' --exclude='*.xml' \
+      --exclude='*.xml' \
       --exclude='./??' --exclude='./??-??' --exclude='./zh-Hans' --exclude='./zh-Hant' -cf - .) | xz -6 -T0 > "$DEVICE_DIR/app.tar.xz"
   local size
   size=$(du -sm "$DEVICE_DIR" | cut -f1)

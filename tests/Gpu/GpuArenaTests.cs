@@ -6,6 +6,7 @@ using CudaI2V.Tests.Support;
 namespace CudaI2V.Tests.Gpu;
 
 /// <summary>A planned arena on a real device: one allocation of the planned peak, buffers that do not clash.</summary>
+[Collection("GPU")]
 [Trait("Category", "GPU")]
 public sealed class GpuArenaTests
 {

@@ -8,6 +8,7 @@ namespace CudaI2V.Tests.Gpu;
 /// The models on the CUDA backend against diffusers' references, through the same <c>verify</c> commands as the
 /// CPU (fp16 on the GPU: PASS at max_rel 2e-2 for a whole model call, issue 8's bar).
 /// </summary>
+[Collection("GPU")]
 [Trait("Category", "GPU")]
 public sealed class GpuModelTests
 {

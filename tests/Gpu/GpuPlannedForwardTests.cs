@@ -11,6 +11,7 @@ using CudaI2V.Tests.Support;
 namespace CudaI2V.Tests.Gpu;
 
 /// <summary>A UNet forward replayed on its planned arena gives what the same forward gives with ordinary allocations.</summary>
+[Collection("GPU")]
 [Trait("Category", "GPU")]
 public sealed class GpuPlannedForwardTests
 {
