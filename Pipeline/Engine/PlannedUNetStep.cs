@@ -34,20 +34,18 @@ public sealed record UNetStepPlan(ArenaPlan Arena, double Flops, IReadOnlyDictio
 public sealed class PlannedUNetStep : IDisposable
 {
     private readonly CudaOps _ops;
-    private readonly DeviceArena _arena;
-    private readonly PlannedAllocator _allocator;
+    private readonly PlannedArena _arena;
     private readonly Tensor? _slot;
     private CudaGraph? _graph;
     private Tensor? _graphSample;
     private Tensor? _graphOutput;
     private int _calls;
 
-    private PlannedUNetStep(CudaOps ops, UNetStepPlan plan, DeviceArena arena, PlannedAllocator allocator, Tensor? slot)
+    private PlannedUNetStep(CudaOps ops, UNetStepPlan plan, PlannedArena arena, Tensor? slot)
     {
         _ops = ops;
         Planned = plan;
         _arena = arena;
-        _allocator = allocator;
         _slot = slot;
     }
 
@@ -89,10 +87,9 @@ public sealed class PlannedUNetStep : IDisposable
     {
         ArgumentNullException.ThrowIfNull(ops);
         ArgumentNullException.ThrowIfNull(plan);
-        var arena = DeviceArena.Create(plan.Arena, new CudaDeviceAllocator(ops.Context), reserve);
-        var allocator = new PlannedAllocator(plan.Arena, arena.AddressOf, (address, bytes) => new DeviceStorage(address, bytes, () => true, "UNet step arena"));
+        var arena = PlannedArena.Create(ops, plan.Arena, reserve, "UNet step arena");
         var slot = graphs ? ops.Empty(ops.ActivationDType, plan.StepEmbedding) : null;
-        return new PlannedUNetStep(ops, plan, arena, allocator, slot);
+        return new PlannedUNetStep(ops, plan, arena, slot);
     }
 
     /// <summary>
@@ -163,11 +160,7 @@ public sealed class PlannedUNetStep : IDisposable
     public Tensor Direct(I2VGenXLUNet unet, Tensor sample, Tensor stepEmbedding, UNetConditioning conditioning)
     {
         ArgumentNullException.ThrowIfNull(unet);
-        _allocator.Restart();
-        using (_ops.UsePlan(_allocator))
-        {
-            return unet.Forward(sample, stepEmbedding, conditioning);
-        }
+        return _arena.Run(() => unet.Forward(sample, stepEmbedding, conditioning));
     }
 
     /// <inheritdoc/>

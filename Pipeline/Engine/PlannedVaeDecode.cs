@@ -3,7 +3,6 @@ using CudaI2V.Kernels.Planning;
 using CudaI2V.Layers.Vae;
 using CudaI2V.Loader;
 using CudaI2V.Loader.Configs;
-using CudaI2V.Runtime.Cuda;
 using CudaI2V.Runtime.Memory;
 using CudaI2V.Runtime.Tensors;
 
@@ -20,15 +19,13 @@ namespace CudaI2V.Pipeline.Engine;
 public sealed class PlannedVaeDecode : IDisposable
 {
     private readonly CudaOps _ops;
-    private readonly DeviceArena _arena;
-    private readonly PlannedAllocator _allocator;
+    private readonly PlannedArena _arena;
     private readonly TensorShape _input;
 
-    private PlannedVaeDecode(CudaOps ops, DeviceArena arena, PlannedAllocator allocator, TensorShape input)
+    private PlannedVaeDecode(CudaOps ops, PlannedArena arena, TensorShape input)
     {
         _ops = ops;
         _arena = arena;
-        _allocator = allocator;
         _input = input;
     }
 
@@ -57,9 +54,8 @@ public sealed class PlannedVaeDecode : IDisposable
     {
         ArgumentNullException.ThrowIfNull(ops);
         ArgumentNullException.ThrowIfNull(config);
-        var arena = DeviceArena.Create(plan, new CudaDeviceAllocator(ops.Context), reserve);
-        var allocator = new PlannedAllocator(plan, arena.AddressOf, (address, bytes) => new DeviceStorage(address, bytes, () => true, "VAE decode arena"));
-        return new PlannedVaeDecode(ops, arena, allocator, new TensorShape(chunk, height, width, config.LatentChannels));
+        var arena = PlannedArena.Create(ops, plan, reserve, "VAE decode arena");
+        return new PlannedVaeDecode(ops, arena, new TensorShape(chunk, height, width, config.LatentChannels));
     }
 
     /// <summary>Plans the decode of <paramref name="chunk"/> frames in <paramref name="dtype"/> without touching a device.</summary>
@@ -94,20 +90,10 @@ public sealed class PlannedVaeDecode : IDisposable
         latents.To(DType.F32).AsBytes().CopyTo(padded.AsBytes());
         using var scope = _ops.BeginScope();
         var input = _ops.FromHost(padded);
-        _allocator.Restart();
-        Tensor images;
-        using (_ops.UsePlan(_allocator))
-        {
-            images = vae.Decode(input);
-        }
-
+        var images = _arena.Run(() => vae.Decode(input));
         return _ops.ToHost(images.Slice(0, 0, count));
     }
 
     /// <inheritdoc/>
-    public void Dispose()
-    {
-        _ops.Stream.Synchronize();
-        _arena.Dispose();
-    }
+    public void Dispose() => _arena.Dispose();
 }
