@@ -75,6 +75,17 @@ run() {
     step "GPU tests (memcheck)" gpu-tests-memcheck.log env CUDAI2V_REQUIRE_GPU=1 \
       compute-sanitizer --tool memcheck --target-processes all "$dotnet" "$APP_DIR/CudaI2V.Tests.dll" -noColor -trait "$GPU_TRAIT"
   fi
+  # A second process on the same kernel cache compiles nothing (issue 7); the second run also replays CUDA graphs.
+  local demo_cache
+  demo_cache=$(mktemp -d)
+  step "generate --demo (cold cache)" demo-cold.log "$dotnet" "$APP_DIR/cudai2v.dll" generate --demo --device cuda --cache-dir "$demo_cache" --out "$out/demo.gif" --seed 1
+  step "generate --demo (warm, graphs)" demo-warm.log "$dotnet" "$APP_DIR/cudai2v.dll" generate --demo --device cuda --cache-dir "$demo_cache" --out "$out/demo-graphs.gif" --seed 1 --cuda-graphs
+  if ! grep -q 'kernels: 0 compiled by NVRTC' "$out/demo-warm.log"; then
+    table+=("$(printf '%-28s %-6s' "second process compiled" FAIL)  (demo-warm.log: expected 'kernels: 0 compiled by NVRTC')")
+  fi
+  if ! cmp -s "$out/demo.gif" "$out/demo-graphs.gif"; then
+    table+=("$(printf '%-28s %-6s' "graphs change the demo" FAIL)  (demo.gif and demo-graphs.gif differ)")
+  fi
   if "$dotnet" "$APP_DIR/cudai2v.dll" --help | grep -q '^  bench'; then
     step "bench gemm 4096^3 fp16" bench-gemm-fp16.log "$dotnet" "$APP_DIR/cudai2v.dll" bench gemm --m 4096 --n 4096 --k 4096 --dtype fp16
     step "bench gemm 4096^3 bf16" bench-gemm-bf16.log "$dotnet" "$APP_DIR/cudai2v.dll" bench gemm --m 4096 --n 4096 --k 4096 --dtype bf16
@@ -85,6 +96,7 @@ run() {
   echo
   echo "== test summary"
   grep -h "Total:" "$out"/gpu-tests*.log 2>/dev/null
+  grep -h "kernels:" "$out"/demo-*.log 2>/dev/null
   grep -h -i "tflop" "$out"/bench-*.log 2>/dev/null | grep -v "^  "
   echo "== device-check"
   printf '%s\n' "${table[@]}"

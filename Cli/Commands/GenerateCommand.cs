@@ -114,6 +114,13 @@ internal static class GenerateCommand
             var result = engine.Generate(image, options, bar, cancellation: cancellation.Token);
             bar.Finish();
 
+            var compilers = engine.Backends.OfType<CudaI2V.Kernels.Cuda.CudaOps>().Select(b => b.Compiler).ToList();
+            if (compilers.Count > 0)
+            {
+                context.Error.WriteLine(
+                    $"cudai2v generate: kernels: {compilers.Sum(c => c.Compilations)} compiled by NVRTC, {compilers.Sum(c => c.DiskHits)} read from the cache under {cache.Path}.");
+            }
+
             var write = Stopwatch.StartNew();
             var format = new VideoWriter().Write(outPath, result.Frames, options.Fps, cancellation.Token);
             context.Out.WriteLine(Path.GetFullPath(outPath));

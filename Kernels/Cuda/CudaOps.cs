@@ -97,6 +97,9 @@ public sealed class CudaOps : IOps, IDisposable
 
     private EventProfiler.Region? Measure(string op) => Profiler?.Measure(OpCategories.Of(op), _stream);
 
+    /// <summary>Compiles and caches this backend's kernels; its counts say how many NVRTC compiled and how many came from disk.</summary>
+    public KernelCompiler Compiler => _kernels.Modules.Compiler;
+
     /// <summary>The stream every op is enqueued on.</summary>
     public CudaStream Stream => _stream;
 

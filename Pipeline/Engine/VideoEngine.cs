@@ -95,6 +95,9 @@ public sealed class VideoEngine : IDisposable
     /// <summary>The backend the models run on.</summary>
     public IOps Ops => _ops;
 
+    /// <summary>Every backend the engine runs on: <see cref="Ops"/>, and the VAE's when it has its own (an fp32 VAE).</summary>
+    public IReadOnlyList<IOps> Backends => ReferenceEquals(_vae.Ops, _ops) ? [_ops] : [_ops, _vae.Ops];
+
     /// <summary>Image size / latent size of the VAE.</summary>
     public int VaeScaleFactor => _vae.ScaleFactor;
 
