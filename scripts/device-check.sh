@@ -94,6 +94,17 @@ run() {
   fi
 
   echo
+  echo "== first failures (full logs in \$OUT)"
+  for log in "$out"/gpu-tests*.log; do
+    [ -f "$log" ] || continue
+    echo "-- $(basename "$log"): failures per test"
+    grep -h "\[FAIL\]" "$log" | sed -E 's/^ *//; s/\(.*//; s/ \[FAIL\]//' | sort | uniq -c | sort -rn | head -30
+    echo "-- $(basename "$log"): the first ten, with their first message line"
+    grep -h -A1 "\[FAIL\]" "$log" | grep -v "^--$" | head -20
+  done
+  for log in "$out"/demo-*.log "$out"/bench-*.log; do
+    [ -f "$log" ] && grep -l -i -E "exception|error|fail" "$log" >/dev/null && { echo "-- $(basename "$log")"; grep -i -E -m 5 "exception|error|fail" "$log"; }
+  done
   echo "== test summary"
   grep -h "Total:" "$out"/gpu-tests*.log 2>/dev/null
   grep -h "kernels:" "$out"/demo-*.log 2>/dev/null
