@@ -4,10 +4,12 @@
 #   scripts/device-check.sh pack            here: Release build, then .device/ with the .NET runtime and the
 #                                           test + CLI build as one xz archive (Linux x64 natives only, the
 #                                           fixtures with the block files the GPU block tests read), checked <= 60 MiB
-#   scripts/device-check.sh run [--memcheck] on the GPU machine (no .NET there): unpack the runtime, run
-#                                           `cudai2v info`, every GPU test with CUDAI2V_REQUIRE_GPU=1 (again under
-#                                           compute-sanitizer memcheck with --memcheck), the benchmarks that exist;
-#                                           logs go to $OUT, a short table is printed last.
+#   scripts/device-check.sh run [--memcheck] [--no-demo] [--no-bench] [--class NAME | --method NAME]...
+#                                           on the GPU machine (no .NET there): unpack the runtime, run `cudai2v
+#                                           info`, every GPU test with CUDAI2V_REQUIRE_GPU=1 (or those of the named
+#                                           classes or methods; again under compute-sanitizer memcheck with
+#                                           --memcheck), the demo twice on one kernel cache, and the benchmarks;
+#                                           logs go to $OUT, the first failures and a short table are printed last.
 #
 # Typical lease: bash scripts/device-check.sh pack, then the device tool runs
 #   bash scripts/device-check.sh run          with carry [".device"].
@@ -40,8 +42,18 @@ pack() {
 }
 
 run() {
-  local memcheck=0
-  [ "${1:-}" = "--memcheck" ] && memcheck=1
+  local memcheck=0 bench=1 demo=1
+  local filter=()
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --memcheck) memcheck=1 ;;
+      --no-bench) bench=0 ;;
+      --no-demo) demo=0 ;;
+      --class|--method) filter+=("-${1#--}" "$2"); shift ;;
+      *) echo "run: unknown option $1 (--memcheck, --no-bench, --no-demo, --class NAME, --method NAME)" >&2; return 2 ;;
+    esac
+    shift
+  done
   local out=${OUT:-$PWD/.device/out}
   mkdir -p "$out"
   local rt
@@ -67,26 +79,28 @@ run() {
   }
 
   step "cudai2v info" info.log "$dotnet" "$APP_DIR/cudai2v.dll" info
-  step "GPU tests" gpu-tests.log env CUDAI2V_REQUIRE_GPU=1 "$dotnet" "$APP_DIR/CudaI2V.Tests.dll" -noColor -trait "$GPU_TRAIT"
+  step "GPU tests" gpu-tests.log env CUDAI2V_REQUIRE_GPU=1 "$dotnet" "$APP_DIR/CudaI2V.Tests.dll" -noColor -trait "$GPU_TRAIT" "${filter[@]}"
   if ! grep -q 'Total: [1-9]' "$out/gpu-tests.log"; then
     table+=("$(printf '%-28s %-6s' "GPU tests: none ran" FAIL)  (no test has the trait $GPU_TRAIT)")
   fi
   if [ $memcheck -eq 1 ]; then
     step "GPU tests (memcheck)" gpu-tests-memcheck.log env CUDAI2V_REQUIRE_GPU=1 \
-      compute-sanitizer --tool memcheck --target-processes all "$dotnet" "$APP_DIR/CudaI2V.Tests.dll" -noColor -trait "$GPU_TRAIT"
+      compute-sanitizer --tool memcheck --target-processes all "$dotnet" "$APP_DIR/CudaI2V.Tests.dll" -noColor -trait "$GPU_TRAIT" "${filter[@]}"
   fi
   # A second process on the same kernel cache compiles nothing (issue 7); the second run also replays CUDA graphs.
   local demo_cache
   demo_cache=$(mktemp -d)
-  step "generate --demo (cold cache)" demo-cold.log "$dotnet" "$APP_DIR/cudai2v.dll" generate --demo --device cuda --cache-dir "$demo_cache" --out "$out/demo.gif" --seed 1
-  step "generate --demo (warm, graphs)" demo-warm.log "$dotnet" "$APP_DIR/cudai2v.dll" generate --demo --device cuda --cache-dir "$demo_cache" --out "$out/demo-graphs.gif" --seed 1 --cuda-graphs
-  if ! grep -q 'kernels: 0 compiled by NVRTC' "$out/demo-warm.log"; then
-    table+=("$(printf '%-28s %-6s' "second process compiled" FAIL)  (demo-warm.log: expected 'kernels: 0 compiled by NVRTC')")
+  if [ $demo -eq 1 ]; then
+    step "generate --demo (cold cache)" demo-cold.log "$dotnet" "$APP_DIR/cudai2v.dll" generate --demo --device cuda --cache-dir "$demo_cache" --out "$out/demo.gif" --seed 1
+    step "generate --demo (warm, graphs)" demo-warm.log "$dotnet" "$APP_DIR/cudai2v.dll" generate --demo --device cuda --cache-dir "$demo_cache" --out "$out/demo-graphs.gif" --seed 1 --cuda-graphs
+    if ! grep -q 'kernels: 0 compiled by NVRTC' "$out/demo-warm.log"; then
+      table+=("$(printf '%-28s %-6s' "second process compiled" FAIL)  (demo-warm.log: expected 'kernels: 0 compiled by NVRTC')")
+    fi
+    if ! cmp -s "$out/demo.gif" "$out/demo-graphs.gif"; then
+      table+=("$(printf '%-28s %-6s' "graphs change the demo" FAIL)  (demo.gif and demo-graphs.gif differ)")
+    fi
   fi
-  if ! cmp -s "$out/demo.gif" "$out/demo-graphs.gif"; then
-    table+=("$(printf '%-28s %-6s' "graphs change the demo" FAIL)  (demo.gif and demo-graphs.gif differ)")
-  fi
-  if "$dotnet" "$APP_DIR/cudai2v.dll" --help | grep -q '^  bench'; then
+  if [ $bench -eq 1 ]; then
     step "bench gemm 4096^3 fp16" bench-gemm-fp16.log "$dotnet" "$APP_DIR/cudai2v.dll" bench gemm --m 4096 --n 4096 --k 4096 --dtype fp16
     step "bench gemm 4096^3 bf16" bench-gemm-bf16.log "$dotnet" "$APP_DIR/cudai2v.dll" bench gemm --m 4096 --n 4096 --k 4096 --dtype bf16
     step "bench unet 512x512x16" bench-unet-512.log "$dotnet" "$APP_DIR/cudai2v.dll" bench --height 512 --width 512 --frames 16 --json "$out/bench-unet-512.json"
@@ -116,5 +130,5 @@ run() {
 case "${1:-}" in
   pack) pack ;;
   run) shift; run "$@" ;;
-  *) echo "usage: scripts/device-check.sh pack | run [--memcheck]" >&2; exit 2 ;;
+  *) echo "usage: scripts/device-check.sh pack | run [--memcheck] [--no-demo] [--no-bench] [--class NAME | --method NAME]..." >&2; exit 2 ;;
 esac
