@@ -22,7 +22,7 @@ public sealed record UNetStepPlan(ArenaPlan Arena, double Flops, IReadOnlyDictio
 /// <see cref="PlanningOps"/> on a shape-only copy of the UNet (same config, same weight shapes), its tensors are
 /// packed by liveness into one <see cref="DeviceArena"/> checked against free memory before any work, and every
 /// step replays that plan, so the denoising loop allocates nothing. (Without liveness, a release-sized step would
-/// need the sum of all its tensors: 56 GiB at 512x512, 192 GiB at 704x1280.)
+/// need the sum of all its tensors: 57 GiB at 512x512, 197 GiB at 704x1280.)
 /// </summary>
 /// <remarks>
 /// With <c>graphs</c>, the step is also captured as a CUDA graph: the first call runs directly (it compiles the
