@@ -161,6 +161,13 @@ public sealed class WeightSet : IDisposable
         return Take(key);
     }
 
+    /// <summary>
+    /// The (key, dtype, shape) of every weight a model binds (every key but <see cref="IgnoredBuffers"/>), ordered:
+    /// what planning a forward without the weights' values needs.
+    /// </summary>
+    public IReadOnlyList<WeightManifestEntry> Layout() =>
+        [.. Keys.Where(k => !IsIgnoredBuffer(k)).Select(k => new WeightManifestEntry(k, DTypeOf(k), ShapeOf(k), null))];
+
     /// <summary>Keys never taken, other than <see cref="IgnoredBuffers"/>.</summary>
     public IReadOnlyList<string> Unused =>
         _sources.Keys.Where(k => !_taken.Contains(k) && !IsIgnoredBuffer(k)).Order(StringComparer.Ordinal).ToList();

@@ -57,7 +57,7 @@ internal static class BenchCommand
         var m = args.GetInt32("m", 4096, 1, 1 << 16);
         var n = args.GetInt32("n", 4096, 1, 1 << 16);
         var k = args.GetInt32("k", 4096, 1, 1 << 16);
-        var dtype = args.Choice("dtype", "fp16", "fp16", "bf16") == "fp16" ? DType.F16 : DType.BF16;
+        var dtype = args.GetGpuDType();
         var repeats = args.GetInt32("repeats", 20, 1, 10_000);
         var api = args.Choice("api", "cublas", "cublas", "cublaslt");
 
@@ -66,12 +66,9 @@ internal static class BenchCommand
         {
             gpu = CudaContext.Open();
         }
-        catch (Exception e) when (e is CudaLibraryNotFoundException or CudaException or ArgumentOutOfRangeException)
+        catch (Exception e) when (IsNoGpu(e))
         {
-            var why = e is CudaLibraryNotFoundException missing ? CudaLibraryNotFoundException.Headline(missing.Library) : e.Message;
-            context.Error.WriteLine($"cudai2v bench: no usable CUDA GPU: {why}.");
-            context.Error.WriteLine("Run 'cudai2v info' to see what was found and where the libraries were looked for.");
-            return ExitCodes.BadInput;
+            return NoGpu(context, e);
         }
 
         using (gpu)
@@ -96,18 +93,26 @@ internal static class BenchCommand
         {
             ops = CudaOps.Open(0, new CudaOpsOptions(settings.DType, Cache: CacheRoot.FromEnvironment()));
         }
-        catch (Exception e) when (e is CudaLibraryNotFoundException or CudaException or ArgumentOutOfRangeException)
+        catch (Exception e) when (IsNoGpu(e))
         {
-            var why = e is CudaLibraryNotFoundException missing ? CudaLibraryNotFoundException.Headline(missing.Library) : e.Message;
-            context.Error.WriteLine($"cudai2v bench: no usable CUDA GPU: {why}.");
-            context.Error.WriteLine("Run 'cudai2v info' to see what was found and where the libraries were looked for.");
-            return ExitCodes.BadInput;
+            return NoGpu(context, e);
         }
 
         using (ops)
         {
             return UNetBench.Run(settings, context, ops);
         }
+    }
+
+    private static bool IsNoGpu(Exception e) => e is CudaLibraryNotFoundException or CudaException or ArgumentOutOfRangeException;
+
+    /// <summary>Says why no GPU could be opened and where to look; exit code 3.</summary>
+    private static int NoGpu(CliContext context, Exception e)
+    {
+        var why = e is CudaLibraryNotFoundException missing ? CudaLibraryNotFoundException.Headline(missing.Library) : e.Message;
+        context.Error.WriteLine($"cudai2v bench: no usable CUDA GPU: {why}.");
+        context.Error.WriteLine("Run 'cudai2v info' to see what was found and where the libraries were looked for.");
+        return ExitCodes.BadInput;
     }
 
     private static int Gemm(CudaContext gpu, int m, int n, int k, DType dtype, int repeats, string api, TextWriter output)

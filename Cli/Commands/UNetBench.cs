@@ -58,7 +58,7 @@ internal static class UNetBench
             var load = Stopwatch.StartNew();
             using var unetWeights = WeightSet.Generated("unet", unetManifest.Entries, e => FixtureWeights.ParameterTensor("unet", e.Key, e.Shape, DType.F16));
             I2VGenXLUNet unet;
-            using (ops.UploadWeightsInto(CudaOps.WeightBlockBytes(ops.ActivationDType, unetManifest.Entries.Select(e => e.Shape))))
+            using (ops.UploadWeightsInto(unetManifest.Entries.Select(e => e.Shape)))
             {
                 unet = I2VGenXLUNet.Load(ops, unetWeights, unetConfig);
             }
@@ -128,7 +128,7 @@ internal static class UNetBench
             var vaeOps = (CudaOps)VideoEngineLoader.CreateVaeBackend(ops, vaePrecision, vaeConfig);
             using var ownedVaeOps = ReferenceEquals(vaeOps, ops) ? null : vaeOps;
             AutoencoderKL vae;
-            using (vaeOps.UploadWeightsInto(CudaOps.WeightBlockBytes(vaeOps.ActivationDType, vaeManifest.Entries.Select(e => e.Shape))))
+            using (vaeOps.UploadWeightsInto(vaeManifest.Entries.Select(e => e.Shape)))
             {
                 vae = AutoencoderKL.Load(vaeOps, vaeWeights, vaeConfig);
             }

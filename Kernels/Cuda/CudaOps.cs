@@ -254,17 +254,20 @@ public sealed class CudaOps : IOps, IDisposable
 
     /// <summary>
     /// Uploads what follows (a model's weights, until the returned object is disposed) into one device allocation
-    /// of <paramref name="bytes"/>, each tensor at the next <see cref="WeightAlignment"/>-byte boundary, instead of
-    /// one allocation per tensor. The block lives as long as this backend. Should the uploads outgrow it, the rest
-    /// get their own allocations and <see cref="WeightBlockOverflow"/> counts them (a sizing error to report).
+    /// sized for tensors of <paramref name="shapes"/> in <see cref="ActivationDType"/>, each at the next
+    /// <see cref="WeightAlignment"/>-byte boundary, instead of one allocation per tensor. The block lives as long as
+    /// this backend. Should the uploads outgrow it, the rest get their own allocations and
+    /// <see cref="WeightBlockOverflow"/> counts them (a sizing error to report).
     /// </summary>
-    public IDisposable UploadWeightsInto(long bytes)
+    public IDisposable UploadWeightsInto(IEnumerable<TensorShape> shapes)
     {
+        ArgumentNullException.ThrowIfNull(shapes);
         if (_weights is not null)
         {
             throw new InvalidOperationException("Weights are already being uploaded into a block.");
         }
 
+        var bytes = shapes.Sum(shape => BlockBytes(ActivationDType, shape));
         var allocation = DeviceMemory.Allocate(Context, Math.Max(bytes, WeightAlignment));
         _root.Add(allocation);
         _weights = new WeightBlock(allocation);
@@ -274,17 +277,12 @@ public sealed class CudaOps : IOps, IDisposable
     /// <summary>Each weight's offset in a block is a multiple of this (cuBLAS and vector loads like 256-byte alignment).</summary>
     public const long WeightAlignment = 256;
 
-    /// <summary>The bytes a block needs for tensors of these shapes in <paramref name="dtype"/> (see <see cref="UploadWeightsInto"/>).</summary>
-    public static long WeightBlockBytes(DType dtype, IEnumerable<TensorShape> shapes)
-    {
-        ArgumentNullException.ThrowIfNull(shapes);
-        return shapes.Sum(shape => AlignUp(Math.Max(shape.ElementCount * dtype.SizeOf(), 1)));
-    }
-
     /// <summary>Bytes of weights that did not fit their block and were allocated on their own (0 when sized right).</summary>
     public long WeightBlockOverflow { get; private set; }
 
-    private static long AlignUp(long bytes) => (bytes + WeightAlignment - 1) / WeightAlignment * WeightAlignment;
+    /// <summary>The bytes one tensor takes in a block: its size rounded up to <see cref="WeightAlignment"/>.</summary>
+    private static long BlockBytes(DType dtype, TensorShape shape) =>
+        (Math.Max(shape.ElementCount * dtype.SizeOf(), 1) + WeightAlignment - 1) / WeightAlignment * WeightAlignment;
 
     private sealed class WeightBlock(DeviceAllocation allocation)
     {
@@ -292,7 +290,7 @@ public sealed class CudaOps : IOps, IDisposable
 
         public Tensor? TryTake(DType dtype, TensorShape shape)
         {
-            var bytes = AlignUp(Math.Max(shape.ElementCount * dtype.SizeOf(), 1));
+            var bytes = BlockBytes(dtype, shape);
             if (_used + bytes > allocation.ByteLength)
             {
                 return null;

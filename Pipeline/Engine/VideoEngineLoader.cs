@@ -116,7 +116,7 @@ public static class VideoEngineLoader
             }
 
             var prompts = owned.Add(PromptEncoder.Open(model, new PromptEncoderOptions(options.Cache, options.Variant, Log: options.Log)));
-            return new VideoEngine(ops, prompts, imageEncoder, vae, unet, model.FeatureExtractor, model.Scheduler, owned, Layout(unetWeights), Layout(vaeWeights))
+            return new VideoEngine(ops, prompts, imageEncoder, vae, unet, model.FeatureExtractor, model.Scheduler, owned, unetWeights.Layout(), vaeWeights.Layout())
             {
                 Log = options.Log,
             };
@@ -130,13 +130,7 @@ public static class VideoEngineLoader
 
     /// <summary>On the GPU, one device allocation for a model's weights, sized from their shapes (null elsewhere).</summary>
     private static IDisposable? WeightBlock(IOps ops, WeightSet weights) =>
-        ops is CudaOps cuda
-            ? cuda.UploadWeightsInto(CudaOps.WeightBlockBytes(cuda.ActivationDType, weights.Keys.Where(k => !WeightSet.IsIgnoredBuffer(k)).Select(weights.ShapeOf)))
-            : null;
-
-    /// <summary>The (key, dtype, shape) of every weight a model binds: what planning its forward on an arena needs.</summary>
-    private static List<WeightManifestEntry> Layout(WeightSet weights) =>
-        [.. weights.Keys.Where(k => !WeightSet.IsIgnoredBuffer(k)).Select(k => new WeightManifestEntry(k, weights.DTypeOf(k), weights.ShapeOf(k), null))];
+        ops is CudaOps cuda ? cuda.UploadWeightsInto(weights.Layout().Select(e => e.Shape)) : null;
 
     /// <summary>
     /// The dtype the VAE runs in: F32 for <see cref="VaePrecision.Fp32"/>; the backend's <paramref name="backend"/> for

@@ -59,7 +59,7 @@ public sealed class GpuDdimStepKernelTests
             var step = scheduler.StepSettings(t, eta, guided ? Guidance : null);
             DdimStepKernel.Run(gpu.Kernels, gpu.Stream, deviceOutput, deviceLatents, step.Coefficients, step.Prediction, step.Guidance, step.ClipRange, deviceNoise, copy);
 
-            var prediction0 = guided ? Guide(output, Guidance) : output;
+            var prediction0 = guided ? GuidanceReference.Guide(output, Guidance) : output;
             latents = scheduler.Step(prediction0, t, latents, eta, varianceNoise: noise);
             var actual = scratch.Floats(deviceLatents);
             var expected = latents.ToFloat32Array();
@@ -93,19 +93,5 @@ public sealed class GpuDdimStepKernelTests
 
         Assert.Equal(1L, scratch.Download(counter).AsSpan<long>()[0]);
         Assert.False(float.IsFinite(scratch.Floats(latents)[6]));
-    }
-
-    /// <summary>diffusers' guidance on the host, as its own reference: u + g * (c - u) in float32, unconditional half first.</summary>
-    private static Tensor Guide(Tensor output, float guidance)
-    {
-        var all = output.ToFloat32Array();
-        var half = all.Length / 2;
-        var result = new float[half];
-        for (var i = 0; i < half; i++)
-        {
-            result[i] = all[i] + (guidance * (all[half + i] - all[i]));
-        }
-
-        return Tensor.FromSpan<float>(result, new TensorShape(output.Shape[0] / 2, output.Shape[1], output.Shape[2], output.Shape[3]));
     }
 }

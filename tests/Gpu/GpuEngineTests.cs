@@ -84,13 +84,12 @@ public sealed class GpuEngineTests
         var folder = Fixtures.ComponentModel("vae-tiny");
         var config = VaeConfig.Load(Path.Combine(folder, "config.json"));
         using var weights = WeightSet.Open("vae", [Path.Combine(folder, "diffusion_pytorch_model.safetensors")], WeightAliases.LegacyVaeAttention);
-        var layout = weights.Keys.Select(k => new WeightManifestEntry(k, weights.DTypeOf(k), weights.ShapeOf(k), null)).ToList();
         using var ops = new CudaOps(gpu.Context);
         var vae = AutoencoderKL.Load(ops, weights, config);
         var latents = FixtureWeights.Input("planned.vae", new TensorShape(5, 6, 8, 4));
         var reference = ops.ToHost(vae.Decode(ops.FromHost(latents))).ToFloat32Array();
 
-        using var decoder = PlannedVaeDecode.Create(ops, config, layout, chunk: 3, height: 6, width: 8);
+        using var decoder = PlannedVaeDecode.Create(ops, config, weights.Layout(), chunk: 3, height: 6, width: 8);
         var first = decoder.Decode(vae, latents.Slice(0, 0, 3)).ToFloat32Array();
         var last = decoder.Decode(vae, latents.Slice(0, 3, 2)).ToFloat32Array(); // padded to 3 frames
 

@@ -44,7 +44,7 @@ public sealed class SchedulingOpsTests
         foreach (var t in new[] { scheduler.Timesteps[0], scheduler.Timesteps[25], scheduler.Timesteps[^1] })
         {
             _ops.DdimStep(output, latents, scheduler.StepSettings(t, eta, guided ? Guidance : null), noise, next);
-            expected = scheduler.Step(guided ? Guide(output) : output, t, expected, eta, varianceNoise: noise);
+            expected = scheduler.Step(guided ? GuidanceReference.Guide(output, Guidance) : output, t, expected, eta, varianceNoise: noise);
 
             Assert.Equal(Bits(expected), Bits(latents));
             var copies = next.ToFloat32Array();
@@ -96,22 +96,6 @@ public sealed class SchedulingOpsTests
         Assert.Equal(DType.F32, latents.DType);
         Assert.Equal(before, planning.TensorCount);
         Assert.Equal(0L, planning.CountNonFinite(output));
-    }
-
-    /// <summary>diffusers' guidance as its own reference: u + g * (c - u) in float32, unconditional half first.</summary>
-    private static Tensor Guide(Tensor output)
-    {
-        var all = output.ToFloat32Array();
-        var half = all.Length / 2;
-        var result = new float[half];
-        for (var i = 0; i < half; i++)
-        {
-            result[i] = all[i] + (Guidance * (all[half + i] - all[i]));
-        }
-
-        var dims = output.Shape.Dims.ToArray();
-        dims[0] /= 2;
-        return Tensor.FromSpan<float>(result, new TensorShape(dims));
     }
 
     private static uint[] Bits(Tensor t) => Bits(t.ToFloat32Array());

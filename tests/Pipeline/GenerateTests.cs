@@ -115,15 +115,8 @@ public sealed class GenerateTests
         scheduler.SetTimesteps(2);
         var (t, input, output) = steps.Steps[0];
         var half = (int)shape.ElementCount;
-        var all = output.ToFloat32Array();
-        var guided = new float[half];
-        for (var i = 0; i < half; i++)
-        {
-            guided[i] = all[i] + ((float)options.Guidance * (all[half + i] - all[i]));
-        }
-
         var expected = scheduler.Step(
-            CudaI2V.Runtime.Tensors.Tensor.FromSpan<float>(guided, shape), t, CudaI2V.Runtime.Tensors.Tensor.FromSpan<float>(input.ToFloat32Array().AsSpan(0, half), shape),
+            GuidanceReference.Guide(output, (float)options.Guidance), t, CudaI2V.Runtime.Tensors.Tensor.FromSpan<float>(input.ToFloat32Array().AsSpan(0, half), shape),
             options.Eta, new CudaI2V.Pipeline.Noise.SeededRandom(5));
         Assert.Equal(expected.ToFloat32Array(), steps.Steps[1].Input.ToFloat32Array()[..half]);
     }
