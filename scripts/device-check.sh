@@ -4,12 +4,14 @@
 #   scripts/device-check.sh pack            here: Release build, then .device/ with the .NET runtime and the
 #                                           test + CLI build as one xz archive (Linux x64 natives only, the
 #                                           fixtures with the block files the GPU block tests read), checked <= 60 MiB
-#   scripts/device-check.sh run [--memcheck] [--no-demo] [--no-bench] [--class NAME | --method NAME]...
+#   scripts/device-check.sh run [--budget S] [--memcheck] [--no-demo] [--no-bench] [--class NAME | --method NAME]...
 #                                           on the GPU machine (no .NET there): unpack the runtime, run `cudai2v
 #                                           info`, every GPU test with CUDAI2V_REQUIRE_GPU=1 (or those of the named
 #                                           classes or methods; again under compute-sanitizer memcheck with
 #                                           --memcheck), the demo twice on one kernel cache, and the benchmarks;
-#                                           logs go to $OUT, the first failures and a short table are printed last.
+#                                           each step is cut off so that the whole run ends within --budget seconds
+#                                           (default 420); the logs come back as $OUT/device-logs.tar.gz, the
+#                                           first failures and a short table are printed last.
 #
 # Typical lease: bash scripts/device-check.sh pack, then the device tool runs
 #   bash scripts/device-check.sh run          with carry [".device"].
@@ -42,20 +44,25 @@ pack() {
 }
 
 run() {
-  local memcheck=0 bench=1 demo=1
+  local memcheck=0 bench=1 demo=1 budget=420
   local filter=()
   while [ $# -gt 0 ]; do
     case "$1" in
+      --budget) budget=$2; shift ;;
       --memcheck) memcheck=1 ;;
       --no-bench) bench=0 ;;
       --no-demo) demo=0 ;;
       --class|--method) filter+=("-${1#--}" "$2"); shift ;;
-      *) echo "run: unknown option $1 (--memcheck, --no-bench, --no-demo, --class NAME, --method NAME)" >&2; return 2 ;;
+      *) echo "run: unknown option $1 (--budget S, --memcheck, --no-bench, --no-demo, --class NAME, --method NAME)" >&2; return 2 ;;
     esac
     shift
   done
-  local out=${OUT:-$PWD/.device/out}
-  mkdir -p "$out"
+  # At most 8 files come back from $OUT: the logs are written to a work folder and packed into one archive at the end.
+  local deadline=$(($(date +%s) + budget - 15))
+  local returned=${OUT:-$PWD/.device/out}
+  local out
+  out=$(mktemp -d)
+  mkdir -p "$returned"
   local rt
   rt=$(mktemp -d)
   tar -xJf "$DEVICE_DIR"/dotnet-runtime-*.tar.xz -C "$rt"
@@ -66,33 +73,45 @@ run() {
   local dotnet=$rt/dotnet
   local table=()
 
-  step() { # name, log file, command...
-    local name=$1 log=$2
-    shift 2
+  step() { # name, seconds at most, log file, command... (cut off earlier when the run's budget ends)
+    local name=$1 limit=$2 log=$3
+    shift 3
+    local left=$((deadline - $(date +%s)))
+    [ "$left" -lt "$limit" ] && limit=$left
+    if [ "$limit" -lt 5 ]; then
+      table+=("$(printf '%-28s %-6s' "$name" SKIP)  (the run's budget is spent)")
+      return 1
+    fi
     local start end status
     start=$(date +%s.%N)
-    "$@" >"$out/$log" 2>&1
+    timeout --kill-after=5 "$limit" "$@" >"$out/$log" 2>&1
     status=$?
+    [ $status -eq 124 ] && echo "[device-check] cut off after $limit s" >>"$out/$log"
     end=$(date +%s.%N)
-    table+=("$(printf '%-28s %-6s %7.1f s  %s' "$name" "$([ $status -eq 0 ] && echo ok || echo FAIL)" "$(awk -v a="$start" -v b="$end" 'BEGIN { print b - a }')" "$log")")
+    table+=("$(printf '%-28s %-6s %7.1f s  %s' "$name" "$([ $status -eq 0 ] && echo ok || { [ $status -eq 124 ] && echo CUTOFF; } || echo FAIL)" "$(awk -v a="$start" -v b="$end" 'BEGIN { print b - a }')" "$log")")
     return $status
   }
 
-  step "cudai2v info" info.log "$dotnet" "$APP_DIR/cudai2v.dll" info
-  step "GPU tests" gpu-tests.log env CUDAI2V_REQUIRE_GPU=1 "$dotnet" "$APP_DIR/CudaI2V.Tests.dll" -noColor -trait "$GPU_TRAIT" "${filter[@]}"
+  nvidia-smi --query-gpu=name,driver_version,memory.total,memory.used,clocks.sm,clocks.max.sm --format=csv >"$out/nvidia-smi.log" 2>&1
+  step "cudai2v info" 30 info.log "$dotnet" "$APP_DIR/cudai2v.dll" info
+  if [ $bench -eq 1 ]; then # first: seconds, and they show whether cuBLAS is reached at all
+    step "bench gemm 4096^3 fp16" 30 bench-gemm-fp16.log "$dotnet" "$APP_DIR/cudai2v.dll" bench gemm --m 4096 --n 4096 --k 4096 --dtype fp16
+    step "bench gemm 4096^3 bf16" 30 bench-gemm-bf16.log "$dotnet" "$APP_DIR/cudai2v.dll" bench gemm --m 4096 --n 4096 --k 4096 --dtype bf16
+  fi
+  step "GPU tests" 240 gpu-tests.log env CUDAI2V_REQUIRE_GPU=1 "$dotnet" "$APP_DIR/CudaI2V.Tests.dll" -noColor -trait "$GPU_TRAIT" "${filter[@]}"
   if ! grep -q 'Total: [1-9]' "$out/gpu-tests.log"; then
     table+=("$(printf '%-28s %-6s' "GPU tests: none ran" FAIL)  (no test has the trait $GPU_TRAIT)")
   fi
   if [ $memcheck -eq 1 ]; then
-    step "GPU tests (memcheck)" gpu-tests-memcheck.log env CUDAI2V_REQUIRE_GPU=1 \
+    step "GPU tests (memcheck)" 300 gpu-tests-memcheck.log env CUDAI2V_REQUIRE_GPU=1 \
       compute-sanitizer --tool memcheck --target-processes all "$dotnet" "$APP_DIR/CudaI2V.Tests.dll" -noColor -trait "$GPU_TRAIT" "${filter[@]}"
   fi
   # A second process on the same kernel cache compiles nothing (issue 7); the second run also replays CUDA graphs.
   local demo_cache
   demo_cache=$(mktemp -d)
   if [ $demo -eq 1 ]; then
-    step "generate --demo (cold cache)" demo-cold.log "$dotnet" "$APP_DIR/cudai2v.dll" generate --demo --device cuda --cache-dir "$demo_cache" --out "$out/demo.gif" --seed 1
-    step "generate --demo (warm, graphs)" demo-warm.log "$dotnet" "$APP_DIR/cudai2v.dll" generate --demo --device cuda --cache-dir "$demo_cache" --out "$out/demo-graphs.gif" --seed 1 --cuda-graphs
+    step "generate --demo (cold cache)" 60 demo-cold.log "$dotnet" "$APP_DIR/cudai2v.dll" generate --demo --device cuda --cache-dir "$demo_cache" --out "$out/demo.gif" --seed 1
+    step "generate --demo (warm, graphs)" 60 demo-warm.log "$dotnet" "$APP_DIR/cudai2v.dll" generate --demo --device cuda --cache-dir "$demo_cache" --out "$out/demo-graphs.gif" --seed 1 --cuda-graphs
     if ! grep -q 'kernels: 0 compiled by NVRTC' "$out/demo-warm.log"; then
       table+=("$(printf '%-28s %-6s' "second process compiled" FAIL)  (demo-warm.log: expected 'kernels: 0 compiled by NVRTC')")
     fi
@@ -101,10 +120,8 @@ run() {
     fi
   fi
   if [ $bench -eq 1 ]; then
-    step "bench gemm 4096^3 fp16" bench-gemm-fp16.log "$dotnet" "$APP_DIR/cudai2v.dll" bench gemm --m 4096 --n 4096 --k 4096 --dtype fp16
-    step "bench gemm 4096^3 bf16" bench-gemm-bf16.log "$dotnet" "$APP_DIR/cudai2v.dll" bench gemm --m 4096 --n 4096 --k 4096 --dtype bf16
-    step "bench unet 512x512x16" bench-unet-512.log "$dotnet" "$APP_DIR/cudai2v.dll" bench --height 512 --width 512 --frames 16 --json "$out/bench-unet-512.json"
-    step "bench unet 704x1280x16" bench-unet-704x1280.log "$dotnet" "$APP_DIR/cudai2v.dll" bench --height 704 --width 1280 --frames 16 --json "$out/bench-unet-704x1280.json"
+    step "bench unet 512x512x16" 90 bench-unet-512.log "$dotnet" "$APP_DIR/cudai2v.dll" bench --height 512 --width 512 --frames 16 --json "$out/bench-unet-512.json"
+    step "bench unet 704x1280x16" 120 bench-unet-704x1280.log "$dotnet" "$APP_DIR/cudai2v.dll" bench --height 704 --width 1280 --frames 16 --json "$out/bench-unet-704x1280.json"
   fi
 
   echo
@@ -124,7 +141,9 @@ run() {
   grep -h "kernels:" "$out"/demo-*.log 2>/dev/null
   grep -h -i "tflop" "$out"/bench-*.log 2>/dev/null | grep -v "^  "
   echo "== device-check"
+  head -2 "$out/nvidia-smi.log" | tail -1
   printf '%s\n' "${table[@]}"
+  tar -czf "$returned/device-logs.tar.gz" -C "$out" .
 }
 
 case "${1:-}" in
