@@ -19,14 +19,13 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 DEVICE_DIR=.device
-APP_DIR=$DEVICE_DIR/app
 LIMIT_MIB=60
 GPU_TRAIT="Category=GPU"
 
 pack() {
   set -e
   dotnet build CudaI2V.sln -c Release -nologo -v quiet
-  rm -rf "$APP_DIR" "$DEVICE_DIR"/app.tar.xz
+  rm -rf "$DEVICE_DIR"/app "$DEVICE_DIR"/out "$DEVICE_DIR"/app.tar.xz
   mkdir -p "$DEVICE_DIR"
   bash ../shared/device/pack-runtime.sh "$DEVICE_DIR" >/dev/null
   # The test build holds the CLI too (cudai2v.dll and its runtimeconfig). Leave out what the GPU never needs:
@@ -66,7 +65,9 @@ run() {
   local rt
   rt=$(mktemp -d)
   tar -xJf "$DEVICE_DIR"/dotnet-runtime-*.tar.xz -C "$rt"
-  mkdir -p "$APP_DIR"
+  # Unpacked outside the carried folder, which must stay under the device's 64 MiB limit for the next call.
+  local APP_DIR
+  APP_DIR=$(mktemp -d)
   tar -xJf "$DEVICE_DIR/app.tar.xz" -C "$APP_DIR"
   export DOTNET_ROOT=$rt DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=1 DOTNET_CLI_TELEMETRY_OPTOUT=1
   export CUDAI2V_CACHE_DIR=$rt/cache
