@@ -10,18 +10,24 @@ namespace CudaI2V.Tests.Gpu;
 /// </summary>
 [Collection("GPU")]
 [Trait("Category", "GPU")]
-public sealed class GpuModelTests
+public sealed class GpuModelTests(ITestOutputHelper log)
 {
     private readonly string _cache = Fixtures.TempFolder("gpu-models");
 
-    private (int Code, string Out, string Err) Verify(string component, string model, params string[] io) =>
-        Run(["verify", component, "--device", "cuda", "--model", model, "--io", Fixtures.Path(io), "--cache-dir", _cache]);
+    /// <summary>Runs <c>verify</c> and keeps its report in the test's output (device-check's XML report holds it).</summary>
+    private (int Code, string Out, string Err) Verify(string component, string model, params string[] io)
+    {
+        var result = Run(["verify", component, "--device", "cuda", "--model", model, "--io", Fixtures.Path(io), "--cache-dir", _cache]);
+        log.WriteLine(result.Out + result.Err);
+        return result;
+    }
 
     [Fact]
     public void Unet_matches_diffusers_in_bf16_at_the_bf16_bar()
     {
         GpuProbe.Require();
         var (code, output, error) = Run(["verify", "unet", "--device", "cuda", "--dtype", "bf16", "--model", Fixtures.ComponentModel("unet-tiny"), "--io", Fixtures.Path("unet-tiny", "io.safetensors"), "--cache-dir", _cache]);
+        log.WriteLine(output + error);
         Assert.True(code == ExitCodes.Success, output + error);
     }
 

@@ -19,6 +19,17 @@ public sealed class RequestMemoryTests(ITestOutputHelper output)
     /// <summary>A request's need: 100 MiB per frame per megapixel, plus 50 MiB.</summary>
     private static long Need(int frames, int height, int width) => (50 * MiB) + (long)(100.0 * MiB * frames * height * width / 1e6);
 
+    /// <summary>The release UNet in fp16 and the release VAE in fp32 (its force_upcast), by their configs and layouts.</summary>
+    internal static RequestModels ReleaseModels()
+    {
+        var folder = Fixtures.TempFolder("request-memory");
+        File.WriteAllText(Path.Combine(folder, "unet.json"), UNetReleaseLayoutTests.ReleaseConfig);
+        File.WriteAllText(Path.Combine(folder, "vae.json"), VaeTests.ReleaseConfig);
+        return new RequestModels(
+            DType.F16, UNetConfig.Load(Path.Combine(folder, "unet.json")), WeightManifest.Load(Fixtures.Path("release-layout", "unet.json")).Entries,
+            DType.F32, VaeConfig.Load(Path.Combine(folder, "vae.json")), WeightManifest.Load(Fixtures.Path("release-layout", "vae.json")).Entries);
+    }
+
     [Fact]
     public void It_gives_the_largest_frame_count_and_the_largest_size_that_fit()
     {
@@ -50,12 +61,7 @@ public sealed class RequestMemoryTests(ITestOutputHelper output)
     [Fact]
     public void A_release_request_too_big_for_the_free_memory_is_refused_with_what_would_fit()
     {
-        var folder = Fixtures.TempFolder("request-memory");
-        File.WriteAllText(Path.Combine(folder, "unet.json"), UNetReleaseLayoutTests.ReleaseConfig);
-        File.WriteAllText(Path.Combine(folder, "vae.json"), VaeTests.ReleaseConfig);
-        var models = new RequestModels(
-            DType.F16, UNetConfig.Load(Path.Combine(folder, "unet.json")), WeightManifest.Load(Fixtures.Path("release-layout", "unet.json")).Entries,
-            DType.F32, VaeConfig.Load(Path.Combine(folder, "vae.json")), WeightManifest.Load(Fixtures.Path("release-layout", "vae.json")).Entries);
+        var models = ReleaseModels();
 
         // 704x1280, 16 frames, guidance: the UNet step in fp16 and the decode of one frame in fp32 (force_upcast).
         var plan = RequestMemory.Plan(models, batch: 2, frames: 16, height: 704, width: 1280, textTokens: 77, decodeChunk: 1);

@@ -243,10 +243,17 @@ internal static class GemmOpCases
         return actual;
     }
 
-    /// <summary>Asserts two device results of the same case (e.g. chunked and unchunked) agree to within one rounding of the storage type.</summary>
+    /// <summary>
+    /// Asserts two device results of the same case (e.g. chunked and unchunked) agree to within one rounding of the
+    /// storage type, plus what reordering the fp32 sums can change: a chunk may get another cuBLAS algorithm, whose
+    /// sums differ by a few fp32 roundings of partial sums as large as the tensor's largest values, not the element's.
+    /// Measured on an H200 (2026-11-26): one element of 1.80e-4 in a chunked 3x3 convolution came out 3.6e-7 apart
+    /// (NMSE 6.9e-18 over the tensor), outside the former absolute bar of 1e-7.
+    /// </summary>
     public static void AssertSameResult(Tensor a, Tensor b, bool exact)
     {
-        var tolerance = exact ? Tolerance.Exact : new Tolerance(1e-7, a.DType == DType.F16 ? 1.0 / 1024 : 1.0 / 128, 1e-6);
+        var largest = a.ToFloat32Array().Max(v => Math.Abs((double)v));
+        var tolerance = exact ? Tolerance.Exact : new Tolerance(Math.Max(1e-7, largest * Math.Pow(2, -16)), a.DType == DType.F16 ? 1.0 / 1024 : 1.0 / 128, 1e-6);
         tolerance.AssertClose(a, b, "chunked against unchunked");
     }
 
