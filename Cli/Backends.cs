@@ -16,7 +16,7 @@ public static class Backends
     /// <summary>
     /// The backend for <paramref name="device"/>: "cpu" the fp32 reference; "cuda" the GPU or an error saying why
     /// not (exit code 3); "auto" the GPU when one works, else the CPU with one line on stderr saying why. On the GPU,
-    /// <paramref name="dtype"/> (fp16 or bf16) is the storage type; the CPU always runs in fp32.
+    /// <paramref name="dtype"/> (fp16, bf16 or fp32) is the storage type; the CPU always runs in fp32.
     /// </summary>
     public static IOps Create(string device, CacheRoot cache, TextWriter messages, DType dtype = DType.F16)
     {

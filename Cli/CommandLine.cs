@@ -266,8 +266,17 @@ public sealed class ParsedArgs
         _ => VaePrecision.Auto,
     };
 
-    /// <summary>The <c>--dtype fp16|bf16</c> option: the GPU's storage type (fp16 when not given).</summary>
-    public DType GetGpuDType() => Choice("dtype", "fp16", "fp16", "bf16") == "bf16" ? DType.BF16 : DType.F16;
+    /// <summary>
+    /// The <c>--dtype fp16|bf16</c> option (<c>fp16|bf16|fp32</c> with <paramref name="allowFp32"/>): the GPU's
+    /// storage type, fp16 when not given.
+    /// </summary>
+    public DType GetGpuDType(bool allowFp32 = false) =>
+        (allowFp32 ? Choice("dtype", "fp16", "fp16", "bf16", "fp32") : Choice("dtype", "fp16", "fp16", "bf16")) switch
+        {
+            "bf16" => DType.BF16,
+            "fp32" => DType.F32,
+            _ => DType.F16,
+        };
 
     /// <summary>One of the allowed words.</summary>
     public string Choice(string name, string fallback, params string[] allowed)

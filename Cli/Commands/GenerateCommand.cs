@@ -40,7 +40,7 @@ internal static class GenerateCommand
             new OptionSpec("variant", "fp32|fp16", "Which weight files to load where both exist.", Default: "fp32 on the CPU"),
             new OptionSpec("vae-precision", "auto|model|fp32", VaePrecisionHelp, Default: "auto"),
             new OptionSpec("cache-dir", "folder", "Where built models and caches are kept.", Default: "$CUDAI2V_CACHE_DIR or the user cache folder"),
-            new OptionSpec("dtype", "fp16|bf16", "The GPU's storage type (fp32 accumulation either way); bf16 has fp32's range, for runs that overflow in fp16. The CPU runs in fp32.", Default: "fp16"),
+            new OptionSpec("dtype", "fp16|bf16|fp32", "The GPU's storage type (fp32 accumulation either way); bf16 has fp32's range, for runs that overflow in fp16; fp32 is the slow reference. The CPU runs in fp32.", Default: "fp16"),
             new OptionSpec("cuda-graphs", null, "On the GPU, capture the UNet step once and replay it as a CUDA graph (same video, fewer launches; not yet checked on a GPU)."),
             new OptionSpec("demo", null, "Write a small random-weight pipeline (no download) and make a short video from a built-in image."),
         ],
@@ -52,7 +52,7 @@ internal static class GenerateCommand
     private static int Run(ParsedArgs args, CliContext context)
     {
         var device = args.Choice("device", "auto", Backends.Devices);
-        var dtype = args.GetGpuDType();
+        var dtype = args.GetGpuDType(allowFp32: true);
         var vaePrecision = args.GetVaePrecision();
         var demo = args.Has("demo");
         var cache = CacheRoot.Resolve(args.Get("cache-dir"));

@@ -22,7 +22,12 @@ public sealed class GpuArenaTests
         using var arena = DeviceArena.Create(plan, new CudaDeviceAllocator(gpu.Context));
         Assert.Equal(plan.Peak, arena.Bytes);
         Assert.Equal(2L << 20, plan.Peak);
-        Assert.True(before - gpu.Context.MemoryInfo().Free >= plan.Peak);
+        // Under compute-sanitizer's memcheck the driver's free count did not drop by the arena's size (seen on an H200,
+        // 2026-11-26; the sanitizer manages device memory itself), so device-check sets CUDAI2V_UNDER_SANITIZER there.
+        if (Environment.GetEnvironmentVariable("CUDAI2V_UNDER_SANITIZER") != "1")
+        {
+            Assert.True(before - gpu.Context.MemoryInfo().Free >= plan.Peak);
+        }
         Assert.Equal(arena.AddressOf(a), arena.AddressOf(c));
 
         // a and b are alive together: writing one must not touch the other.

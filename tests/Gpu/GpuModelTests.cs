@@ -15,9 +15,9 @@ public sealed class GpuModelTests(ITestOutputHelper log)
     private readonly string _cache = Fixtures.TempFolder("gpu-models");
 
     /// <summary>Runs <c>verify</c> and keeps its report in the test's output (device-check's XML report holds it).</summary>
-    private (int Code, string Out, string Err) Verify(string component, string model, params string[] io)
+    private (int Code, string Out, string Err) Verify(string component, string model, string fixture, string io, params string[] options)
     {
-        var result = Run(["verify", component, "--device", "cuda", "--model", model, "--io", Fixtures.Path(io), "--cache-dir", _cache]);
+        var result = Run(["verify", component, "--device", "cuda", "--model", model, "--io", Fixtures.Path(fixture, io), "--cache-dir", _cache, .. options]);
         log.WriteLine(result.Out + result.Err);
         return result;
     }
@@ -60,11 +60,13 @@ public sealed class GpuModelTests(ITestOutputHelper log)
         Assert.True(code == ExitCodes.Success, output + error);
     }
 
-    [Fact]
-    public void Pipeline_matches_diffusers_on_the_gpu()
+    [Theory]
+    [InlineData("fp16")]
+    [InlineData("fp32")]
+    public void Pipeline_matches_diffusers_on_the_gpu(string dtype)
     {
         GpuProbe.Require();
-        var (code, output, error) = Verify("pipeline", Fixtures.PipelineTiny, "pipeline-tiny", "pipeline-io.safetensors");
+        var (code, output, error) = Verify("pipeline", Fixtures.PipelineTiny, "pipeline-tiny", "pipeline-io.safetensors", "--dtype", dtype);
         Assert.True(code == ExitCodes.Success, output + error);
         Assert.Contains("video [1, 4, 40, 56, 3]", output, StringComparison.Ordinal);
     }
