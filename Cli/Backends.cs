@@ -16,9 +16,10 @@ public static class Backends
     /// <summary>
     /// The backend for <paramref name="device"/>: "cpu" the fp32 reference; "cuda" the GPU or an error saying why
     /// not (exit code 3); "auto" the GPU when one works, else the CPU with one line on stderr saying why. On the GPU,
-    /// <paramref name="dtype"/> (fp16, bf16 or fp32) is the storage type; the CPU always runs in fp32.
+    /// <paramref name="dtype"/> (fp16, bf16 or fp32) is the storage type and <paramref name="attention"/> the attention
+    /// implementation (<see cref="GemmOpSet.ForAttention"/>); the CPU always runs in fp32.
     /// </summary>
-    public static IOps Create(string device, CacheRoot cache, TextWriter messages, DType dtype = DType.F16)
+    public static IOps Create(string device, CacheRoot cache, TextWriter messages, DType dtype = DType.F16, string attention = GemmOpSet.DefaultAttention)
     {
         ArgumentNullException.ThrowIfNull(messages);
         if (device == "cpu")
@@ -28,7 +29,7 @@ public static class Backends
 
         try
         {
-            return CudaOps.Open(0, new CudaOpsOptions(dtype, Cache: cache));
+            return CudaOps.Open(0, new CudaOpsOptions(dtype, Cache: cache, GemmOps: GemmOpSet.ForAttention(attention)));
         }
         catch (Exception e) when (e is CudaLibraryNotFoundException or CudaException or DllNotFoundException or ArgumentOutOfRangeException)
         {

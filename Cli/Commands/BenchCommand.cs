@@ -14,7 +14,7 @@ internal static class BenchCommand
     public static CommandSpec Spec { get; } = new(
         "bench",
         "Measure the GPU: 'bench' (or 'bench unet') times the release-sized UNet step and VAE decode; 'bench gemm' our GEMM wrapper.",
-        "[unet] [--height 512 --width 512 --frames 16] [--steps N] [--dtype fp16|bf16] [--json file]   |   gemm [--m 4096 --n 4096 --k 4096] [--dtype fp16|bf16] [--repeats N] [--api cublas|cublaslt]",
+        "[unet] [--height 512 --width 512 --frames 16] [--steps N] [--dtype fp16|bf16] [--attention gemm|flash] [--json file]   |   gemm [--m 4096 --n 4096 --k 4096] [--dtype fp16|bf16] [--repeats N] [--api cublas|cublaslt]",
         [
             new OptionSpec("m", "rows", "Rows of A and C.", Default: "4096"),
             new OptionSpec("n", "cols", "Columns of B and C.", Default: "4096"),
@@ -26,6 +26,7 @@ internal static class BenchCommand
             new OptionSpec("width", "pixels", "unet: video width.", Default: "512"),
             new OptionSpec("frames", "n", "unet: frames (CFG batch 2).", Default: "16"),
             new OptionSpec("steps", "n", "unet: timed UNet steps; the median is reported.", Default: "5"),
+            new OptionSpec("attention", "gemm|flash", "unet: the attention timed in full (the other is timed too, as ms per step).", Default: GemmOpSet.DefaultAttention),
             new OptionSpec("vae-precision", "auto|model|fp32", "unet: the VAE decode's precision, as generate's (auto: fp32, the release VAE's force_upcast).", Default: "auto"),
             new OptionSpec("json", "file", "unet: also write the figures, card, driver, commit and settings as JSON."),
         ],
@@ -91,7 +92,7 @@ internal static class BenchCommand
         CudaOps ops;
         try
         {
-            ops = CudaOps.Open(0, new CudaOpsOptions(settings.DType, Cache: CacheRoot.FromEnvironment()));
+            ops = CudaOps.Open(0, new CudaOpsOptions(settings.DType, Cache: CacheRoot.FromEnvironment(), GemmOps: GemmOpSet.ForAttention(settings.Attention)));
         }
         catch (Exception e) when (IsNoGpu(e))
         {

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using CudaI2V.Cli.Demo;
+using CudaI2V.Kernels.Cuda;
 using CudaI2V.Loader;
 using CudaI2V.Pipeline.Engine;
 using CudaI2V.Pipeline.Imaging;
@@ -40,6 +41,7 @@ internal static class GenerateCommand
             new OptionSpec("variant", "fp32|fp16", "Which weight files to load where both exist.", Default: "fp32 on the CPU"),
             new OptionSpec("vae-precision", "auto|model|fp32", VaePrecisionHelp, Default: "auto"),
             new OptionSpec("cache-dir", "folder", "Where built models and caches are kept.", Default: "$CUDAI2V_CACHE_DIR or the user cache folder"),
+            new OptionSpec("attention", "gemm|flash", "The GPU's attention: batched GEMMs around a softmax kernel, or the fused FlashAttention.cu (fp16/bf16, head dimensions 64, 80 and 128; other calls take the GEMM path).", Default: GemmOpSet.DefaultAttention),
             new OptionSpec("dtype", "fp16|bf16|fp32", "The GPU's storage type (fp32 accumulation either way); bf16 has fp32's range, for runs that overflow in fp16; fp32 is the slow reference. The CPU runs in fp32.", Default: "fp16"),
             new OptionSpec("cuda-graphs", null, "On the GPU, capture the UNet step once and replay it as a CUDA graph (same video, fewer launches; not yet checked on a GPU)."),
             new OptionSpec("demo", null, "Write a small random-weight pipeline (no download) and make a short video from a built-in image."),
@@ -94,7 +96,7 @@ internal static class GenerateCommand
         try
         {
             var model = ModelDirectory.Open(modelPath);
-            var ops = Backends.Create(device, cache, context.Error, dtype);
+            var ops = Backends.Create(device, cache, context.Error, dtype, args.GetAttention());
             if (model.IsPipeline && model.UNet.BlockOutChannels.Max() >= 1024 && ops is CudaI2V.Kernels.Cpu.CpuOps)
             {
                 context.Error.WriteLine(

@@ -25,7 +25,7 @@ namespace CudaI2V.Cli.Commands;
 internal static class UNetBench
 {
     /// <summary>What to measure.</summary>
-    public sealed record Settings(int Height, int Width, int Frames, int Steps, string? Json, VaePrecision VaePrecision, DType DType);
+    public sealed record Settings(int Height, int Width, int Frames, int Steps, string? Json, VaePrecision VaePrecision, DType DType, string Attention);
 
     /// <summary>Reads and checks the options (before any GPU work, so a usage error exits 2 everywhere).</summary>
     public static Settings Read(ParsedArgs args)
@@ -37,12 +37,12 @@ internal static class UNetBench
             throw new UsageException($"--height and --width must be multiples of 8, got {height}x{width}.");
         }
 
-        return new Settings(height, width, args.GetInt32("frames", 16, 1, 64), args.GetInt32("steps", 5, 1, 1000), args.Get("json"), args.GetVaePrecision(), args.GetGpuDType());
+        return new Settings(height, width, args.GetInt32("frames", 16, 1, 64), args.GetInt32("steps", 5, 1, 1000), args.Get("json"), args.GetVaePrecision(), args.GetGpuDType(), args.GetAttention());
     }
 
     public static int Run(Settings settings, CliContext context, CudaOps ops)
     {
-        var (height, width, frames, steps, json, vaePrecision, _) = settings;
+        var (height, width, frames, steps, json, vaePrecision, _, attention) = settings;
         var output = context.Out;
         var gpu = ops.Context;
         var folder = Path.Combine(Path.GetTempPath(), $"cudai2v-bench-{Guid.NewGuid():N}");
@@ -102,6 +102,22 @@ internal static class UNetBench
             Time(Graphed); // the graph's first call runs directly, its second captures
             Time(Graphed);
             var graphTimes = Repeat(Graphed);
+
+            // The same step with each other attention implementation, on the same weights and arena (direct launches),
+            // and how far its output is from the chosen one's (the weights are random, so this checks agreement at
+            // release sizes, not quality).
+            var chosen = ops.GemmOps;
+            var chosenOutput = ops.ToHost(Direct());
+            var others = new Dictionary<string, double[]>();
+            foreach (var name in GemmOpSet.AttentionNames.Where(n => n != attention))
+            {
+                ops.GemmOps = GemmOpSet.ForAttention(name);
+                var agreement = TensorComparison.Compare(ops.ToHost(Direct()), chosenOutput);
+                output.WriteLine($"step output with {name} attention against {attention}: {agreement}");
+                others[name] = Repeat(Direct);
+            }
+
+            ops.GemmOps = chosen;
             var median = times[times.Length / 2];
             var graphMedian = graphTimes[graphTimes.Length / 2];
             var tflops = step.Flops / (median / 1000.0) / 1e12;
@@ -154,12 +170,13 @@ internal static class UNetBench
                 $"{gpu} driver {gpu.DriverVersion}, commit {commit}: UNet {height}x{width}x{frames}, CFG batch {batch}, {ops.ActivationDType}: "
                 + $"{median:F1} ms per step (median of {steps}; min {times[0]:F1}, max {times[^1]:F1}), {tflops:F0} TFLOP/s on {step.Flops / 1e12:F2} TFLOP counted; "
                 + $"{graphMedian:F1} ms per step replayed as a CUDA graph (min {graphTimes[0]:F1}, max {graphTimes[^1]:F1}); "
+                + $"attention {attention}{string.Concat(others.Select(o => $" (with {o.Key} attention: {o.Value[o.Value.Length / 2]:F1} ms per step, min {o.Value[0]:F1}, max {o.Value[^1]:F1})"))}; "
                 + $"VAE decode ({vaeOps.ActivationDType}) {decode:F0} ms per 16 frames; planned activations {ArenaPlan.FormatBytes(plan.Peak)}, weights {ArenaPlan.FormatBytes(step.WeightBytes)}, "
                 + $"device memory in use {ArenaPlan.FormatBytes(memory.Total - memory.Free)} of {ArenaPlan.FormatBytes(memory.Total)}"));
 
             if (json is not null)
             {
-                WriteJson(json, gpu, commit, height, width, frames, batch, ops.ActivationDType, steps, times, graphTimes, tflops, step, decode, vaeOps.ActivationDType, memory);
+                WriteJson(json, gpu, commit, height, width, frames, batch, ops.ActivationDType, attention, steps, times, graphTimes, others, tflops, step, decode, vaeOps.ActivationDType, memory);
             }
 
             return ExitCodes.Success;
@@ -181,8 +198,8 @@ internal static class UNetBench
     }
 
     private static void WriteJson(
-        string path, CudaContext gpu, string commit, int height, int width, int frames, int batch, DType dtype, int steps,
-        double[] times, double[] graphTimes, double tflops, PlannedUNetStep step, double decode, DType vaeDType, DeviceMemoryInfo memory)
+        string path, CudaContext gpu, string commit, int height, int width, int frames, int batch, DType dtype, string attention, int steps,
+        double[] times, double[] graphTimes, Dictionary<string, double[]> others, double tflops, PlannedUNetStep step, double decode, DType vaeDType, DeviceMemoryInfo memory)
     {
         var temporary = path + ".partial";
         using (var stream = File.Create(temporary))
@@ -199,12 +216,20 @@ internal static class UNetBench
             json.WriteNumber("frames", frames);
             json.WriteNumber("batch", batch);
             json.WriteString("dtype", dtype.SafetensorsName());
+            json.WriteString("attention", attention);
             json.WriteNumber("timed_steps", steps);
             json.WriteEndObject();
             json.WriteNumber("unet_ms_per_step_median", times[times.Length / 2]);
             WriteArray(json, "unet_ms_per_step", times);
             json.WriteNumber("unet_graph_ms_per_step_median", graphTimes[graphTimes.Length / 2]);
             WriteArray(json, "unet_graph_ms_per_step", graphTimes);
+            json.WriteStartObject("unet_ms_per_step_with_other_attention");
+            foreach (var (name, other) in others)
+            {
+                json.WriteNumber(name, other[other.Length / 2]);
+            }
+
+            json.WriteEndObject();
             json.WriteNumber("counted_tflop", step.Flops / 1e12);
             json.WriteNumber("tflops", tflops);
             json.WriteStartObject("counted_tflop_by_family");

@@ -125,6 +125,31 @@ public sealed class GemmSoftmaxAttentionOp : IAttentionOp
     public AttentionPlan Plan(AttentionArgs args, Tensor workspace)
     {
         const string Op = "Attention";
+        var shape = Check(args);
+        var bytes = OpArguments.WorkspaceBytes(Op, workspace);
+        if (shape.Batch == 0 || shape.Queries == 0 || shape.HeadDim == 0)
+        {
+            return new AttentionPlan(shape, new AttentionChunking(1, 1), []);
+        }
+
+        var chunking = ChunkingFor(shape, bytes);
+        if (chunking.Images == 0)
+        {
+            throw OpShapes.Fail(
+                Op, $"a workspace of {bytes} bytes is too small for q {args.Q.Shape} and k {args.K.Shape}: one query row of scores needs {MinimumWorkspaceBytes(shape)}.");
+        }
+
+        return new AttentionPlan(shape, chunking, Steps(shape, chunking, args, workspace));
+    }
+
+    /// <summary>
+    /// Checks what every attention implementation needs (one dtype on the device, the <see cref="IOps.Attention"/>
+    /// shapes, an output like q that overlaps no input) and returns the sizes; throws <see cref="ArgumentException"/>
+    /// showing the shapes.
+    /// </summary>
+    public static AttentionShape Check(AttentionArgs args)
+    {
+        const string Op = "Attention";
         ArgumentNullException.ThrowIfNull(args);
         ArgumentNullException.ThrowIfNull(args.Q);
         ArgumentNullException.ThrowIfNull(args.K);
@@ -147,21 +172,7 @@ public sealed class GemmSoftmaxAttentionOp : IAttentionOp
             OpArguments.RequireDisjoint(Op, args.Output, t, name);
         }
 
-        var shape = new AttentionShape(args.Q.Shape[0], args.Q.Shape[1], args.K.Shape[1], args.Heads, args.Q.Shape[2] / args.Heads, dtype);
-        var bytes = OpArguments.WorkspaceBytes(Op, workspace);
-        if (shape.Batch == 0 || shape.Queries == 0 || shape.HeadDim == 0)
-        {
-            return new AttentionPlan(shape, new AttentionChunking(1, 1), []);
-        }
-
-        var chunking = ChunkingFor(shape, bytes);
-        if (chunking.Images == 0)
-        {
-            throw OpShapes.Fail(
-                Op, $"a workspace of {bytes} bytes is too small for q {args.Q.Shape} and k {args.K.Shape}: one query row of scores needs {MinimumWorkspaceBytes(shape)}.");
-        }
-
-        return new AttentionPlan(shape, chunking, Steps(shape, chunking, args, workspace));
+        return new AttentionShape(args.Q.Shape[0], args.Q.Shape[1], args.K.Shape[1], args.Heads, args.Q.Shape[2] / args.Heads, dtype);
     }
 
     /// <inheritdoc/>

@@ -11,7 +11,7 @@ namespace CudaI2V.Kernels.Cuda;
 /// <param name="ActivationDType">fp16 (default), bf16 or fp32 storage of weights and activations (fp32: the VAE when upcast).</param>
 /// <param name="WorkspaceBytes">The one scratch block ops share (im2col rows, attention scores, norm statistics); ops chunk their work to fit it.</param>
 /// <param name="Cache">Where compiled kernels are kept between runs (none: compile every run).</param>
-/// <param name="GemmOps">The convolution, linear and attention implementations (the reference ones when null); swap one to compare a faster kernel.</param>
+/// <param name="GemmOps">The convolution, linear and attention implementations (<see cref="GemmOpSet.Default"/> when null); swap one to compare a faster kernel.</param>
 public sealed record CudaOpsOptions(DType ActivationDType = DType.F16, long WorkspaceBytes = 256L << 20, CacheRoot? Cache = null, GemmOpSet? GemmOps = null);
 
 /// <summary>
@@ -35,7 +35,7 @@ public sealed class CudaOps : IOps, IDisposable
     private readonly CublasLtGemm _blasLt;
     private readonly TensorTransfer _transfer;
     private readonly CudaOpContext _opContext;
-    private readonly GemmOpSet _gemm;
+    private GemmOpSet _gemm;
     private readonly DeviceAllocation _workspace;
     private readonly Stack<Scope> _scopes = new();
     private readonly Scope _root;
@@ -68,7 +68,7 @@ public sealed class CudaOps : IOps, IDisposable
         _blasLt = new CublasLtGemm(_stream);
         _transfer = new TensorTransfer(context);
         _opContext = new CudaOpContext(_kernels, _stream, _blas, _blasLt);
-        _gemm = options.GemmOps ?? GemmOpSet.Reference();
+        _gemm = options.GemmOps ?? GemmOpSet.Default();
         _workspace = DeviceMemory.Allocate(context, Math.Max(options.WorkspaceBytes, 1L << 20));
         _root = new Scope(this);
         _scopes.Push(_root);
@@ -94,6 +94,17 @@ public sealed class CudaOps : IOps, IDisposable
 
     /// <summary>When set, every op is timed with CUDA events under its <see cref="OpCategories"/> family.</summary>
     public EventProfiler? Profiler { get; set; }
+
+    /// <summary>
+    /// The convolution, linear and attention implementations the ops run. Set between calls to compare two
+    /// implementations on the same weights and arena (not while a CUDA graph is being captured; a captured graph keeps
+    /// the kernels it captured).
+    /// </summary>
+    public GemmOpSet GemmOps
+    {
+        get => _gemm;
+        set => _gemm = value ?? throw new ArgumentNullException(nameof(value));
+    }
 
     private EventProfiler.Region? Measure(string op) => Profiler?.Measure(OpCategories.Of(op), _stream);
 

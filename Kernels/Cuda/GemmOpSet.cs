@@ -16,4 +16,24 @@ public sealed record GemmOpSet(IConv2dOp Conv2d, ITemporalConvOp TemporalConv, I
         var conv = new Im2colConv2dOp();
         return new GemmOpSet(conv, new TemporalConvAsConv2dOp(conv), new BlasLinearOp(), new GemmSoftmaxAttentionOp());
     }
+
+    /// <summary>This set with attention through FlashAttention.cu where it applies (<see cref="FlashAttentionOp"/>).</summary>
+    public GemmOpSet WithFusedAttention() => this with { Attention = new FlashAttentionOp() };
+
+    /// <summary>The attention implementation a backend runs unless told otherwise ("gemm" or "flash").</summary>
+    public const string DefaultAttention = "gemm";
+
+    /// <summary>The words <see cref="ForAttention"/> accepts.</summary>
+    public static IReadOnlyList<string> AttentionNames { get; } = ["gemm", "flash"];
+
+    /// <summary>The set a backend runs unless told otherwise: <see cref="Reference"/> with <see cref="DefaultAttention"/>.</summary>
+    public static GemmOpSet Default() => ForAttention(DefaultAttention);
+
+    /// <summary>The set named by <paramref name="attention"/>: "gemm" (<see cref="Reference"/>) or "flash" (<see cref="WithFusedAttention"/>).</summary>
+    public static GemmOpSet ForAttention(string attention) => attention switch
+    {
+        "gemm" => Reference(),
+        "flash" => Reference().WithFusedAttention(),
+        _ => throw new ArgumentException($"Unknown attention implementation '{attention}'; use gemm or flash.", nameof(attention)),
+    };
 }

@@ -33,7 +33,7 @@ public sealed class DeviceOptionTests
     }
 
     [Fact]
-    public void Dtype_takes_fp16_or_bf16_and_the_cpu_runs_in_fp32_whatever_it_says()
+    public void Dtype_takes_fp16_bf16_or_fp32_and_the_cpu_runs_in_fp32_whatever_it_says()
     {
         var model = Fixtures.ComponentModel("unet-tiny");
         var io = Fixtures.Path("unet-tiny", "io.safetensors");
@@ -43,8 +43,22 @@ public sealed class DeviceOptionTests
 
         var wrong = Run("verify", "unet", "--model", model, "--io", io, "--device", "cpu", "--dtype", "fp8");
         Assert.Equal(ExitCodes.Usage, wrong.Code);
-        Assert.Contains("--dtype must be one of fp16, bf16, got 'fp8'", wrong.Err, StringComparison.Ordinal);
-        Assert.Equal(ExitCodes.Usage, Run("generate", "--demo", "--dtype", "fp32").Code);
-        Assert.Equal(ExitCodes.Usage, Run("bench", "--dtype", "fp32").Code);
+        Assert.Contains("--dtype must be one of fp16, bf16, fp32, got 'fp8'", wrong.Err, StringComparison.Ordinal);
+        Assert.Equal(ExitCodes.Usage, Run("generate", "--demo", "--dtype", "fp8").Code);
+        Assert.Contains("--dtype must be one of fp16, bf16, got 'fp32'", Run("bench", "--dtype", "fp32").Err, StringComparison.Ordinal); // the benchmarks time fp16 and bf16
+    }
+
+    [Fact]
+    public void Attention_takes_gemm_or_flash()
+    {
+        var model = Fixtures.ComponentModel("unet-tiny");
+        var io = Fixtures.Path("unet-tiny", "io.safetensors");
+        Assert.Equal(ExitCodes.Success, Run("verify", "unet", "--model", model, "--io", io, "--device", "cpu", "--attention", "flash").Code); // the CPU has one attention
+
+        var wrong = Run("verify", "unet", "--model", model, "--io", io, "--device", "cpu", "--attention", "sdpa");
+        Assert.Equal(ExitCodes.Usage, wrong.Code);
+        Assert.Contains("--attention must be one of gemm, flash, got 'sdpa'", wrong.Err, StringComparison.Ordinal);
+        Assert.Equal(ExitCodes.Usage, Run("generate", "--demo", "--attention", "sdpa").Code);
+        Assert.Equal(ExitCodes.Usage, Run("bench", "--attention", "sdpa").Code);
     }
 }

@@ -196,8 +196,12 @@ internal static class GemmOpCases
         return Check(device, expected, output, c.DType, what: "Linear");
     }
 
-    /// <summary>Runs an attention case through <see cref="GemmSoftmaxAttentionOp"/>; also checks the error against fp64 is at most twice a plain fp16 attention's.</summary>
-    public static Tensor RunAttention(IOpTestDevice device, AttentionCase c, int? maxImages = null, int? maxQueries = null)
+    /// <summary>
+    /// Runs an attention case through <see cref="GemmSoftmaxAttentionOp"/> (or through <paramref name="op"/>, on a real
+    /// GPU only: the emulation mirrors the GEMM path's kernels alone); also checks the error against fp64 is at most
+    /// twice a plain fp16 attention's.
+    /// </summary>
+    public static Tensor RunAttention(IOpTestDevice device, AttentionCase c, int? maxImages = null, int? maxQueries = null, IAttentionOp? op = null)
     {
         var data = new TestData(c.Seed);
         var channels = c.Heads * c.D;
@@ -206,20 +210,27 @@ internal static class GemmOpCases
         var v = data.Uniform(c.B, c.Lk, channels).To(c.DType);
         var expected = Cpu.Attention(F32(q), F32(k), F32(v), c.Heads);
 
-        var op = new GemmSoftmaxAttentionOp(maxImages ?? c.MaxImages, maxQueries ?? c.MaxQueries);
+        var gemm = new GemmSoftmaxAttentionOp(maxImages ?? c.MaxImages, maxQueries ?? c.MaxQueries);
         var shape = new AttentionShape(c.B, c.Lq, c.Lk, c.Heads, c.D, c.DType);
         var output = device.Empty(c.DType, c.B, c.Lq, channels);
         device.Poison(output);
-        var workspace = Workspace(device, c.WorkspaceQueryRows > 0 ? GemmSoftmaxAttentionOp.BytesFor(shape, 1, c.WorkspaceQueryRows) : op.WorkspaceBytes(shape));
+        var workspace = Workspace(device, c.WorkspaceQueryRows > 0 ? GemmSoftmaxAttentionOp.BytesFor(shape, 1, c.WorkspaceQueryRows) : (op ?? gemm).WorkspaceBytes(shape));
         var args = new AttentionArgs(device.Upload(q), device.Upload(k), device.Upload(v), c.Heads, output);
 
-        var plan = op.Plan(args, workspace);
-        if (c.WorkspaceQueryRows > 0)
+        if (op is null)
         {
-            Assert.Equal(new AttentionChunking(1, c.WorkspaceQueryRows), plan.Chunking);
-        }
+            var plan = gemm.Plan(args, workspace);
+            if (c.WorkspaceQueryRows > 0)
+            {
+                Assert.Equal(new AttentionChunking(1, c.WorkspaceQueryRows), plan.Chunking);
+            }
 
-        device.Run(context => op.Run(context!, args, workspace), plan.Steps);
+            device.Run(context => gemm.Run(context!, args, workspace), plan.Steps);
+        }
+        else
+        {
+            device.Run(context => op.Run(context!, args, workspace), []);
+        }
         var actual = device.Download(output);
         var vScale = v.ToFloat32Array().Max(Math.Abs);
         var (relative, absolute, nmse, maxRel) = c.DType switch
