@@ -131,7 +131,7 @@ public static class Im2colKernel
             OutWidth = outW,
         };
         var variant = order == ConvWeightLayout.Packed ? "hwc" : "chw";
-        return new KernelLaunch<Im2colParams>($"im2col_{variant}_{suffix}", ElementwiseGrid.For(rows * patch, maxBlocks), parameters);
+        return new KernelLaunch<Im2colParams>($"im2col_{variant}_{suffix}", ElementwiseGrid.For(rows * c, maxBlocks), parameters); // a thread per channel of a patch
     }
 
     /// <summary>Enqueues the gather on <paramref name="stream"/>.</summary>

@@ -50,7 +50,7 @@ public sealed class GemmLauncherPlanTests
         Assert.Equal((x.DeviceAddress(), columns.DeviceAddress(), 98L, 10L), (p.Source, p.Destination, p.RowBegin, p.Rows));
         Assert.Equal((13, 18, 5, 3, 3, 2), (p.Height, p.Width, p.Channels, p.KernelHeight, p.KernelWidth, p.Stride));
         Assert.Equal((0, 0, 6, 9), (p.PadTop, p.PadLeft, p.OutHeight, p.OutWidth));
-        Assert.Equal(new Dim3(2), launch.Config.Grid); // ceil(10 * 45 / 256)
+        Assert.Equal(new Dim3(1), launch.Config.Grid); // ceil(10 * 5 / 256): a thread per channel of a patch
     }
 
     [Fact]
