@@ -11,7 +11,8 @@
 // q_row (k_row, ...) elements apart and sequences q_batch (k_batch, ...) elements apart, so k and v may be
 // views into one packed tensor. The host checks every address and stride is a multiple of 8 elements (16 bytes).
 // Grid: x = query blocks x sequences (query block fastest), y = heads; 128 threads. Each of the 4 warps owns 16
-// queries; the block shares each tile of 64 keys and values through shared memory.
+// queries; the block shares each tile of 64 keys and values through shared memory, two tiles deep: while the
+// warps compute on one, cp.async copies the next from global memory (16 bytes per copy, zeros past the end).
 // Arithmetic: mma.sync m16n8k16 (fp16 or bf16 operands, fp32 accumulators), the tensor cores of sm_80 and newer.
 // Fragment layouts (PTX ISA, "Matrix Fragments for mma.m16n8k16"), with g = lane / 4 and t = lane % 4:
 //   A (16x16, row-major): a0 = (g, 2t..2t+1), a1 = (g+8, 2t..2t+1), a2 = (g, 2t+8..2t+9), a3 = (g+8, 2t+8..2t+9)
@@ -19,7 +20,8 @@
 //   C (16x8, fp32):       c0, c1 = (g, 2t..2t+1), c2, c3 = (g+8, 2t..2t+1)
 // So S = Q K^T takes its B fragments from K's rows as stored (two adjacent channels of one key), and the C
 // fragments of two neighbouring 8-key tiles of S are exactly the A fragment of P for the 16-key step of P V.
-// For P V's B fragments (two adjacent keys of one channel) the value tile is stored transposed.
+// P V's B fragments (two adjacent keys of one channel) come from the row-major value tile through
+// ldmatrix.trans, which hands each lane the transposed pairs of four 8x8 blocks in one instruction.
 // Numerics: scores and the softmax in fp32, in log2 units (scale * log2(e) folded into one multiply, then exp2);
 // P is rounded to the element type once, as the GEMM path rounds its probabilities; the division by the row's
 // sum happens once, in fp32, at the end. Keys past the end score -infinity; query rows past the end compute on
@@ -50,10 +52,6 @@ constexpr int kBlockQueries = 64; // 16 per warp
 constexpr int kBlockKeys = 64;    // keys per tile
 constexpr int kThreads = 128;
 
-struct alignas(16) u32x4 {
-    unsigned x, y, z, w;
-};
-
 // c += a b for one 16x8x16 tile (fp32 accumulators).
 template <typename T>
 __device__ __forceinline__ void mma_16x8x16(float (&c)[4], const unsigned (&a)[4], unsigned b0, unsigned b1);
@@ -83,13 +81,60 @@ __device__ __forceinline__ unsigned load2(const unsigned short* p) {
     return *reinterpret_cast<const unsigned*>(p);
 }
 
+// The shared-memory address of a pointer into shared memory, as cp.async and ldmatrix take it.
+__device__ __forceinline__ unsigned shared_address(const void* p) {
+    unsigned address;
+    asm("{ .reg .u64 a; cvta.to.shared.u64 a, %1; cvt.u32.u64 %0, a; }" : "=r"(address) : "l"(p));
+    return address;
+}
+
+// Copies 16 bytes from global to shared memory without holding a register; with valid false it reads nothing
+// and writes 16 zero bytes (a source size of 0).
+__device__ __forceinline__ void copy16_async(void* shared, const void* global, bool valid) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(shared_address(shared)), "l"(global), "r"(valid ? 16 : 0) : "memory");
+}
+
+__device__ __forceinline__ void async_commit() {
+    asm volatile("cp.async.commit_group;" ::: "memory");
+}
+
+// Waits until at most N of this thread's committed copy groups are still in flight.
+template <int N>
+__device__ __forceinline__ void async_wait() {
+    asm volatile("cp.async.wait_group %0;" ::"n"(N) : "memory");
+}
+
+// Four transposed 8x8 blocks of 16-bit elements: lane l gives the address of row l % 8 of block l / 8.
+__device__ __forceinline__ void ldmatrix_x4_trans(unsigned (&r)[4], const unsigned short* row) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(shared_address(row))
+                 : "memory");
+}
+
+// Starts copying keys key0 .. key0+63 of k and v into one buffer (zeros past the end); one commit group.
+template <int D>
+__device__ __forceinline__ void load_tile(unsigned short* k_tile, unsigned short* v_tile, const unsigned short* k, const unsigned short* v,
+                                          const FlashAttentionParams& p, int key0) {
+    constexpr int Stride = D + 8;
+    for (int i = threadIdx.x; i < kBlockKeys * (D / 8); i += kThreads) {
+        const int key = i / (D / 8), c = (i % (D / 8)) * 8;
+        const bool valid = key0 + key < p.keys;
+        const i64 row = valid ? key0 + key : 0;
+        copy16_async(&k_tile[key * Stride + c], k + row * p.k_row + c, valid);
+        copy16_async(&v_tile[key * Stride + c], v + row * p.v_row + c, valid);
+    }
+    async_commit();
+}
+
 template <typename T, int D>
 __device__ void flash_attention(const FlashAttentionParams& p) {
-    static_assert(D % 16 == 0 && D <= 128, "D must be a multiple of 16, at most 128");
-    constexpr int KStride = D + 8;           // elements per key row in shared memory: +8 spreads a fragment
-    constexpr int VStride = kBlockKeys + 8;  // load's 32 lanes over all 32 banks (rows 36 words apart)
-    __shared__ alignas(16) unsigned short k_tile[kBlockKeys * KStride];
-    __shared__ alignas(16) unsigned short v_tile[D * VStride]; // transposed: [channel][key]
+    static_assert(D % 16 == 0 && D / 8 % 2 == 0, "D must be a multiple of 16");
+    // Elements per key row in shared memory: +8 spreads a fragment load's 32 lanes over all 32 banks (rows 36 or
+    // 44 words apart) and keeps every row 16-byte aligned for cp.async and ldmatrix.
+    constexpr int Stride = D + 8;
+    __shared__ alignas(16) unsigned short k_tiles[2][kBlockKeys * Stride];
+    __shared__ alignas(16) unsigned short v_tiles[2][kBlockKeys * Stride];
 
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const int g = lane >> 2, t = lane & 3;
@@ -101,6 +146,9 @@ __device__ void flash_attention(const FlashAttentionParams& p) {
     const unsigned short* k = device_ptr<const unsigned short>(p.k) + b * p.k_batch + h * D;
     const unsigned short* v = device_ptr<const unsigned short>(p.v) + b * p.v_batch + h * D;
     unsigned short* out = device_ptr<unsigned short>(p.out) + b * p.out_batch + h * D;
+
+    const int tiles = (p.keys + kBlockKeys - 1) / kBlockKeys;
+    load_tile<D>(k_tiles[0], v_tiles[0], k, v, p, 0);
 
     // This warp's 16 queries as A fragments, one per 16 channels; rows past the end are zeros.
     unsigned qa[D / 16][4];
@@ -122,23 +170,17 @@ __device__ void flash_attention(const FlashAttentionParams& p) {
     float max0 = negative_infinity, max1 = negative_infinity; // running maxima of rows row0, row1 (log2 units)
     float sum0 = 0.0f, sum1 = 0.0f;                           // this thread's share of the running sums
 
-    for (int key0 = 0; key0 < p.keys; key0 += kBlockKeys) {
-        __syncthreads(); // every warp is done with the previous tile
-        // The key tile as rows and the value tile transposed, 8 channels (16 bytes) at a time; zeros past the end.
-        for (int i = threadIdx.x; i < kBlockKeys * (D / 8); i += kThreads) {
-            const int key = i / (D / 8), c = (i % (D / 8)) * 8;
-            u32x4 kv = {0u, 0u, 0u, 0u}, vv = {0u, 0u, 0u, 0u};
-            if (key0 + key < p.keys) {
-                kv = *reinterpret_cast<const u32x4*>(k + (i64)(key0 + key) * p.k_row + c);
-                vv = *reinterpret_cast<const u32x4*>(v + (i64)(key0 + key) * p.v_row + c);
-            }
-            *reinterpret_cast<u32x4*>(&k_tile[key * KStride + c]) = kv;
-            const unsigned words[4] = {vv.x, vv.y, vv.z, vv.w};
-#pragma unroll
-            for (int w = 0; w < 4; w++) {
-                v_tile[(c + 2 * w) * VStride + key] = (unsigned short)(words[w] & 0xffffu);
-                v_tile[(c + 2 * w + 1) * VStride + key] = (unsigned short)(words[w] >> 16);
-            }
+    for (int tile = 0; tile < tiles; tile++) {
+        const int key0 = tile * kBlockKeys;
+        const unsigned short* k_tile = k_tiles[tile & 1];
+        const unsigned short* v_tile = v_tiles[tile & 1];
+        // Start the next tile's copies into the other buffer (free since the barrier that ended the previous
+        // iteration), then wait for this tile's: every thread's copies have landed after the barrier.
+        if (tile + 1 < tiles) {
+            load_tile<D>(k_tiles[(tile + 1) & 1], v_tiles[(tile + 1) & 1], k, v, p, key0 + kBlockKeys);
+            async_wait<1>();
+        } else {
+            async_wait<0>();
         }
         __syncthreads();
 
@@ -147,7 +189,7 @@ __device__ void flash_attention(const FlashAttentionParams& p) {
 #pragma unroll
         for (int j = 0; j < kBlockKeys / 8; j++) {
             s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0.0f;
-            const unsigned short* key_row = &k_tile[(j * 8 + g) * KStride + 2 * t];
+            const unsigned short* key_row = &k_tile[(j * 8 + g) * Stride + 2 * t];
 #pragma unroll
             for (int c = 0; c < D / 16; c++) {
                 mma_16x8x16<T>(s[j], qa[c], load2(key_row + c * 16), load2(key_row + c * 16 + 8));
@@ -205,15 +247,20 @@ __device__ void flash_attention(const FlashAttentionParams& p) {
             pa[step][3] = pack2<T>(p12, p13);
         }
 
-        // O += P V: channel tile j takes its B fragments from the transposed values (two adjacent keys).
+        // O += P V, two channel tiles (16 channels) per ldmatrix: blocks 0 and 1 are keys 0-7 and 8-15 of the step
+        // for channels 8j .. 8j+7 (b0, b1 of tile j), blocks 2 and 3 the same keys for tile j+1.
+        const int block = lane >> 3, block_row = lane & 7;
 #pragma unroll
-        for (int j = 0; j < D / 8; j++) {
-            const unsigned short* channel = &v_tile[(j * 8 + g) * VStride + 2 * t];
+        for (int j = 0; j < D / 8; j += 2) {
 #pragma unroll
             for (int step = 0; step < kBlockKeys / 16; step++) {
-                mma_16x8x16<T>(o[j], pa[step], load2(channel + step * 16), load2(channel + step * 16 + 8));
+                unsigned b[4];
+                ldmatrix_x4_trans(b, &v_tile[(step * 16 + (block & 1) * 8 + block_row) * Stride + (j + (block >> 1)) * 8]);
+                mma_16x8x16<T>(o[j], pa[step], b[0], b[1]);
+                mma_16x8x16<T>(o[j + 1], pa[step], b[2], b[3]);
             }
         }
+        __syncthreads(); // every warp is done with this buffer before the next iteration refills it
     }
 
     // The row sums were kept per thread; the group's 4 threads hold a row's whole sum between them.
@@ -245,10 +292,4 @@ extern "C" __global__ void flash_attention_d80_f16(FlashAttentionParams p) {
 }
 extern "C" __global__ void flash_attention_d80_bf16(FlashAttentionParams p) {
     flash_attention<bf16, 80>(p);
-}
-extern "C" __global__ void flash_attention_d128_f16(FlashAttentionParams p) {
-    flash_attention<f16, 128>(p);
-}
-extern "C" __global__ void flash_attention_d128_bf16(FlashAttentionParams p) {
-    flash_attention<bf16, 128>(p);
 }

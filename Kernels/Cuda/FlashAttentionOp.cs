@@ -2,7 +2,7 @@ namespace CudaI2V.Kernels.Cuda;
 
 /// <summary>
 /// Attention through FlashAttention.cu, one launch per call, where the kernel supports the call
-/// (<see cref="FlashAttentionKernel.Unsupported"/>: fp16 or bf16, head dimension 64, 80 or 128, sm_80+, 16-byte
+/// (<see cref="FlashAttentionKernel.Unsupported"/>: fp16 or bf16, head dimension 64 or 80, sm_80+, 16-byte
 /// aligned); every other call (fp32, the VAE's single 512-channel head, the 4-channel heads of the image-latent
 /// encoder, the test models' small heads) goes to the GEMM path it wraps. Selected with
 /// <see cref="GemmOpSet.WithFusedAttention"/>; the GEMM path stays available for comparison.

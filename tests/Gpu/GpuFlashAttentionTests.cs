@@ -26,7 +26,7 @@ public sealed class GpuFlashAttentionTests
         ["d64 temporal: 37 sequences of 16 frames"] = new(66, 37, 16, 16, 5, 64),
         ["d64 large logits"] = new(67, 1, 70, 130, 2, 64, LogitScale: 30f),
         ["d80 CLIP-like 257 tokens"] = new(68, 1, 257, 257, 2, 80),
-        ["d128 two heads 70x66"] = new(69, 2, 70, 66, 2, 128),
+        ["d64 ragged 129x129, 3 sequences"] = new(69, 3, 129, 129, 5, 64),
         ["bf16 d64 77-token context"] = new(70, 2, 130, 77, 5, 64, DType.BF16),
         ["bf16 d80"] = new(71, 1, 100, 90, 2, 80, DType.BF16),
     };
