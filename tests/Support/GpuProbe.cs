@@ -30,6 +30,13 @@ public static class GpuProbe
     /// <summary>True when <c>CUDAI2V_REQUIRE_GPU=1</c>.</summary>
     public static bool GpuRequired => Environment.GetEnvironmentVariable(RequireVariable) == "1";
 
+    /// <summary>
+    /// True when device-check runs the tests under compute-sanitizer (it sets CUDAI2V_UNDER_SANITIZER=1). The sanitizer
+    /// manages device memory itself: under memcheck on an H200 (2026-11-26) the driver's free count dropped by less
+    /// than an allocation's size, or not at all, so checks of the free count hold only outside it.
+    /// </summary>
+    public static bool UnderSanitizer => Environment.GetEnvironmentVariable("CUDAI2V_UNDER_SANITIZER") == "1";
+
     /// <summary>True when a GPU session could be opened (no skip, no failure).</summary>
     public static bool IsAvailable => Gpu.Value.Session is not null;
 
