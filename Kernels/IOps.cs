@@ -43,6 +43,14 @@ public interface IOps
     /// </summary>
     Tensor FromHost(Tensor host, DType? dtype = null);
 
+    /// <summary>
+    /// A convolution filter [Cout, Cin, kh, kw] (PyTorch's layout, any floating-point host dtype) uploaded once for
+    /// <see cref="Conv2d"/>, in <see cref="ActivationDType"/> and the memory layout this backend's convolution reads
+    /// best. The result is addressed as [Cout, Cin, kh, kw] like the host filter, but may be a strided view: the one
+    /// exception to the contiguity contract, accepted as <see cref="Conv2d"/>'s weight. By default, <see cref="FromHost"/>.
+    /// </summary>
+    Tensor UploadConvWeight(Tensor host) => FromHost(host);
+
     /// <summary>A new contiguous F32 host tensor holding the values of a backend tensor.</summary>
     Tensor ToHost(Tensor x);
 
@@ -55,7 +63,7 @@ public interface IOps
     /// that order.
     /// </summary>
     /// <param name="x">Input (N, H, W, Cin).</param>
-    /// <param name="weight">Filter [Cout, Cin, kh, kw] (PyTorch layout); kh and kw are the kernel size.</param>
+    /// <param name="weight">Filter [Cout, Cin, kh, kw] (PyTorch layout, or as <see cref="UploadConvWeight"/> made it); kh and kw are the kernel size.</param>
     /// <param name="bias">Optional [Cout].</param>
     /// <param name="stride">Step between output pixels, the same along both axes (1 or more).</param>
     /// <param name="padding">Zeros added around the image before the convolution.</param>

@@ -33,6 +33,16 @@ public static class ConvWeights
             : torch.Reshape(torch.Shape[0], torch.Shape[1], torch.Shape[2]).Permute(0, 2, 1);
     }
 
+    /// <summary>
+    /// True when <paramref name="weight"/> is a packed filter addressed as [Cout, Cin, kh, kw] (what
+    /// <see cref="CudaOps.UploadConvWeight"/> returns): not contiguous itself, contiguous in packed order.
+    /// </summary>
+    public static bool IsPackedView(Tensor weight)
+    {
+        ArgumentNullException.ThrowIfNull(weight);
+        return weight.Shape.Rank == 4 && !weight.IsContiguous && weight.Permute(0, 2, 3, 1).IsContiguous;
+    }
+
     /// <summary>A new contiguous host tensor: the packed filter in <paramref name="dtype"/> (converted and permuted in one pass).</summary>
     public static Tensor PackOnHost(Tensor torch, DType dtype)
     {

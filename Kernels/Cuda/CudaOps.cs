@@ -342,12 +342,30 @@ public sealed class CudaOps : IOps, IDisposable
         return y;
     }
 
+    /// <summary>
+    /// Uploads the filter packed as [Cout, kh, kw, Cin] (<see cref="ConvWeightLayout.Packed"/>: each tap's input
+    /// channels contiguous, the order Im2col.cu's hwc gather writes 16 bytes at a time and the GEMM reads as
+    /// [Cout, K]) and returns it addressed as [Cout, Cin, kh, kw]; a 1x1 filter is the same either way and stays
+    /// contiguous.
+    /// </summary>
+    public Tensor UploadConvWeight(Tensor host)
+    {
+        ArgumentNullException.ThrowIfNull(host);
+        if (host.Shape.Rank != 4 || host.Shape[2] * host.Shape[3] == 1)
+        {
+            return FromHost(host);
+        }
+
+        return FromHost(ConvWeights.PackedOrderView(host)).Permute(0, 3, 1, 2);
+    }
+
     /// <inheritdoc/>
     public Tensor Conv2d(Tensor x, Tensor weight, Tensor? bias, int stride, Padding2D padding, Tensor? perImage = null, Tensor? residual = null)
     {
         using var region = Measure(nameof(Conv2d));
         var y = New(nameof(Conv2d), OpShapes.Conv2d(x, weight, bias, stride, padding, perImage, residual));
-        _gemm.Conv2d.Run(_opContext, new Conv2dArgs(x, weight, ConvWeightLayout.Torch, bias, stride, padding, perImage, residual, y), Workspace);
+        var (filter, layout) = ConvWeights.IsPackedView(weight) ? (weight.Permute(0, 2, 3, 1), ConvWeightLayout.Packed) : (weight, ConvWeightLayout.Torch);
+        _gemm.Conv2d.Run(_opContext, new Conv2dArgs(x, filter, layout, bias, stride, padding, perImage, residual, y), Workspace);
         return y;
     }
 

@@ -9,6 +9,7 @@
 //   hwc: k = (ky * kernel_w + kx) * C + ci   (weights packed as [Cout][kh][kw][Cin]; each tap's channels are
 //        contiguous, like a channels-last pixel, so reads and writes both coalesce)
 //   chw: k = (ci * kernel_h + ky) * kernel_w + kx   (PyTorch's own [Cout][Cin][kh][kw], used unconverted)
+//   hwcv: the hwc order, moved 16 bytes at a time (see im2col_vectors below)
 // Grid: one-dimensional grid-stride loop over rows * C: each thread gathers one input channel of one patch, for
 // every tap of the kernel, so the division of its index into pixel coordinates is done once per kh * kw
 // elements (it was done per element before: at 704x1280 a 3x3 convolution gathers over a billion). Consecutive
@@ -71,6 +72,41 @@ __device__ void im2col(const Im2colParams& p) {
     }
 }
 
+// The hwc gather 16 bytes at a time, when C is a multiple of the vector (8 fp16/bf16 or 4 fp32 elements) and x and
+// col are 16-byte aligned (the launcher checks): a thread per (patch, tap, group of channels), consecutive
+// threads on consecutive groups, so every load and store is one coalesced 16-byte access.
+struct alignas(16) Im2colVector {
+    unsigned x, y, z, w;
+};
+
+template <typename T>
+__device__ void im2col_vectors(const Im2colParams& p) {
+    constexpr int Vector = 16 / sizeof(T);
+    const Im2colVector* src = device_ptr<const Im2colVector>(p.src);
+    Im2colVector* dst = device_ptr<Im2colVector>(p.dst);
+    const int groups = p.channels / Vector; // vectors per pixel
+    const int taps = p.kernel_h * p.kernel_w;
+    const i64 count = p.rows * taps * groups;
+    for (i64 i = global_index(); i < count; i += grid_stride()) {
+        const int group = (int)(i % groups);
+        const i64 patch_tap = i / groups;
+        const int tap = (int)(patch_tap % taps);
+        const i64 r = patch_tap / taps;
+        const i64 m = p.row_begin + r;
+        const int ox = (int)(m % p.out_w);
+        const i64 rest = m / p.out_w;
+        const int oy = (int)(rest % p.out_h);
+        const i64 n = rest / p.out_h;
+        const int iy = oy * p.stride - p.pad_top + tap / p.kernel_w;
+        const int ix = ox * p.stride - p.pad_left + tap % p.kernel_w;
+        Im2colVector value = {0u, 0u, 0u, 0u};
+        if (iy >= 0 && iy < p.height && ix >= 0 && ix < p.width) {
+            value = src[((n * p.height + iy) * p.width + ix) * groups + group];
+        }
+        dst[(r * taps + tap) * groups + group] = value; // col[r, tap * C + group * Vector ..]
+    }
+}
+
 // Elements move as raw bits, so the element type only sets the width: f16 and bf16 share a body.
 extern "C" __global__ void im2col_hwc_f32(Im2colParams p) {
     im2col<unsigned int, false>(p);
@@ -89,4 +125,13 @@ extern "C" __global__ void im2col_chw_f16(Im2colParams p) {
 }
 extern "C" __global__ void im2col_chw_bf16(Im2colParams p) {
     im2col<unsigned short, true>(p);
+}
+extern "C" __global__ void im2col_hwcv_f32(Im2colParams p) {
+    im2col_vectors<unsigned int>(p);
+}
+extern "C" __global__ void im2col_hwcv_f16(Im2colParams p) {
+    im2col_vectors<unsigned short>(p);
+}
+extern "C" __global__ void im2col_hwcv_bf16(Im2colParams p) {
+    im2col_vectors<unsigned short>(p);
 }

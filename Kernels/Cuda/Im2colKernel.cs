@@ -63,7 +63,7 @@ public static class Im2colKernel
 
     /// <summary>The entry points this launcher uses.</summary>
     public static IReadOnlyList<string> EntryPoints { get; } =
-        ["im2col_hwc_f32", "im2col_hwc_f16", "im2col_hwc_bf16", "im2col_chw_f32", "im2col_chw_f16", "im2col_chw_bf16"];
+        ["im2col_hwc_f32", "im2col_hwc_f16", "im2col_hwc_bf16", "im2col_chw_f32", "im2col_chw_f16", "im2col_chw_bf16", "im2col_hwcv_f32", "im2col_hwcv_f16", "im2col_hwcv_bf16"];
 
     /// <summary>
     /// The launch writing <paramref name="columns"/> ([rows, kh * kw * Cin], contiguous, x's dtype) from the patches of
@@ -130,6 +130,13 @@ public static class Im2colKernel
             OutHeight = outH,
             OutWidth = outW,
         };
+        if (order == ConvWeightLayout.Packed && c % (16 / x.DType.SizeOf()) == 0 && src % 16 == 0 && dst % 16 == 0)
+        {
+            // 16 bytes per thread: a thread per (patch, tap, vector of channels).
+            var vectors = (long)kernelHeight * kernelWidth * (c / (16 / x.DType.SizeOf()));
+            return new KernelLaunch<Im2colParams>($"im2col_hwcv_{suffix}", ElementwiseGrid.For(rows * vectors, maxBlocks), parameters);
+        }
+
         var variant = order == ConvWeightLayout.Packed ? "hwc" : "chw";
         return new KernelLaunch<Im2colParams>($"im2col_{variant}_{suffix}", ElementwiseGrid.For(rows * c, maxBlocks), parameters); // a thread per channel of a patch
     }

@@ -26,7 +26,7 @@ public sealed class Conv2d
         _padding = padding ?? Padding2D.All(kernel / 2);
         InChannels = inChannels;
         OutChannels = outChannels;
-        Weight = w.Take($"{prefix}.weight", outChannels, inChannels, kernel, kernel);
+        Weight = w.TakeConvWeight($"{prefix}.weight", outChannels, inChannels, kernel, kernel);
         Bias = bias ? w.Take($"{prefix}.bias", outChannels) : null;
     }
 
@@ -36,7 +36,7 @@ public sealed class Conv2d
     /// <summary>Output channels.</summary>
     public int OutChannels { get; }
 
-    /// <summary>[Cout, Cin, k, k].</summary>
+    /// <summary>[Cout, Cin, k, k], in the backend's layout (<see cref="IOps.UploadConvWeight"/>).</summary>
     public Tensor Weight { get; }
 
     /// <summary>[Cout], when present.</summary>

@@ -21,6 +21,10 @@ public sealed class WeightBinder(IOps ops, WeightSet weights)
     public Tensor Take(string key, params ReadOnlySpan<int> shape) =>
         Ops.FromHost(Weights.Take(key, new TensorShape(shape)));
 
+    /// <summary>Takes the convolution filter <paramref name="key"/> [Cout, Cin, kh, kw] and uploads it for <see cref="IOps.Conv2d"/> (<see cref="IOps.UploadConvWeight"/>).</summary>
+    public Tensor TakeConvWeight(string key, int outChannels, int inChannels, int kernelHeight, int kernelWidth) =>
+        Ops.UploadConvWeight(Weights.Take(key, new TensorShape(outChannels, inChannels, kernelHeight, kernelWidth)));
+
     /// <summary>True when the set holds <paramref name="key"/> (for optional weights such as a bias).</summary>
     public bool Has(string key) => Weights.Contains(key);
 }

@@ -169,8 +169,9 @@ internal sealed class EmulatedDevice : IOpTestDevice
     private void Im2col(string entry, Im2colParams p)
     {
         var size = SuffixType(entry).SizeOf();
+        // im2col_hwcv_ moves the hwc order's elements 16 bytes at a time: the same values, so the same mirror.
         var channelsFirst = entry.StartsWith("im2col_chw_", StringComparison.Ordinal);
-        Assert.True(channelsFirst || entry.StartsWith("im2col_hwc_", StringComparison.Ordinal), entry);
+        Assert.True(channelsFirst || entry.StartsWith("im2col_hwc_", StringComparison.Ordinal) || entry.StartsWith("im2col_hwcv_", StringComparison.Ordinal), entry);
         var patch = (long)p.KernelHeight * p.KernelWidth * p.Channels;
         for (long i = 0; i < p.Rows * patch; i++)
         {

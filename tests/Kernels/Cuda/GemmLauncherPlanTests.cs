@@ -37,6 +37,19 @@ public sealed class GemmLauncherPlanTests
         Assert.Equal(entry, launch.Entry);
     }
 
+    [Theory]
+    [InlineData(DType.F16, 16, "im2col_hwcv_f16", 9 * 2)]  // 8 elements per 16 bytes: 2 vectors per tap
+    [InlineData(DType.BF16, 8, "im2col_hwcv_bf16", 9 * 1)]
+    [InlineData(DType.F32, 12, "im2col_hwcv_f32", 9 * 3)]  // 4 elements per 16 bytes
+    [InlineData(DType.F16, 12, "im2col_hwc_f16", 12)]      // 12 channels are not whole 16-byte vectors in fp16
+    public void Im2col_moves_16_bytes_at_a_time_when_the_channels_fill_whole_vectors(DType dtype, int channels, string entry, int threadsPerPatch)
+    {
+        var launch = Im2colKernel.Plan(Device(dtype, 1, 30, 30, channels), Device(dtype, 900, 9 * channels), 3, 3, 1, Padding2D.All(1), ConvWeightLayout.Packed, 0)!.Value;
+
+        Assert.Equal(entry, launch.Entry);
+        Assert.Equal(ElementwiseGrid.For(900L * threadsPerPatch).Grid, launch.Config.Grid);
+    }
+
     [Fact]
     public void Im2col_packs_the_geometry_and_the_chunk_it_writes()
     {
