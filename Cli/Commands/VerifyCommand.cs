@@ -15,24 +15,23 @@ namespace CudaI2V.Cli.Commands;
 /// </summary>
 internal static class VerifyCommand
 {
+    /// <summary>
+    /// Issue 8's bar for fp16 on the GPU against diffusers' fp32 references, held by each compared tensor: max_rel 2e-2
+    /// for a model call and for the tiny pipeline's [0, 1] video. The video sits closest to it, and moves with the
+    /// order of the fp32 sums: on an H200 (2026-11-26) it measured 2.15e-2 with the convolutions' K in PyTorch's
+    /// [ci][ky][kx] order and 1.53e-2 with the packed [ky][kx][ci] order (every UNet call within 2.5e-3); guidance 9
+    /// amplifies each call's fp16 rounding into the latents over the three steps. In fp32 the same GPU pipeline is
+    /// within 1.1e-5 of diffusers' video.
+    /// </summary>
     private const double GpuRelativeTolerance = 2e-2;
 
     /// <summary>
     /// bf16 keeps 3 fewer mantissa bits than fp16 (unit roundoff 2^-9 against 2^-12), so its rounding errors are
     /// about 8 times fp16's: the fp16 bar times 8. Measured on an H200 (2026-11-26): the tiny UNet in bf16 is
-    /// within max_rel 1.86e-2 of diffusers (fp16: 2.2e-3).
+    /// within max_rel 1.9e-2 to 2.4e-2 of diffusers (fp16: 2.2e-3 to 2.5e-3).
     /// </summary>
     private const double GpuBf16RelativeTolerance = 8 * GpuRelativeTolerance;
 
-    /// <summary>
-    /// The fp16 pipeline's own bars. Issue 8 asks for the tiny pipeline's [0, 1] video within 2e-2; measured on an
-    /// H200 (2026-11-26) it is 2.15e-2 from diffusers' fp32 video, so its bar is 2.5e-2. The reason, from the same
-    /// run: the first UNet call is within max_rel 3.2e-3 of diffusers (its bar is 2e-2), and guidance 9 amplifies that
-    /// call's fp16 rounding into the latents (max_abs 7.0e-3 at the first output, 2.6e-2 at the second input); the
-    /// three steps carry it to the video. The same pipeline in fp32 on the GPU (<c>--dtype fp32</c>) is held to the
-    /// CPU's bars, which shows the kernels reproduce diffusers and the excess is fp16 storage.
-    /// </summary>
-    private static readonly Dictionary<string, double> Fp16PipelineBars = new() { ["video"] = 2.5e-2 };
 
     private static readonly IComponentVerifier[] Verifiers =
     [
@@ -114,7 +113,7 @@ internal static class VerifyCommand
                 ? new VerifyReport(context.Out, tolerance ?? verifier.DefaultTolerance)
                 : dtype == DType.BF16
                     ? VerifyReport.Relative(context.Out, GpuBf16RelativeTolerance)
-                    : VerifyReport.Relative(context.Out, GpuRelativeTolerance, verifier is PipelineVerifier ? Fp16PipelineBars : null);
+                    : VerifyReport.Relative(context.Out, GpuRelativeTolerance);
             verifier.Run(new VerifyRun(model, variant, io, ops, report, context, cache, args));
             return report.Finish();
         }
