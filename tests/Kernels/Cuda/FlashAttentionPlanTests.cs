@@ -10,17 +10,9 @@ namespace CudaI2V.Tests.Kernels.Cuda;
 /// </summary>
 public sealed class FlashAttentionPlanTests
 {
-    private ulong _next = 0x7000_0000_0000;
+    private readonly FakeDevice _device = new();
 
-    /// <summary>A fake device tensor at its own 64 KiB-aligned address.</summary>
-    private Tensor Device(DType dtype, params int[] dims)
-    {
-        var shape = new TensorShape(dims);
-        var bytes = Math.Max(shape.ElementCount * dtype.SizeOf(), 1);
-        var storage = new DeviceStorage(_next, bytes, () => true, "fake");
-        _next += ((ulong)bytes + 0xFFFF) / 0x10000 * 0x10000;
-        return Tensor.View(storage, 0, dtype, shape);
-    }
+    private Tensor Device(DType dtype, params int[] dims) => _device.Make(dtype, dims);
 
     private AttentionArgs Args(DType dtype, int batch, int queries, int keys, int heads, int d) =>
         new(Device(dtype, batch, queries, heads * d), Device(dtype, batch, keys, heads * d), Device(dtype, batch, keys, heads * d), heads, Device(dtype, batch, queries, heads * d));
@@ -59,9 +51,7 @@ public sealed class FlashAttentionPlanTests
         Assert.Contains("sm_80 or newer, not sm_75", FlashAttentionKernel.Unsupported(d64, GemmSoftmaxAttentionOp.Check(d64), 75), StringComparison.Ordinal);
 
         // A q that starts 8 bytes into its allocation (a view of an arena, say) is not 16-byte aligned.
-        var storage = new DeviceStorage(_next, 4096, () => true, "fake");
-        _next += 0x10000;
-        var shifted = Tensor.View(storage, 8, DType.F16, new TensorShape(1, 4, 64));
+        var shifted = _device.MakeAt(8, DType.F16, 1, 4, 64);
         var misaligned = new AttentionArgs(shifted, Device(DType.F16, 1, 4, 64), Device(DType.F16, 1, 4, 64), 1, Device(DType.F16, 1, 4, 64));
         Assert.Contains("q is not 16-byte aligned", FlashAttentionKernel.Unsupported(misaligned, GemmSoftmaxAttentionOp.Check(misaligned), 90), StringComparison.Ordinal);
     }

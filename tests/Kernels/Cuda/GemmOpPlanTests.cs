@@ -12,17 +12,9 @@ namespace CudaI2V.Tests.Kernels.Cuda;
 /// </summary>
 public sealed class GemmOpPlanTests
 {
-    private ulong _next = 0x7000_0000_0000;
+    private readonly FakeDevice _device = new();
 
-    /// <summary>A fake device tensor at its own 256-byte aligned address.</summary>
-    private Tensor Device(DType dtype, params int[] dims)
-    {
-        var shape = new TensorShape(dims);
-        var bytes = Math.Max(shape.ElementCount * dtype.SizeOf(), 1);
-        var storage = new DeviceStorage(_next, bytes, () => true, "fake");
-        _next += ((ulong)bytes + 0xFFFF) / 0x10000 * 0x10000;
-        return Tensor.View(storage, 0, dtype, shape);
-    }
+    private Tensor Device(DType dtype, params int[] dims) => _device.Make(dtype, dims);
 
     private Tensor Workspace(long bytes) => Device(DType.U8, (int)bytes);
 
