@@ -1,48 +1,52 @@
 // cudai2v-archs: sm_80 sm_89 sm_90
 //
-// Fused multi-head attention, the forward pass of FlashAttention-2: per sequence b and head h,
-// out = softmax(q k^T * scale) v, without ever writing the scores to memory. The GEMM path (AttentionOp.cs)
-// writes an fp32 score matrix and a probability matrix per head and reads each back; at 704x1280 the UNet's
-// spatial attention has 14,080 keys per query, so those matrices dominate its time. Here each block keeps its
+// Fused multi-head attention, the forward pass of FlashAttention-2: per sequence b and head h, out =
+// softmax(q k^T * scale) v, without ever writing the scores to memory. The GEMM path (AttentionOp.cs) writes
+// an fp32 score matrix and a probability matrix per head and reads each back; at 704x1280 the UNet's spatial
+// attention has 14,080 keys per query, so those matrices dominate its time. Here each block keeps its
 // queries' scores in registers, one tile of 64 keys at a time, with a running maximum and sum (the online
 // softmax), and rescales its output accumulators whenever the maximum grows.
 //
 // Layout: q, k, v and out are channels-last, head h owning channels h*D .. h*D+D-1 of each row; rows are
 // q_row (k_row, ...) elements apart and sequences q_batch (k_batch, ...) elements apart, so k and v may be
-// views into one packed tensor. The host checks every address and stride is a multiple of 8 elements (16 bytes).
-// Grid: x = query blocks x sequences (query block fastest), y = heads; 128 threads. Each of the 4 warps owns 16
-// queries; the block shares each tile of 64 keys and values through shared memory, two tiles deep: while the
-// warps compute on one, cp.async copies the next from global memory (16 bytes per copy, zeros past the end).
-// Arithmetic: mma.sync m16n8k16 (fp16 or bf16 operands, fp32 accumulators), the tensor cores of sm_80 and newer.
+// views into one packed tensor. The host checks every address and stride is a multiple of 8 elements (16
+// bytes).
+// Grid: x = query blocks x sequences (query block fastest), y = heads; 128 threads. Each of the 4 warps owns
+// 16 queries; the block shares each tile of 64 keys and values through shared memory, two tiles deep: while
+// the warps compute on one, cp.async copies the next from global memory (16 bytes per copy, zeros past the
+// end).
+// Arithmetic: mma.sync m16n8k16 (fp16 or bf16 operands, fp32 accumulators), the tensor cores of sm_80 and
+// newer.
 // Fragment layouts (PTX ISA, "Matrix Fragments for mma.m16n8k16"), with g = lane / 4 and t = lane % 4:
-//   A (16x16, row-major): a0 = (g, 2t..2t+1), a1 = (g+8, 2t..2t+1), a2 = (g, 2t+8..2t+9), a3 = (g+8, 2t+8..2t+9)
+//   A (16x16, row-major): a0 = (g, 2t..2t+1), a1 = (g+8, 2t..2t+1),
+//                         a2 = (g, 2t+8..2t+9), a3 = (g+8, 2t+8..2t+9)
 //   B (16x8, column):     b0 = (2t..2t+1, g), b1 = (2t+8..2t+9, g)
 //   C (16x8, fp32):       c0, c1 = (g, 2t..2t+1), c2, c3 = (g+8, 2t..2t+1)
 // So S = Q K^T takes its B fragments from K's rows as stored (two adjacent channels of one key), and the C
 // fragments of two neighbouring 8-key tiles of S are exactly the A fragment of P for the 16-key step of P V.
 // P V's B fragments (two adjacent keys of one channel) come from the row-major value tile through
 // ldmatrix.trans, which hands each lane the transposed pairs of four 8x8 blocks in one instruction.
-// Numerics: scores and the softmax in fp32, in log2 units (scale * log2(e) folded into one multiply, then exp2);
-// P is rounded to the element type once, as the GEMM path rounds its probabilities; the division by the row's
-// sum happens once, in fp32, at the end. Keys past the end score -infinity; query rows past the end compute on
-// zeros and are not stored.
+// Numerics: scores and the softmax in fp32, in log2 units (scale * log2(e) folded into one multiply, then
+// exp2); P is rounded to the element type once, as the GEMM path rounds its probabilities; the division by
+// the row's sum happens once, in fp32, at the end. Keys past the end score -infinity; query rows past the end
+// compute on zeros and are not stored.
 #include "Common.cuh"
 
 struct FlashAttentionParams {
-    u64 q;         // device address of q (B, Lq, heads * D)
-    u64 k;         // k (B, Lk, heads * D)
-    u64 v;         // v (B, Lk, heads * D)
-    u64 out;       // out (B, Lq, heads * D)
-    i64 q_batch;   // elements between sequences of q
+    u64 q;       // device address of q (B, Lq, heads * D)
+    u64 k;       // k (B, Lk, heads * D)
+    u64 v;       // v (B, Lk, heads * D)
+    u64 out;     // out (B, Lq, heads * D)
+    i64 q_batch; // elements between sequences of q
     i64 k_batch;
     i64 v_batch;
     i64 out_batch;
-    int q_row;     // elements between rows (tokens) of q
+    int q_row; // elements between rows (tokens) of q
     int k_row;
     int v_row;
     int out_row;
-    int queries;   // Lq
-    int keys;      // Lk, at least 1
+    int queries;      // Lq
+    int keys;         // Lk, at least 1
     int query_blocks; // ceil(Lq / 64): blockIdx.x = b * query_blocks + query block
     float scale_log2; // 1/sqrt(D) * log2(e)
 };
@@ -57,15 +61,19 @@ template <typename T>
 __device__ __forceinline__ void mma_16x8x16(float (&c)[4], const unsigned (&a)[4], unsigned b0, unsigned b1);
 
 template <>
-__device__ __forceinline__ void mma_16x8x16<f16>(float (&c)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
+__device__ __forceinline__ void mma_16x8x16<f16>(float (&c)[4], const unsigned (&a)[4], unsigned b0,
+                                                 unsigned b1) {
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+                 "{%0,%1,%2,%3};"
                  : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 
 template <>
-__device__ __forceinline__ void mma_16x8x16<bf16>(float (&c)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
+__device__ __forceinline__ void mma_16x8x16<bf16>(float (&c)[4], const unsigned (&a)[4], unsigned b0,
+                                                  unsigned b1) {
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+                 "{%0,%1,%2,%3};"
                  : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
@@ -91,7 +99,9 @@ __device__ __forceinline__ unsigned shared_address(const void* p) {
 // Copies 16 bytes from global to shared memory without holding a register; with valid false it reads nothing
 // and writes 16 zero bytes (a source size of 0).
 __device__ __forceinline__ void copy16_async(void* shared, const void* global, bool valid) {
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(shared_address(shared)), "l"(global), "r"(valid ? 16 : 0) : "memory");
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(shared_address(shared)), "l"(global),
+                 "r"(valid ? 16 : 0)
+                 : "memory");
 }
 
 __device__ __forceinline__ void async_commit() {
@@ -114,7 +124,8 @@ __device__ __forceinline__ void ldmatrix_x4_trans(unsigned (&r)[4], const unsign
 
 // Starts copying keys key0 .. key0+63 of k and v into one buffer (zeros past the end); one commit group.
 template <int D>
-__device__ __forceinline__ void load_tile(unsigned short* k_tile, unsigned short* v_tile, const unsigned short* k, const unsigned short* v,
+__device__ __forceinline__ void load_tile(unsigned short* k_tile, unsigned short* v_tile,
+                                          const unsigned short* k, const unsigned short* v,
                                           const FlashAttentionParams& p, int key0) {
     constexpr int Stride = D + 8;
     for (int i = threadIdx.x; i < kBlockKeys * (D / 8); i += kThreads) {
@@ -130,8 +141,8 @@ __device__ __forceinline__ void load_tile(unsigned short* k_tile, unsigned short
 template <typename T, int D>
 __device__ void flash_attention(const FlashAttentionParams& p) {
     static_assert(D % 16 == 0 && D / 8 % 2 == 0, "D must be a multiple of 16");
-    // Elements per key row in shared memory: +8 spreads a fragment load's 32 lanes over all 32 banks (rows 36 or
-    // 44 words apart) and keeps every row 16-byte aligned for cp.async and ldmatrix.
+    // Elements per key row in shared memory: +8 spreads a fragment load's 32 lanes over all 32 banks (rows 36
+    // or 44 words apart) and keeps every row 16-byte aligned for cp.async and ldmatrix.
     constexpr int Stride = D + 8;
     __shared__ alignas(16) unsigned short k_tiles[2][kBlockKeys * Stride];
     __shared__ alignas(16) unsigned short v_tiles[2][kBlockKeys * Stride];
@@ -139,8 +150,9 @@ __device__ void flash_attention(const FlashAttentionParams& p) {
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const int g = lane >> 2, t = lane & 3;
     const i64 b = blockIdx.x / p.query_blocks;
-    const int row0 = (int)(blockIdx.x % p.query_blocks) * kBlockQueries + warp * 16 + g; // this thread's rows:
-    const int row1 = row0 + 8;                                                            // row0 and row0 + 8
+    // This thread's two query rows: row0 and row0 + 8.
+    const int row0 = (int)(blockIdx.x % p.query_blocks) * kBlockQueries + warp * 16 + g;
+    const int row1 = row0 + 8;
     const int h = blockIdx.y;
     const unsigned short* q = device_ptr<const unsigned short>(p.q) + b * p.q_batch + h * D;
     const unsigned short* k = device_ptr<const unsigned short>(p.k) + b * p.k_batch + h * D;
@@ -167,8 +179,9 @@ __device__ void flash_attention(const FlashAttentionParams& p) {
     for (int j = 0; j < D / 8; j++) {
         o[j][0] = o[j][1] = o[j][2] = o[j][3] = 0.0f;
     }
-    float max0 = negative_infinity, max1 = negative_infinity; // running maxima of rows row0, row1 (log2 units)
-    float sum0 = 0.0f, sum1 = 0.0f;                           // this thread's share of the running sums
+    // The running maxima of rows row0 and row1 (log2 units), and this thread's share of their running sums.
+    float max0 = negative_infinity, max1 = negative_infinity;
+    float sum0 = 0.0f, sum1 = 0.0f;
 
     for (int tile = 0; tile < tiles; tile++) {
         const int key0 = tile * kBlockKeys;
@@ -197,7 +210,8 @@ __device__ void flash_attention(const FlashAttentionParams& p) {
         }
 
         // Scores in log2 units; keys past the end never count. Each row's 64 scores are spread over the 4
-        // threads of its group (lanes 4g .. 4g+3), so two butterfly steps give each of them the row's maximum.
+        // threads of its group (lanes 4g .. 4g+3), so two butterfly steps give each of them the row's
+        // maximum.
         float tile_max0 = negative_infinity, tile_max1 = negative_infinity;
 #pragma unroll
         for (int j = 0; j < kBlockKeys / 8; j++) {
@@ -215,8 +229,8 @@ __device__ void flash_attention(const FlashAttentionParams& p) {
         tile_max1 = fmaxf(tile_max1, shfl_xor(tile_max1, 1));
         tile_max1 = fmaxf(tile_max1, shfl_xor(tile_max1, 2));
 
-        // A larger maximum rescales what was summed so far (by 0 on the first tile: exp2(-inf) = 0). Every tile
-        // holds at least one valid key (key0 < keys), so the new maxima are finite.
+        // A larger maximum rescales what was summed so far (by 0 on the first tile: exp2(-inf) = 0). Every
+        // tile holds at least one valid key (key0 < keys), so the new maxima are finite.
         const float new_max0 = fmaxf(max0, tile_max0), new_max1 = fmaxf(max1, tile_max1);
         const float rescale0 = exp2f(max0 - new_max0), rescale1 = exp2f(max1 - new_max1);
         max0 = new_max0;
@@ -231,14 +245,17 @@ __device__ void flash_attention(const FlashAttentionParams& p) {
             o[j][3] *= rescale1;
         }
 
-        // P = exp2(S - max), rounded to T as the A fragments of P V: key tiles 2s and 2s+1 form 16-key step s.
+        // P = exp2(S - max), rounded to T as the A fragments of P V: key tiles 2s and 2s+1 form 16-key step
+        // s.
         unsigned pa[kBlockKeys / 16][4];
 #pragma unroll
         for (int step = 0; step < kBlockKeys / 16; step++) {
             const float(&lo)[4] = s[2 * step];
             const float(&hi)[4] = s[2 * step + 1];
-            const float p00 = exp2f(lo[0] - max0), p01 = exp2f(lo[1] - max0), p02 = exp2f(lo[2] - max1), p03 = exp2f(lo[3] - max1);
-            const float p10 = exp2f(hi[0] - max0), p11 = exp2f(hi[1] - max0), p12 = exp2f(hi[2] - max1), p13 = exp2f(hi[3] - max1);
+            const float p00 = exp2f(lo[0] - max0), p01 = exp2f(lo[1] - max0), p02 = exp2f(lo[2] - max1),
+                        p03 = exp2f(lo[3] - max1);
+            const float p10 = exp2f(hi[0] - max0), p11 = exp2f(hi[1] - max0), p12 = exp2f(hi[2] - max1),
+                        p13 = exp2f(hi[3] - max1);
             sum0 += (p00 + p01) + (p10 + p11);
             sum1 += (p02 + p03) + (p12 + p13);
             pa[step][0] = pack2<T>(p00, p01);
@@ -247,15 +264,16 @@ __device__ void flash_attention(const FlashAttentionParams& p) {
             pa[step][3] = pack2<T>(p12, p13);
         }
 
-        // O += P V, two channel tiles (16 channels) per ldmatrix: blocks 0 and 1 are keys 0-7 and 8-15 of the step
-        // for channels 8j .. 8j+7 (b0, b1 of tile j), blocks 2 and 3 the same keys for tile j+1.
+        // O += P V, two channel tiles (16 channels) per ldmatrix: blocks 0 and 1 are keys 0-7 and 8-15 of the
+        // step for channels 8j .. 8j+7 (b0, b1 of tile j), blocks 2 and 3 the same keys for tile j+1.
         const int block = lane >> 3, block_row = lane & 7;
 #pragma unroll
         for (int j = 0; j < D / 8; j += 2) {
 #pragma unroll
             for (int step = 0; step < kBlockKeys / 16; step++) {
                 unsigned b[4];
-                ldmatrix_x4_trans(b, &v_tile[(step * 16 + (block & 1) * 8 + block_row) * Stride + (j + (block >> 1)) * 8]);
+                ldmatrix_x4_trans(
+                    b, &v_tile[(step * 16 + (block & 1) * 8 + block_row) * Stride + (j + (block >> 1)) * 8]);
                 mma_16x8x16<T>(o[j], pa[step], b[0], b[1]);
                 mma_16x8x16<T>(o[j + 1], pa[step], b[2], b[3]);
             }
@@ -273,10 +291,12 @@ __device__ void flash_attention(const FlashAttentionParams& p) {
     for (int j = 0; j < D / 8; j++) {
         const int c = j * 8 + 2 * t;
         if (row0 < p.queries) {
-            *reinterpret_cast<unsigned*>(out + (i64)row0 * p.out_row + c) = pack2<T>(o[j][0] * inverse0, o[j][1] * inverse0);
+            *reinterpret_cast<unsigned*>(out + (i64)row0 * p.out_row + c) =
+                pack2<T>(o[j][0] * inverse0, o[j][1] * inverse0);
         }
         if (row1 < p.queries) {
-            *reinterpret_cast<unsigned*>(out + (i64)row1 * p.out_row + c) = pack2<T>(o[j][2] * inverse1, o[j][3] * inverse1);
+            *reinterpret_cast<unsigned*>(out + (i64)row1 * p.out_row + c) =
+                pack2<T>(o[j][2] * inverse1, o[j][3] * inverse1);
         }
     }
 }

@@ -4,17 +4,17 @@
 // convolution becomes one GEMM. For output pixel m = row_begin + r = (n * out_h + oy) * out_w + ox:
 //   col[r, k] = x[n, oy * stride - pad_top + ky, ox * stride - pad_left + kx, ci], zero in the padding.
 //
-// Layout: x is (N, H, W, C) channels-last and contiguous; col is [rows, K] row-major, K = kernel_h *
-// kernel_w * C. The order of k within a row is the entry's variant, matching the weight the GEMM uses:
+// Layout: x is (N, H, W, C) channels-last and contiguous; col is [rows, K] row-major, K = kernel_h * kernel_w
+// * C. The order of k within a row is the entry's variant, matching the weight the GEMM uses:
 //   hwc: k = (ky * kernel_w + kx) * C + ci   (weights packed as [Cout][kh][kw][Cin]; each tap's channels are
 //        contiguous, like a channels-last pixel, so reads and writes both coalesce)
 //   chw: k = (ci * kernel_h + ky) * kernel_w + kx   (PyTorch's own [Cout][Cin][kh][kw], used unconverted)
 //   hwcv: the hwc order, moved 16 bytes at a time (see im2col_vectors below)
-// Grid: one-dimensional grid-stride loop over rows * C: each thread gathers one input channel of one patch, for
-// every tap of the kernel, so the division of its index into pixel coordinates is done once per kh * kw
-// elements (it was done per element before: at 704x1280 a 3x3 convolution gathers over a billion). Consecutive
-// threads take consecutive channels of one pixel, so the reads coalesce; in hwc order the writes do too, in chw
-// order one warp's writes for its kh * kw taps fill one contiguous stretch of the row.
+// Grid: one-dimensional grid-stride loop over rows * C: each thread gathers one input channel of one patch,
+// for every tap of the kernel, so the division of its index into pixel coordinates is done once per kh * kw
+// elements (it was done per element before: at 704x1280 a 3x3 convolution gathers over a billion).
+// Consecutive threads take consecutive channels of one pixel, so the reads coalesce; in hwc order the writes
+// do too, in chw order one warp's writes for its kh * kw taps fill one contiguous stretch of the row.
 // Numerics: a bit-exact gather (elements move as raw bits); padding is +0.
 #include "Common.cuh"
 
@@ -72,9 +72,9 @@ __device__ void im2col(const Im2colParams& p) {
     }
 }
 
-// The hwc gather 16 bytes at a time, when C is a multiple of the vector (8 fp16/bf16 or 4 fp32 elements) and x and
-// col are 16-byte aligned (the launcher checks): a thread per (patch, tap, group of channels), consecutive
-// threads on consecutive groups, so every load and store is one coalesced 16-byte access.
+// The hwc gather 16 bytes at a time, when C is a multiple of the vector (8 fp16/bf16 or 4 fp32 elements) and
+// x and col are 16-byte aligned (the launcher checks): a thread per (patch, tap, group of channels),
+// consecutive threads on consecutive groups, so every load and store is one coalesced 16-byte access.
 struct alignas(16) Im2colVector {
     unsigned x, y, z, w;
 };
