@@ -1,3 +1,5 @@
+using CudaI2V.Runtime.Tensors;
+
 namespace CudaI2V.Kernels.Cuda;
 
 /// <summary>
@@ -21,10 +23,13 @@ public sealed class FlashAttentionOp(GemmSoftmaxAttentionOp? fallback = null) : 
     public static bool Takes(AttentionShape shape)
     {
         ArgumentNullException.ThrowIfNull(shape);
-        return shape.DType is Runtime.Tensors.DType.F16 or Runtime.Tensors.DType.BF16 && FlashAttentionKernel.HeadDims.Contains(shape.HeadDim);
+        return shape.DType is DType.F16 or DType.BF16 && FlashAttentionKernel.HeadDims.Contains(shape.HeadDim);
     }
 
-    /// <inheritdoc/>
+    /// <summary>
+    /// None for the calls the kernel takes; the GEMM path's for the rest. (On a card older than sm_80 the GEMM path
+    /// also runs the calls the kernel would take, chunked to whatever workspace the backend has.)
+    /// </summary>
     public long WorkspaceBytes(AttentionShape shape) => Takes(shape) ? 0 : _fallback.WorkspaceBytes(shape);
 
     /// <inheritdoc/>
@@ -34,7 +39,7 @@ public sealed class FlashAttentionOp(GemmSoftmaxAttentionOp? fallback = null) : 
     /// The steps of the call: one launch of the fused kernel, or the GEMM path's steps when the kernel does not take
     /// it on a device of <paramref name="architecture"/>.
     /// </summary>
-    public IEnumerable<OpStep> Steps(AttentionArgs args, Runtime.Tensors.Tensor workspace, int architecture)
+    public IEnumerable<OpStep> Steps(AttentionArgs args, Tensor workspace, int architecture)
     {
         var shape = GemmSoftmaxAttentionOp.Check(args);
         if (FlashAttentionKernel.Unsupported(args, shape, architecture) is not null)
@@ -48,7 +53,7 @@ public sealed class FlashAttentionOp(GemmSoftmaxAttentionOp? fallback = null) : 
     }
 
     /// <inheritdoc/>
-    public void Run(CudaOpContext context, AttentionArgs args, Runtime.Tensors.Tensor workspace)
+    public void Run(CudaOpContext context, AttentionArgs args, Tensor workspace)
     {
         ArgumentNullException.ThrowIfNull(context);
         foreach (var step in Steps(args, workspace, context.Kernels.DeviceArchitecture))
