@@ -21,8 +21,9 @@ cd "$(dirname "$0")/.."
 DEVICE_DIR=.device
 LIMIT_MIB=60
 GPU_TRAIT="Category=GPU"
-# Test classes of kernels that have not yet passed on a device: run in their own process (see run).
-ISOLATED_CLASSES="CudaI2V.Tests.Gpu.GpuFlashAttentionTests"
+# Test classes of kernels that have not yet passed on a device, run in a process of their own first (see run);
+# for example "CudaI2V.Tests.Gpu.GpuFlashAttentionTests" until its first device run (2026-11-26). None now.
+ISOLATED_CLASSES=""
 
 pack() {
   set -e
@@ -107,7 +108,7 @@ run() {
   # Kernels new to the device run in a process of their own first, so that a fault there (a sticky CUDA error
   # poisons its context) cannot spoil the rest of the run.
   local isolated=()
-  if [ ${#filter[@]} -eq 0 ]; then
+  if [ ${#filter[@]} -eq 0 ] && [ -n "$ISOLATED_CLASSES" ]; then
     for class in $ISOLATED_CLASSES; do isolated+=(-class "$class"); done
     step "GPU tests (new kernels)" 120 gpu-tests-new.log env CUDAI2V_REQUIRE_GPU=1 "$dotnet" "$APP_DIR/CudaI2V.Tests.dll" -noColor -trait "$GPU_TRAIT" "${isolated[@]}"
     filter=()
