@@ -155,11 +155,7 @@ public sealed class GemmSoftmaxAttentionOp : IAttentionOp
         ArgumentNullException.ThrowIfNull(args.K);
         ArgumentNullException.ThrowIfNull(args.V);
         ArgumentNullException.ThrowIfNull(args.Output);
-        var dtype = OpArguments.RequireGemmDType(Op, args.Q);
-        foreach (var (t, name) in new[] { (args.Q, "q"), (args.K, "k"), (args.V, "v"), (args.Output, "output") })
-        {
-            OpArguments.RequireDevice(Op, name, t, dtype);
-        }
+        var dtype = OpArguments.RequireGemmOperands(Op, (args.Q, "q"), (args.K, "k"), (args.V, "v"), (args.Output, "output"));
 
         OpShapes.Attention(args.Q, args.K, args.V, args.Heads);
         if (args.Output.Shape != args.Q.Shape)

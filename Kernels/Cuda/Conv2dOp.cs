@@ -174,11 +174,8 @@ public sealed class Im2colConv2dOp : IConv2dOp
         ArgumentNullException.ThrowIfNull(args.X);
         ArgumentNullException.ThrowIfNull(args.Weight);
         ArgumentNullException.ThrowIfNull(args.Output);
-        var dtype = OpArguments.RequireGemmDType(Op, args.X);
-        foreach (var (t, name) in new[] { (args.X, "x"), (args.Weight, "weight"), (args.Bias, "bias"), (args.PerImage, "perImage"), (args.Residual, "residual"), (args.Output, "output") })
-        {
-            OpArguments.RequireDevice(Op, name, t, dtype);
-        }
+        var dtype = OpArguments.RequireGemmOperands(
+            Op, (args.X, "x"), (args.Weight, "weight"), (args.Bias, "bias"), (args.PerImage, "perImage"), (args.Residual, "residual"), (args.Output, "output"));
 
         OpShapes.RequireRank(Op, "weight", args.Weight, 4, args.WeightLayout == ConvWeightLayout.Packed ? "[Cout, kh, kw, Cin] (packed)" : "[Cout, Cin, kh, kw]");
         OpShapes.RequireRank(Op, "x", args.X, 4, "(N, H, W, Cin)");

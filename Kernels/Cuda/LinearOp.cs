@@ -137,11 +137,7 @@ public sealed class BlasLinearOp : ILinearOp
         ArgumentNullException.ThrowIfNull(args.X);
         ArgumentNullException.ThrowIfNull(args.Weight);
         ArgumentNullException.ThrowIfNull(args.Output);
-        var dtype = OpArguments.RequireGemmDType(Op, args.X);
-        foreach (var (t, name) in new[] { (args.X, "x"), (args.Weight, "weight"), (args.Bias, "bias"), (args.Residual, "residual"), (args.Output, "output") })
-        {
-            OpArguments.RequireDevice(Op, name, t, dtype);
-        }
+        var dtype = OpArguments.RequireGemmOperands(Op, (args.X, "x"), (args.Weight, "weight"), (args.Bias, "bias"), (args.Residual, "residual"), (args.Output, "output"));
 
         var outShape = OpShapes.Linear(args.X, args.Weight, args.Bias, args.Residual);
         if (args.Output.Shape != outShape)

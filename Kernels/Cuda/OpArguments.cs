@@ -59,6 +59,22 @@ internal static class OpArguments
     }
 
     /// <summary>
+    /// Checks the tensors of a GEMM-based op: the first one's dtype is one the GEMMs take (<see cref="RequireGemmDType"/>),
+    /// and every one (nulls pass) is a contiguous device tensor of that dtype. Returns the dtype.
+    /// </summary>
+    public static DType RequireGemmOperands(string op, params (Tensor? Tensor, string Name)[] operands)
+    {
+        ArgumentNullException.ThrowIfNull(operands);
+        var dtype = RequireGemmDType(op, operands[0].Tensor ?? throw new ArgumentNullException(operands[0].Name));
+        foreach (var (t, name) in operands)
+        {
+            RequireDevice(op, name, t, dtype);
+        }
+
+        return dtype;
+    }
+
+    /// <summary>
     /// Refuses an output that shares bytes with an input the op may read after writing part of the output (both
     /// contiguous, so each is one address range).
     /// </summary>

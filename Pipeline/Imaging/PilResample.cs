@@ -143,21 +143,8 @@ public static class PilResample
             var rowStart = (long)(y + firstRow) * image.Width * 3;
             for (var x = 0; x < width; x++)
             {
-                int min = c.Bounds[x * 2], count = c.Bounds[(x * 2) + 1], kernel = x * c.KernelSize;
-                int r = 1 << (PrecisionBits - 1), g = r, b = r;
-                for (var j = 0; j < count; j++)
-                {
-                    var p = rowStart + ((min + j) * 3);
-                    var w = c.Weights[kernel + j];
-                    r += src[p] * w;
-                    g += src[p + 1] * w;
-                    b += src[p + 2] * w;
-                }
-
-                var o = ((long)y * width + x) * 3;
-                dst[o] = Clip(r);
-                dst[o + 1] = Clip(g);
-                dst[o + 2] = Clip(b);
+                // The input pixels of output pixel x are consecutive in the row: 3 bytes apart.
+                Filter(src, rowStart + (c.Bounds[x * 2] * 3L), 3, c, x, dst, ((long)y * width + x) * 3);
             }
         }
 
@@ -172,26 +159,37 @@ public static class PilResample
         var dst = result.Pixels;
         for (var y = 0; y < height; y++)
         {
-            int min = c.Bounds[y * 2] - rowOffset, count = c.Bounds[(y * 2) + 1], kernel = y * c.KernelSize;
+            var min = c.Bounds[y * 2] - rowOffset;
             for (var x = 0; x < width; x++)
             {
-                int r = 1 << (PrecisionBits - 1), g = r, b = r;
-                for (var j = 0; j < count; j++)
-                {
-                    var p = ((long)(min + j) * width + x) * 3;
-                    var w = c.Weights[kernel + j];
-                    r += src[p] * w;
-                    g += src[p + 1] * w;
-                    b += src[p + 2] * w;
-                }
-
-                var o = ((long)y * width + x) * 3;
-                dst[o] = Clip(r);
-                dst[o + 1] = Clip(g);
-                dst[o + 2] = Clip(b);
+                // The input pixels of output row y are in consecutive rows of column x: a row apart.
+                Filter(src, ((long)min * width + x) * 3, width * 3L, c, y, dst, ((long)y * width + x) * 3);
             }
         }
 
         return result;
+    }
+
+    /// <summary>
+    /// One output pixel of a pass: output index <paramref name="i"/>'s weights (PIL's fixed point, rounded once by
+    /// <see cref="Clip"/>) over its input pixels, the first at byte <paramref name="first"/> and the rest
+    /// <paramref name="step"/> bytes apart; the RGB result goes to byte <paramref name="output"/> of <paramref name="dst"/>.
+    /// </summary>
+    private static void Filter(byte[] src, long first, long step, FilterCoefficients c, int i, byte[] dst, long output)
+    {
+        int count = c.Bounds[(i * 2) + 1], kernel = i * c.KernelSize;
+        int r = 1 << (PrecisionBits - 1), g = r, b = r;
+        for (var j = 0; j < count; j++)
+        {
+            var p = first + (j * step);
+            var w = c.Weights[kernel + j];
+            r += src[p] * w;
+            g += src[p + 1] * w;
+            b += src[p + 2] * w;
+        }
+
+        dst[output] = Clip(r);
+        dst[output + 1] = Clip(g);
+        dst[output + 2] = Clip(b);
     }
 }

@@ -52,10 +52,10 @@ public sealed class VaeBlocks : IDisposable
     ];
 
     /// <summary>The catalogue's module names, as theory rows labelled with the whole name (xunit shortens long arguments).</summary>
-    public static TheoryData<string> Modules() => [.. Catalogue.Select(c => new TheoryDataRow<string>(c.Module) { Label = c.Module })];
+    public static TheoryData<string> Modules() => RecordedModules.TheoryRows(Catalogue);
 
     /// <summary>The scale of <paramref name="module"/>.</summary>
-    public static ModuleScale ScaleOf(string module) => Catalogue.Single(c => c.Module == module).Scale;
+    public static ModuleScale ScaleOf(string module) => RecordedModules.ScaleIn(Catalogue, module);
 
     /// <summary>The backend.</summary>
     public IOps Ops => _r.Ops;

@@ -13,6 +13,14 @@ namespace CudaI2V.Tests.Support;
 /// </summary>
 public sealed class RecordedModules(IOps ops, SafetensorsFile file)
 {
+    /// <summary>A catalogue's module names as theory rows labelled with the whole name (xunit shortens long arguments).</summary>
+    public static TheoryData<string> TheoryRows(IReadOnlyList<(string Module, ModuleScale Scale)> catalogue) =>
+        [.. catalogue.Select(c => new TheoryDataRow<string>(c.Module) { Label = c.Module })];
+
+    /// <summary>The scale a catalogue gives <paramref name="module"/>.</summary>
+    public static ModuleScale ScaleIn(IReadOnlyList<(string Module, ModuleScale Scale)> catalogue, string module) =>
+        catalogue.Single(c => c.Module == module).Scale;
+
     /// <summary>The backend the inputs go to.</summary>
     public IOps Ops { get; } = ops;
 
