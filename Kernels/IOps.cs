@@ -1,10 +1,14 @@
+using CudaI2V.Kernels.Memory;
+using CudaI2V.Runtime.Compilation;
 using CudaI2V.Runtime.Tensors;
 
 namespace CudaI2V.Kernels;
 
 /// <summary>
-/// The op catalogue every layer is written against. Two backends implement it: <c>CpuOps</c> (fp32 host
-/// tensors, the reference) and <c>CudaOps</c> (fp16 device tensors, fp32 accumulation).
+/// The op catalogue every layer is written against. Three backends implement it: <c>CpuOps</c> (fp32 host
+/// tensors, the reference), <c>CudaOps</c> (fp16 device tensors, fp32 accumulation) and <c>PlanningOps</c> (shapes
+/// only: it records what a forward allocates and computes). Where op outputs live and for how long is the
+/// backend's <see cref="Memory"/>.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -32,6 +36,18 @@ public interface IOps
 
     /// <summary>The dtype this backend stores activations and weights in (F32 on the CPU).</summary>
     DType ActivationDType { get; }
+
+    /// <summary>Where this backend's tensors live: scopes, the weight block, planned arenas, graphs (docs/architecture.md, "Memory").</summary>
+    IBackendMemory Memory { get; }
+
+    /// <summary>
+    /// A second backend on the same device storing activations in <paramref name="activationDType"/> (an fp32 VAE beside an
+    /// fp16 UNet), which the caller owns and disposes before this one; null when this backend offers no other dtype.
+    /// </summary>
+    IOps? CreatePeer(DType activationDType) => null;
+
+    /// <summary>The run-time kernel compiler of a backend that compiles kernels (its counts say how many NVRTC compiled and how many came from the cache); null elsewhere.</summary>
+    KernelCompiler? Compiler => null;
 
     /// <summary>A new backend tensor of <paramref name="shape"/>; its contents are unspecified.</summary>
     Tensor Empty(DType dtype, TensorShape shape);
@@ -279,4 +295,17 @@ public interface IOps
 
     /// <summary>How many values of <paramref name="x"/> are NaN or infinite (a backend that queues work waits for x).</summary>
     long CountNonFinite(Tensor x);
+
+    /// <summary>
+    /// Writes how many values of <paramref name="x"/> are NaN or infinite into <paramref name="counter"/> (an I64 backend
+    /// tensor of one element, made by <see cref="Empty"/>) without waiting: read it later through
+    /// <see cref="IBackendMemory.CopyToHostLater"/>.
+    /// </summary>
+    void CountNonFinite(Tensor x, Tensor counter);
+
+    /// <summary>
+    /// Copies <paramref name="source"/> (any layout) into the existing contiguous tensor <paramref name="destination"/> of
+    /// the same dtype and shape: how fixed buffers, such as a recorded graph's inputs, receive new values.
+    /// </summary>
+    void CopyInto(Tensor source, Tensor destination);
 }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using CudaI2V.Runtime.Tensors;
 
 namespace CudaI2V.Loader;
 
@@ -20,8 +21,11 @@ public enum WeightVariant
 public sealed record WeightFiles(
     IReadOnlyList<string> Files, string? IndexFile, WeightVariant Variant, IReadOnlyDictionary<string, string>? WeightMap)
 {
-    /// <summary>The variant to prefer when the user names none: fp16 for the GPU, fp32 for the CPU.</summary>
-    public static WeightVariant DefaultFor(bool gpu) => gpu ? WeightVariant.Fp16 : WeightVariant.Fp32;
+    /// <summary>
+    /// The variant to prefer when the user names none, for a backend storing weights in <paramref name="activationDType"/>:
+    /// the fp32 file for an fp32 backend (the CPU reference, an fp32 VAE), the fp16 file otherwise (fp16 and bf16 on the GPU).
+    /// </summary>
+    public static WeightVariant DefaultFor(DType activationDType) => activationDType == DType.F32 ? WeightVariant.Fp32 : WeightVariant.Fp16;
 
     /// <summary>
     /// Finds the weights of <paramref name="kind"/> in <paramref name="folder"/>. With <paramref name="requested"/>

@@ -97,26 +97,15 @@ internal static class GenerateCommand
         {
             var model = ModelDirectory.Open(modelPath);
             var ops = Backends.Create(device, cache, context.Error, dtype, args.GetAttention());
-            if (model.IsPipeline && model.UNet.BlockOutChannels.Max() >= 1024 && ops is CudaI2V.Kernels.Cpu.CpuOps)
-            {
-                context.Error.WriteLine(
-                    "cudai2v generate: note: this is a release-sized model on the CPU reference backend, which is exact but slow; "
-                    + "expect hours at 704x1280 (try --height 256 --width 448 --frames 8 --steps 10 for a first look), or run on a GPU.");
-            }
-
             var load = Stopwatch.StartNew();
             using var engine = VideoEngineLoader.Load(model, new EngineLoadOptions(cache, variant, line => context.Error.WriteLine($"cudai2v generate: {line}"), ops, vaePrecision));
-            engine.UseCudaGraphs = !args.Has("no-cuda-graphs");
-            if (args.Has("no-cuda-graphs") && ops is CudaI2V.Kernels.Cpu.CpuOps)
-            {
-                context.Error.WriteLine("cudai2v generate: note: --no-cuda-graphs has no effect on the CPU backend.");
-            }
+            engine.UseGraphs = !args.Has("no-cuda-graphs");
             var loadTime = load.Elapsed;
             var bar = new ProgressBar(context.Error);
             var result = engine.Generate(image, options, bar, cancellation: cancellation.Token);
             bar.Finish();
 
-            var compilers = engine.Backends.OfType<CudaI2V.Kernels.Cuda.CudaOps>().Select(b => b.Compiler).ToList();
+            var compilers = engine.Backends.Select(b => b.Compiler).Where(c => c is not null).Select(c => c!).ToList();
             if (compilers.Count > 0)
             {
                 context.Error.WriteLine(

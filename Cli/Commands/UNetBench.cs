@@ -58,7 +58,7 @@ internal static class UNetBench
             var load = Stopwatch.StartNew();
             using var unetWeights = WeightSet.Generated("unet", unetManifest.Entries, e => FixtureWeights.ParameterTensor("unet", e.Key, e.Shape, DType.F16));
             I2VGenXLUNet unet;
-            using (ops.UploadWeightsInto(unetManifest.Entries.Select(e => e.Shape)))
+            using (ops.Memory.UploadWeightsInto(unetManifest.Entries.Select(e => e.Shape)))
             {
                 unet = I2VGenXLUNet.Load(ops, unetWeights, unetConfig);
             }
@@ -75,8 +75,8 @@ internal static class UNetBench
 
             // Plan one step's activations by running it through PlanningOps (shapes only), then one arena; the step
             // is timed by direct launches and again replayed as a CUDA graph, on the same arena.
-            using var step = PlannedUNetStep.Create(
-                ops, unetConfig, unetManifest.Entries, sample.Shape, new TensorShape(batch, 1, cross), new TensorShape(batch, 77, cross), frames, graphs: true, reserve: 512L << 20);
+            var stepPlan = PlannedUNetStep.PlanStep(ops.ActivationDType, unetConfig, unetManifest.Entries, sample.Shape, new TensorShape(batch, 1, cross), new TensorShape(batch, 77, cross), frames);
+            using var step = PlannedUNetStep.Create(ops, stepPlan, graphs: true, reserve: 512L << 20);
             var plan = step.Plan;
             output.WriteLine($"planned step activations: {plan.Describe(3)}");
             var embedding = unet.StepEmbedding(981, conditioning);
@@ -120,7 +120,7 @@ internal static class UNetBench
             ops.GemmOps = chosen;
             var median = times[times.Length / 2];
             var graphMedian = graphTimes[graphTimes.Length / 2];
-            var tflops = step.Flops / (median / 1000.0) / 1e12;
+            var tflops = stepPlan.Flops / (median / 1000.0) / 1e12;
             var memory = gpu.MemoryInfo();
 
             using (var profiler = new EventProfiler(gpu))
@@ -134,17 +134,17 @@ internal static class UNetBench
                 foreach (var category in OpCategories.All)
                 {
                     var ms = entries.Where(e => e.Name == category).Sum(e => e.TotalMilliseconds);
-                    output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {category,-14} {ms,9:F1} ms  {100 * ms / Math.Max(total, 1e-9),5:F1}%  {step.FlopsByCategory.GetValueOrDefault(category) / 1e12,6:F2} TFLOP"));
+                    output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {category,-14} {ms,9:F1} ms  {100 * ms / Math.Max(total, 1e-9),5:F1}%  {stepPlan.FlopsByCategory.GetValueOrDefault(category) / 1e12,6:F2} TFLOP"));
                 }
             }
 
             // The VAE decoder on 16 frames of latents, one frame at a time on its planned arena, as the engine decodes
             // (host latents in, host images out, in the precision generate would use).
             using var vaeWeights = WeightSet.Generated("vae", vaeManifest.Entries, e => FixtureWeights.ParameterTensor("vae", e.Key, e.Shape, DType.F16));
-            var vaeOps = (CudaOps)VideoEngineLoader.CreateVaeBackend(ops, vaePrecision, vaeConfig);
-            using var ownedVaeOps = ReferenceEquals(vaeOps, ops) ? null : vaeOps;
+            var vaeOps = VideoEngineLoader.CreateVaeBackend(ops, vaePrecision, vaeConfig);
+            using var ownedVaeOps = ReferenceEquals(vaeOps, ops) ? null : vaeOps as IDisposable;
             AutoencoderKL vae;
-            using (vaeOps.UploadWeightsInto(vaeManifest.Entries.Select(e => e.Shape)))
+            using (vaeOps.Memory.UploadWeightsInto(vaeManifest.Entries.Select(e => e.Shape)))
             {
                 vae = AutoencoderKL.Load(vaeOps, vaeWeights, vaeConfig);
             }
@@ -168,15 +168,15 @@ internal static class UNetBench
             output.WriteLine(string.Create(
                 CultureInfo.InvariantCulture,
                 $"{gpu} driver {gpu.DriverVersion}, commit {commit}: UNet {height}x{width}x{frames}, CFG batch {batch}, {ops.ActivationDType}: "
-                + $"{median:F1} ms per step (median of {steps}; min {times[0]:F1}, max {times[^1]:F1}), {tflops:F0} TFLOP/s on {step.Flops / 1e12:F2} TFLOP counted; "
+                + $"{median:F1} ms per step (median of {steps}; min {times[0]:F1}, max {times[^1]:F1}), {tflops:F0} TFLOP/s on {stepPlan.Flops / 1e12:F2} TFLOP counted; "
                 + $"{graphMedian:F1} ms per step replayed as a CUDA graph (min {graphTimes[0]:F1}, max {graphTimes[^1]:F1}); "
                 + $"attention {attention}{string.Concat(others.Select(o => $" (with {o.Key} attention: {o.Value[o.Value.Length / 2]:F1} ms per step, min {o.Value[0]:F1}, max {o.Value[^1]:F1})"))}; "
-                + $"VAE decode ({vaeOps.ActivationDType}) {decode:F0} ms per 16 frames; planned activations {ArenaPlan.FormatBytes(plan.Peak)}, weights {ArenaPlan.FormatBytes(step.WeightBytes)}, "
+                + $"VAE decode ({vaeOps.ActivationDType}) {decode:F0} ms per 16 frames; planned activations {ArenaPlan.FormatBytes(plan.Peak)}, weights {ArenaPlan.FormatBytes(stepPlan.WeightBytes)}, "
                 + $"device memory in use {ArenaPlan.FormatBytes(memory.Total - memory.Free)} of {ArenaPlan.FormatBytes(memory.Total)}"));
 
             if (json is not null)
             {
-                WriteJson(json, gpu, commit, height, width, frames, batch, ops.ActivationDType, attention, steps, times, graphTimes, others, tflops, step, decode, vaeOps.ActivationDType, memory);
+                WriteJson(json, gpu, commit, height, width, frames, batch, ops.ActivationDType, attention, steps, times, graphTimes, others, tflops, stepPlan, decode, vaeOps.ActivationDType, memory);
             }
 
             return ExitCodes.Success;
@@ -199,7 +199,7 @@ internal static class UNetBench
 
     private static void WriteJson(
         string path, CudaContext gpu, string commit, int height, int width, int frames, int batch, DType dtype, string attention, int steps,
-        double[] times, double[] graphTimes, Dictionary<string, double[]> others, double tflops, PlannedUNetStep step, double decode, DType vaeDType, DeviceMemoryInfo memory)
+        double[] times, double[] graphTimes, Dictionary<string, double[]> others, double tflops, UNetStepPlan step, double decode, DType vaeDType, DeviceMemoryInfo memory)
     {
         var temporary = path + ".partial";
         using (var stream = File.Create(temporary))
@@ -241,7 +241,7 @@ internal static class UNetBench
             json.WriteEndObject();
             json.WriteNumber("vae_decode_ms_per_16_frames", decode);
             json.WriteString("vae_dtype", vaeDType.SafetensorsName());
-            json.WriteNumber("planned_activation_bytes", step.Plan.Peak);
+            json.WriteNumber("planned_activation_bytes", step.Arena.Peak);
             json.WriteNumber("weight_bytes", step.WeightBytes);
             json.WriteNumber("device_memory_used_bytes", memory.Total - memory.Free);
             json.WriteNumber("device_memory_total_bytes", memory.Total);

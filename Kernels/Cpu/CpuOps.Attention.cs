@@ -26,7 +26,7 @@ public sealed partial class CpuOps
         var keys = k.Shape[1];
         var d = channels / heads;
         var scale = 1.0 / Math.Sqrt(d);
-        var output = NewTensor(q.Shape);
+        var output = NewTensor(nameof(Attention), q.Shape);
 
         Parallel.For(
             0,

@@ -9,8 +9,8 @@ public sealed partial class CpuOps
     /// <remarks>
     /// For each output pixel the receptive field is gathered into one vector ordered [ky][kx][ci] (zeros where
     /// it falls in the padding), and each output channel is its dot product with the filter repacked in the
-    /// same order, [Cout][kh][kw][Cin]. The epilogue is composed: <see cref="AddBroadcastRows"/> then
-    /// <see cref="Add"/>.
+    /// same order, [Cout][kh][kw][Cin]. The epilogue adds the rows and the residual in place, with the same fp32
+    /// additions as <see cref="AddBroadcastRows"/> then <see cref="Add"/>.
     /// </remarks>
     public Tensor Conv2d(
         Tensor x,
@@ -35,7 +35,7 @@ public sealed partial class CpuOps
         var (outH, outW) = (outShape[1], outShape[2]);
         var patchLength = kh * kw * cin;
         var packed = PackFilter(weight.AsSpan<float>(), cout, cin, kh * kw);
-        var y = NewTensor(outShape);
+        var y = NewTensor(nameof(Conv2d), outShape);
 
         Parallel.For(
             0,
@@ -81,17 +81,22 @@ public sealed partial class CpuOps
 
         if (perImage is not null)
         {
-            y = AddBroadcastRows(y, perImage);
+            AddRowsInPlace(y, perImage);
         }
 
-        return residual is null ? y : Add(y, residual);
+        if (residual is not null)
+        {
+            AddInPlace(y, residual);
+        }
+
+        return y;
     }
 
     /// <inheritdoc/>
     /// <remarks>
     /// The same gather-and-dot scheme as <see cref="Conv2d"/>: for each pixel of each frame the kt frames
     /// around it are gathered into one vector ordered [t][ci], zero outside the video, and dotted with the
-    /// filter repacked as [Cout][kt][Cin]. The residual is added with <see cref="Add"/>.
+    /// filter repacked as [Cout][kt][Cin]. The residual is added in place, as <see cref="Add"/> adds it.
     /// </remarks>
     public Tensor TemporalConv(Tensor x, int frames, Tensor weight, Tensor? bias, Tensor? residual = null)
     {
@@ -108,7 +113,7 @@ public sealed partial class CpuOps
         var (cout, kt) = (weight.Shape[0], weight.Shape[2]);
         var patchLength = kt * cin;
         var packed = PackFilter(weight.AsSpan<float>(), cout, cin, kt);
-        var y = NewTensor(outShape);
+        var y = NewTensor(nameof(TemporalConv), outShape);
 
         Parallel.For(
             0,
@@ -148,7 +153,12 @@ public sealed partial class CpuOps
             },
             _ => { });
 
-        return residual is null ? y : Add(y, residual);
+        if (residual is not null)
+        {
+            AddInPlace(y, residual);
+        }
+
+        return y;
     }
 
     /// <summary>

@@ -14,7 +14,7 @@ public sealed partial class CpuOps
 
     /// <inheritdoc/>
     /// <remarks>Evaluated in double as x / (1 + exp(-x)) and rounded once.</remarks>
-    public Tensor Silu(Tensor x) => Map(nameof(Silu), x, static v => v / (1.0 + Math.Exp(-v)));
+    public Tensor Silu(Tensor x) => Map(nameof(Silu), x, SiluOf);
 
     /// <inheritdoc/>
     /// <remarks>Evaluated in double with <see cref="Erf"/> and rounded once.</remarks>
@@ -33,7 +33,7 @@ public sealed partial class CpuOps
         var outShape = OpShapes.Geglu(x);
         var d = outShape[^1];
         var rows = d == 0 ? 0 : (int)(outShape.ElementCount / d);
-        var y = NewTensor(outShape);
+        var y = NewTensor(nameof(Geglu), outShape);
 
         Parallel.For(0, rows, row =>
         {
@@ -58,9 +58,16 @@ public sealed partial class CpuOps
         Require(nameof(Add), nameof(a), a);
         Require(nameof(Add), nameof(b), b);
         OpShapes.SameShape(nameof(Add), a, b);
-        var y = NewTensor(a.Shape);
+        var y = NewTensor(nameof(Add), a.Shape);
         TensorPrimitives.Add(a.AsSpan<float>(), b.AsSpan<float>(), y.AsSpan<float>());
         return y;
+    }
+
+    /// <summary><c>y += b</c> with <see cref="Add"/>'s fp32 additions, for the fused epilogues (shapes checked by the op).</summary>
+    private static void AddInPlace(Tensor y, Tensor b)
+    {
+        var ys = y.AsSpan<float>();
+        TensorPrimitives.Add(ys, b.AsSpan<float>(), ys);
     }
 
     /// <inheritdoc/>
@@ -71,10 +78,18 @@ public sealed partial class CpuOps
         Require(nameof(AddBroadcastRows), nameof(x), x);
         Require(nameof(AddBroadcastRows), nameof(rows), rows);
         OpShapes.AddBroadcastRows(x, rows);
+        var y = NewTensor(nameof(AddBroadcastRows), x.Shape);
+        AddRows(x, rows, y);
+        return y;
+    }
 
+    /// <summary><c>y[n, ..., c] += rows[n, c]</c> with <see cref="AddBroadcastRows"/>'s fp32 additions (a convolution's time embedding).</summary>
+    private static void AddRowsInPlace(Tensor y, Tensor rows) => AddRows(y, rows, y);
+
+    private static void AddRows(Tensor x, Tensor rows, Tensor y)
+    {
         var c = x.Shape[^1];
         var positions = Product(x.Shape, 1, x.Shape.Rank - 1);
-        var y = NewTensor(x.Shape);
         var xs = x.AsSpan<float>();
         var ys = y.AsSpan<float>();
         var rs = rows.AsSpan<float>();
@@ -87,19 +102,27 @@ public sealed partial class CpuOps
                 TensorPrimitives.Add(xs.Slice(offset, c), row, ys.Slice(offset, c));
             }
         }
-
-        return y;
     }
+
+    /// <summary>SiLU in double: x / (1 + exp(-x)).</summary>
+    private static double SiluOf(double v) => v / (1.0 + Math.Exp(-v));
 
     /// <summary>The exact GELU in double: x * 0.5 * (1 + erf(x / sqrt(2))).</summary>
     private static double GeluOf(double v) => v * 0.5 * (1.0 + Erf.Evaluate(v * InverseSqrt2));
 
     /// <summary>Applies <paramref name="f"/> (evaluated in double) to every element, in chunks spread over cores.</summary>
-    private static Tensor Map(string op, Tensor x, Func<double, double> f)
+    private Tensor Map(string op, Tensor x, Func<double, double> f)
     {
         ArgumentNullException.ThrowIfNull(x);
         Require(op, nameof(x), x);
-        var y = NewTensor(x.Shape);
+        var y = NewTensor(op, x.Shape);
+        Apply(x, y, f);
+        return y;
+    }
+
+    /// <summary><c>y[i] = f(x[i])</c> in double, rounded once; x and y may be the same tensor.</summary>
+    private static void Apply(Tensor x, Tensor y, Func<double, double> f)
+    {
         var count = (int)x.ElementCount;
         Parallel.For(0, (count + ChunkSize - 1) / ChunkSize, chunk =>
         {
@@ -112,7 +135,5 @@ public sealed partial class CpuOps
                 ys[i] = (float)f(xs[i]);
             }
         });
-
-        return y;
     }
 }

@@ -29,7 +29,7 @@ public sealed partial class CpuOps
             frequencies[i] = (float)Math.Exp(exponent);
         }
 
-        var y = NewTensor(outShape);
+        var y = NewTensor(nameof(TimestepFeatures), outShape);
         var ys = y.AsSpan<float>();
         for (var row = 0; row < timesteps.Length; row++)
         {

@@ -22,7 +22,7 @@ public sealed partial class CpuOps
         var outer = Product(outShape, 0, a);
         var inner = Product(outShape, a + 1, outShape.Rank);
         var outBlock = outShape[a] * inner;
-        var y = NewTensor(outShape);
+        var y = NewTensor(nameof(Concat), outShape);
         var ys = y.AsSpan<float>();
         var offset = 0;
         foreach (var part in parts)
@@ -47,7 +47,7 @@ public sealed partial class CpuOps
         Require(nameof(FramesToSequences), nameof(x), x);
         var outShape = OpShapes.FramesToSequences(x, frames);
         var pixels = x.Shape[1] * x.Shape[2];
-        var y = NewTensor(outShape);
+        var y = NewTensor(nameof(FramesToSequences), outShape);
         CopyRows(x, y, x.Shape[0] / frames, frames, pixels, x.Shape[3], framesMajorSource: true);
         return y;
     }
@@ -59,7 +59,7 @@ public sealed partial class CpuOps
         Require(nameof(SequencesToFrames), nameof(x), x);
         var outShape = OpShapes.SequencesToFrames(x, height, width);
         var pixels = height * width;
-        var y = NewTensor(outShape);
+        var y = NewTensor(nameof(SequencesToFrames), outShape);
         CopyRows(x, y, x.Shape[0] / pixels, x.Shape[1], pixels, x.Shape[2], framesMajorSource: false);
         return y;
     }
@@ -69,7 +69,7 @@ public sealed partial class CpuOps
     {
         ArgumentNullException.ThrowIfNull(x);
         Require(nameof(NchwToNhwc), nameof(x), x);
-        var y = NewTensor(OpShapes.NchwToNhwc(x));
+        var y = NewTensor(nameof(NchwToNhwc), OpShapes.NchwToNhwc(x));
         var (n, c, h, w) = (x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]);
         ChannelsFirstToLast(x.AsSpan<float>(), y.AsSpan<float>(), n, c, 1, h * w);
         return y;
@@ -80,7 +80,7 @@ public sealed partial class CpuOps
     {
         ArgumentNullException.ThrowIfNull(x);
         Require(nameof(NhwcToNchw), nameof(x), x);
-        var y = NewTensor(OpShapes.NhwcToNchw(x));
+        var y = NewTensor(nameof(NhwcToNchw), OpShapes.NhwcToNchw(x));
         var (n, h, w, c) = (x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]);
         ChannelsLastToFirst(x.AsSpan<float>(), y.AsSpan<float>(), n, c, 1, h * w);
         return y;
@@ -91,7 +91,7 @@ public sealed partial class CpuOps
     {
         ArgumentNullException.ThrowIfNull(x);
         Require(nameof(NcfhwToNhwc), nameof(x), x);
-        var y = NewTensor(OpShapes.NcfhwToNhwc(x));
+        var y = NewTensor(nameof(NcfhwToNhwc), OpShapes.NcfhwToNhwc(x));
         var (b, c, f, h, w) = (x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3], x.Shape[4]);
         ChannelsFirstToLast(x.AsSpan<float>(), y.AsSpan<float>(), b, c, f, h * w);
         return y;
@@ -102,7 +102,7 @@ public sealed partial class CpuOps
     {
         ArgumentNullException.ThrowIfNull(x);
         Require(nameof(NhwcToNcfhw), nameof(x), x);
-        var y = NewTensor(OpShapes.NhwcToNcfhw(x, frames));
+        var y = NewTensor(nameof(NhwcToNcfhw), OpShapes.NhwcToNcfhw(x, frames));
         var (b, h, w, c) = (x.Shape[0] / frames, x.Shape[1], x.Shape[2], x.Shape[3]);
         ChannelsLastToFirst(x.AsSpan<float>(), y.AsSpan<float>(), b, c, frames, h * w);
         return y;

@@ -9,7 +9,7 @@ public sealed partial class CpuOps
     /// <remarks>
     /// One task per input row; each output feature is the fp32 dot product of the row with a weight row
     /// (PyTorch's [out, in] layout keeps each output feature's weights contiguous), plus the bias. The
-    /// residual is added with <see cref="Add"/>.
+    /// residual is added in place, as <see cref="Add"/> adds it.
     /// </remarks>
     public Tensor Linear(Tensor x, Tensor weight, Tensor? bias, Tensor? residual = null)
     {
@@ -23,7 +23,7 @@ public sealed partial class CpuOps
 
         var (outFeatures, inFeatures) = (weight.Shape[0], weight.Shape[1]);
         var rows = Product(x.Shape, 0, x.Shape.Rank - 1);
-        var y = NewTensor(outShape);
+        var y = NewTensor(nameof(Linear), outShape);
 
         Parallel.For(0, rows, row =>
         {
@@ -38,6 +38,11 @@ public sealed partial class CpuOps
             }
         });
 
-        return residual is null ? y : Add(y, residual);
+        if (residual is not null)
+        {
+            AddInPlace(y, residual);
+        }
+
+        return y;
     }
 }

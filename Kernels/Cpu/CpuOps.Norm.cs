@@ -9,14 +9,22 @@ public sealed partial class CpuOps
     /// One task per (video, group). Statistics are two-pass in double: the mean first, then the mean of the
     /// squared deviations (the biased variance). The normalised value is computed in double and rounded once.
     /// </remarks>
-    public Tensor GroupNorm(Tensor x, int groups, Tensor gamma, Tensor beta, float eps, int frames = 1)
+    public Tensor GroupNorm(Tensor x, int groups, Tensor gamma, Tensor beta, float eps, int frames = 1) =>
+        Normalize(nameof(GroupNorm), x, groups, gamma, beta, eps, frames, silu: false);
+
+    /// <inheritdoc/>
+    /// <remarks>Composed: <see cref="GroupNorm"/>, its fp32 result then passed through <see cref="Silu"/> in place.</remarks>
+    public Tensor GroupNormSilu(Tensor x, int groups, Tensor gamma, Tensor beta, float eps, int frames = 1) =>
+        Normalize(nameof(GroupNormSilu), x, groups, gamma, beta, eps, frames, silu: true);
+
+    private Tensor Normalize(string op, Tensor x, int groups, Tensor gamma, Tensor beta, float eps, int frames, bool silu)
     {
         ArgumentNullException.ThrowIfNull(x);
         ArgumentNullException.ThrowIfNull(gamma);
         ArgumentNullException.ThrowIfNull(beta);
-        Require(nameof(GroupNorm), nameof(x), x);
-        Require(nameof(GroupNorm), nameof(gamma), gamma);
-        Require(nameof(GroupNorm), nameof(beta), beta);
+        Require(op, nameof(x), x);
+        Require(op, nameof(gamma), gamma);
+        Require(op, nameof(beta), beta);
         OpShapes.GroupNorm(x, groups, gamma, beta, frames);
 
         var c = x.Shape[^1];
@@ -26,7 +34,7 @@ public sealed partial class CpuOps
         var positions = frames * Product(x.Shape, 1, x.Shape.Rank - 1);
         var videos = x.Shape[0] / frames;
         var count = (double)positions * groupChannels;
-        var y = NewTensor(x.Shape);
+        var y = NewTensor(op, x.Shape);
 
         Parallel.For(0, videos * groups, task =>
         {
@@ -67,13 +75,13 @@ public sealed partial class CpuOps
             }
         });
 
+        if (silu)
+        {
+            Apply(y, y, SiluOf);
+        }
+
         return y;
     }
-
-    /// <inheritdoc/>
-    /// <remarks>Composed: <see cref="Silu"/> of <see cref="GroupNorm"/>.</remarks>
-    public Tensor GroupNormSilu(Tensor x, int groups, Tensor gamma, Tensor beta, float eps, int frames = 1) =>
-        Silu(GroupNorm(x, groups, gamma, beta, eps, frames));
 
     /// <inheritdoc/>
     /// <remarks>One row per task; two-pass statistics in double, as in <see cref="GroupNorm"/>.</remarks>
@@ -89,7 +97,7 @@ public sealed partial class CpuOps
 
         var c = x.Shape[^1];
         var rows = c == 0 ? 0 : (int)(x.ElementCount / c);
-        var y = NewTensor(x.Shape);
+        var y = NewTensor(nameof(LayerNorm), x.Shape);
 
         Parallel.For(0, rows, row =>
         {

@@ -13,7 +13,7 @@ public sealed partial class CpuOps
         var outShape = OpShapes.Resize(nameof(UpsampleNearest), x, outHeight, outWidth);
 
         var (h, w, c) = (x.Shape[1], x.Shape[2], x.Shape[3]);
-        var y = NewTensor(outShape);
+        var y = NewTensor(nameof(UpsampleNearest), outShape);
         Parallel.For(0, x.Shape[0] * outHeight, row =>
         {
             var (n, oy) = (row / outHeight, row % outHeight);
@@ -39,7 +39,7 @@ public sealed partial class CpuOps
         var outShape = OpShapes.Resize(nameof(AdaptiveAvgPool2d), x, outHeight, outWidth);
 
         var (h, w, c) = (x.Shape[1], x.Shape[2], x.Shape[3]);
-        var y = NewTensor(outShape);
+        var y = NewTensor(nameof(AdaptiveAvgPool2d), outShape);
         Parallel.For(
             0,
             x.Shape[0] * outHeight,

@@ -2,7 +2,7 @@ using CudaI2V.Runtime.Tensors;
 
 namespace CudaI2V.Kernels.Cpu;
 
-/// <summary>The scheduler's ops: the DDIM update and the non-finite count.</summary>
+/// <summary>The scheduler's ops: the DDIM update, the non-finite count, and copying into a fixed buffer.</summary>
 public sealed partial class CpuOps
 {
     /// <inheritdoc/>
@@ -39,5 +39,30 @@ public sealed partial class CpuOps
         }
 
         return count;
+    }
+
+    /// <inheritdoc/>
+    public void CountNonFinite(Tensor x, Tensor counter)
+    {
+        ArgumentNullException.ThrowIfNull(counter);
+        if (counter.DType != DType.I64 || counter.ElementCount != 1 || counter.Storage.Kind != MemoryKind.Host)
+        {
+            throw OpShapes.Fail(nameof(CountNonFinite), $"counter must be one I64 host element, got {counter}.");
+        }
+
+        counter.AsSpan<long>()[0] = CountNonFinite(x);
+    }
+
+    /// <inheritdoc/>
+    public void CopyInto(Tensor source, Tensor destination)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(destination);
+        if (source.DType != destination.DType || source.Shape != destination.Shape || !destination.IsContiguous || destination.Storage.Kind != MemoryKind.Host)
+        {
+            throw OpShapes.Fail(nameof(CopyInto), $"the destination must be a contiguous {source.DType} {source.Shape} host tensor, got {destination}.");
+        }
+
+        source.Contiguous().AsBytes().CopyTo(destination.AsBytes());
     }
 }

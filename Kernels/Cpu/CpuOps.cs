@@ -1,3 +1,4 @@
+using CudaI2V.Kernels.Memory;
 using CudaI2V.Runtime.Tensors;
 
 namespace CudaI2V.Kernels.Cpu;
@@ -9,18 +10,31 @@ namespace CudaI2V.Kernels.Cpu;
 /// softmax sums, averages and transcendental functions are evaluated in double before rounding to fp32.
 /// Fused entries are composed from their parts. Rows are spread over cores with <c>Parallel.For</c>.
 /// </summary>
-/// <remarks>Tensors are limited to what one span can address (2^31 bytes).</remarks>
+/// <remarks>
+/// Tensors are limited to what one span can address (2^31 bytes). Every op allocates its output once, through
+/// <see cref="NewTensor"/>: from the planned arena while one runs (<see cref="HostMemory"/>), else a new managed array.
+/// Fused entries compose their parts in place on that one output.
+/// </remarks>
 public sealed partial class CpuOps : IOps
 {
+    private readonly HostMemory _memory = new();
+
     /// <inheritdoc/>
     public string Name => "cpu";
+
+    /// <inheritdoc/>
+    public IBackendMemory Memory => _memory;
 
     /// <inheritdoc/>
     public DType ActivationDType => DType.F32;
 
     /// <inheritdoc/>
     /// <remarks>On the CPU the contents are zero.</remarks>
-    public Tensor Empty(DType dtype, TensorShape shape) => Tensor.Zeros(dtype, shape);
+    public Tensor Empty(DType dtype, TensorShape shape)
+    {
+        ArgumentNullException.ThrowIfNull(shape);
+        return _memory.Outputs.TryTake(nameof(Empty), dtype, shape) ?? Tensor.Zeros(dtype, shape);
+    }
 
     /// <inheritdoc/>
     public Tensor FromHost(Tensor host, DType? dtype = null)
@@ -55,7 +69,9 @@ public sealed partial class CpuOps : IOps
             throw OpShapes.Fail(nameof(Copy), $"x must be an F32 host tensor, got {x}.");
         }
 
-        return x.To(DType.F32);
+        var y = NewTensor(nameof(Copy), x.Shape);
+        x.Contiguous().AsBytes().CopyTo(y.AsBytes());
+        return y;
     }
 
     /// <summary>Checks that an argument is a contiguous F32 host tensor (null is allowed for optional ones).</summary>
@@ -68,7 +84,8 @@ public sealed partial class CpuOps : IOps
         }
     }
 
-    private static Tensor NewTensor(TensorShape shape) => Tensor.Zeros(DType.F32, shape);
+    /// <summary>The output of <paramref name="op"/>: the next planned tensor while an arena runs, else a new zeroed one.</summary>
+    private Tensor NewTensor(string op, TensorShape shape) => _memory.Outputs.TryTake(op, DType.F32, shape) ?? Tensor.Zeros(DType.F32, shape);
 
     /// <summary>Product of the dimensions in [from, to).</summary>
     private static int Product(TensorShape shape, int from, int to)

@@ -1,8 +1,8 @@
+using CudaI2V.Kernels.Memory;
 using CudaI2V.Runtime.Blas;
 using CudaI2V.Runtime.Caching;
 using CudaI2V.Runtime.Compilation;
 using CudaI2V.Runtime.Cuda;
-using CudaI2V.Runtime.Memory;
 using CudaI2V.Runtime.Tensors;
 
 namespace CudaI2V.Kernels.Cuda;
@@ -20,12 +20,8 @@ public sealed record CudaOpsOptions(DType ActivationDType = DType.F16, long Work
 /// models written against <see cref="IOps"/> run on it unchanged.
 /// </summary>
 /// <remarks>
-/// Memory: tensors are allocated from the device one by one and freed by scope. Everything allocated before the
-/// first <see cref="BeginScope"/> (the weights) lives as long as this object; everything allocated inside a scope
-/// is freed when the scope ends, except what <see cref="Scope.Keep"/> hands to the enclosing scope. This is the
-/// simple, clearly correct first version. For release-sized work, <see cref="UsePlan"/> replays a forward planned by
-/// <c>PlanningOps</c> on one <c>DeviceArena</c>, so the forward allocates nothing. Ops never allocate scratch: they share <see cref="CudaOpsOptions.WorkspaceBytes"/>,
-/// which is safe because they run one after another on one stream.
+/// This class is the op table: each entry checks shapes, asks <see cref="CudaMemory"/> for its output (from the planned
+/// arena while one runs, else a scoped allocation) and launches. Where tensors live is entirely <see cref="Memory"/>'s.
 /// </remarks>
 public sealed class CudaOps : IOps, IDisposable
 {
@@ -35,15 +31,11 @@ public sealed class CudaOps : IOps, IDisposable
     private readonly CublasLtGemm _blasLt;
     private readonly TensorTransfer _transfer;
     private readonly CudaOpContext _opContext;
-    private GemmOpSet _gemm;
-    private readonly DeviceAllocation _workspace;
-    private readonly Stack<Scope> _scopes = new();
-    private readonly Scope _root;
+    private readonly CudaMemory _memory;
+    private readonly CudaOpsOptions _options;
     private readonly bool _ownsContext;
+    private GemmOpSet _gemm;
     private bool _disposed;
-    private PlannedAllocator? _planned;
-    private DeviceAllocation? _counter;
-    private WeightBlock? _weights;
 
     /// <summary>Sets up the backend on <paramref name="context"/> (which the caller keeps owning).</summary>
     public CudaOps(CudaContext context, CudaOpsOptions? options = null)
@@ -61,6 +53,7 @@ public sealed class CudaOps : IOps, IDisposable
 
         Context = context;
         ActivationDType = options.ActivationDType;
+        _options = options;
         _ownsContext = ownsContext;
         _stream = new CudaStream(context);
         _kernels = new CudaKernels(context, new KernelCompiler(options.Cache));
@@ -69,9 +62,7 @@ public sealed class CudaOps : IOps, IDisposable
         _transfer = new TensorTransfer(context);
         _opContext = new CudaOpContext(_kernels, _stream, _blas, _blasLt);
         _gemm = options.GemmOps ?? GemmOpSet.Default();
-        _workspace = DeviceMemory.Allocate(context, Math.Max(options.WorkspaceBytes, 1L << 20));
-        _root = new Scope(this);
-        _scopes.Push(_root);
+        _memory = new CudaMemory(context, _stream, options.WorkspaceBytes, options.ActivationDType);
     }
 
     /// <summary>Opens device <paramref name="ordinal"/>'s primary context and the backend on it (disposed together).</summary>
@@ -120,114 +111,18 @@ public sealed class CudaOps : IOps, IDisposable
     /// <inheritdoc/>
     public DType ActivationDType { get; }
 
-    /// <summary>Starts a scope: tensors allocated until it is disposed are freed then (after the stream drains).</summary>
-    public Scope BeginScope()
-    {
-        var scope = new Scope(this);
-        _scopes.Push(scope);
-        return scope;
-    }
+    /// <inheritdoc/>
+    public IBackendMemory Memory => _memory;
 
-    /// <summary>Device memory freed together: the weights' root scope, or one piece of work.</summary>
-    public sealed class Scope : IDisposable
-    {
-        private readonly CudaOps _owner;
-        private readonly List<DeviceAllocation> _allocations = [];
+    /// <inheritdoc/>
+    /// <remarks>The peer has its own stream, workspace and cuBLAS handles, the same kernel cache, and the default op implementations.</remarks>
+    public IOps CreatePeer(DType activationDType) => new CudaOps(Context, _options with { ActivationDType = activationDType, GemmOps = null });
 
-        internal Scope(CudaOps owner) => _owner = owner;
+    private Tensor New(string op, DType dtype, TensorShape shape) => _memory.New(op, dtype, shape);
 
-        internal void Add(DeviceAllocation allocation) => _allocations.Add(allocation);
+    private Tensor New(string op, TensorShape shape) => _memory.New(op, ActivationDType, shape);
 
-        /// <summary>Moves <paramref name="tensor"/>'s memory to the enclosing scope, so it outlives this one.</summary>
-        public Tensor Keep(Tensor tensor)
-        {
-            ArgumentNullException.ThrowIfNull(tensor);
-            var index = _allocations.FindIndex(a => ReferenceEquals(a.Storage, tensor.Storage));
-            if (index < 0)
-            {
-                throw new ArgumentException("Only a tensor allocated in this scope can be kept.", nameof(tensor));
-            }
-
-            var allocation = _allocations[index];
-            _allocations.RemoveAt(index);
-            _owner.Enclosing(this).Add(allocation);
-            return tensor;
-        }
-
-        /// <summary>Waits for the stream, then frees this scope's memory.</summary>
-        public void Dispose()
-        {
-            if (!ReferenceEquals(_owner._root, this))
-            {
-                if (_owner._scopes.Count == 0 || !ReferenceEquals(_owner._scopes.Peek(), this))
-                {
-                    throw new InvalidOperationException("CUDA scopes must end in the reverse order they began.");
-                }
-
-                _owner._scopes.Pop();
-            }
-
-            _owner._stream.Synchronize();
-            foreach (var allocation in _allocations)
-            {
-                allocation.Dispose();
-            }
-
-            _allocations.Clear();
-        }
-    }
-
-    private Scope Enclosing(Scope scope)
-    {
-        var found = false;
-        foreach (var s in _scopes)
-        {
-            if (found)
-            {
-                return s;
-            }
-
-            found = ReferenceEquals(s, scope);
-        }
-
-        return _root;
-    }
-
-    /// <summary>
-    /// Runs what follows on a planned arena: every tensor an op creates comes from <paramref name="allocator"/>
-    /// (a replay of the forward's <c>PlanningOps</c> plan) instead of the device allocator, until the returned
-    /// object is disposed. Uploads (<see cref="FromHost"/>) stay outside the plan.
-    /// </summary>
-    public IDisposable UsePlan(PlannedAllocator allocator)
-    {
-        ArgumentNullException.ThrowIfNull(allocator);
-        if (_planned is not null)
-        {
-            throw new InvalidOperationException("A plan is already in use.");
-        }
-
-        _planned = allocator;
-        return new PlanUse(this);
-    }
-
-    private sealed class PlanUse(CudaOps owner) : IDisposable
-    {
-        public void Dispose() => owner._planned = null;
-    }
-
-    private Tensor Unplanned(DType dtype, TensorShape shape)
-    {
-        var allocation = DeviceMemory.Allocate(Context, Math.Max(shape.ElementCount * dtype.SizeOf(), 1));
-        _scopes.Peek().Add(allocation);
-        return allocation.View(dtype, shape);
-    }
-
-    private Tensor New(string op, DType dtype, TensorShape shape) =>
-        _planned is { } plan ? plan.Allocate(op, dtype, shape) : Unplanned(dtype, shape);
-
-    private Tensor New(string op, TensorShape shape) => New(op, ActivationDType, shape);
-
-    private Tensor Workspace => _workspace.View(DType.U8, new TensorShape(checked((int)Math.Min(_workspace.ByteLength, int.MaxValue))));
+    private Tensor Workspace => _memory.Workspace;
 
     /// <inheritdoc/>
     public Tensor Empty(DType dtype, TensorShape shape)
@@ -252,70 +147,9 @@ public sealed class CudaOps : IOps, IDisposable
         }
 
         var converted = host.DType == type ? host.Contiguous() : host.To(type);
-        var device = _weights?.TryTake(type, host.Shape);
-        if (device is null)
-        {
-            WeightBlockOverflow += _weights is null ? 0 : host.ElementCount * type.SizeOf();
-            device = Unplanned(type, host.Shape);
-        }
-
+        var device = _memory.UploadTarget(type, host.Shape);
         _transfer.Upload(converted, device, _stream);
         return device;
-    }
-
-    /// <summary>
-    /// Uploads what follows (a model's weights, until the returned object is disposed) into one device allocation
-    /// sized for tensors of <paramref name="shapes"/> in <see cref="ActivationDType"/>, each at the next
-    /// <see cref="WeightAlignment"/>-byte boundary, instead of one allocation per tensor. The block lives as long as
-    /// this backend. Should the uploads outgrow it, the rest get their own allocations and
-    /// <see cref="WeightBlockOverflow"/> counts them (a sizing error to report).
-    /// </summary>
-    public IDisposable UploadWeightsInto(IEnumerable<TensorShape> shapes)
-    {
-        ArgumentNullException.ThrowIfNull(shapes);
-        if (_weights is not null)
-        {
-            throw new InvalidOperationException("Weights are already being uploaded into a block.");
-        }
-
-        var bytes = shapes.Sum(shape => BlockBytes(ActivationDType, shape));
-        var allocation = DeviceMemory.Allocate(Context, Math.Max(bytes, WeightAlignment));
-        _root.Add(allocation);
-        _weights = new WeightBlock(allocation);
-        return new WeightUpload(this);
-    }
-
-    /// <summary>Each weight's offset in a block is a multiple of this (cuBLAS and vector loads like 256-byte alignment).</summary>
-    public const long WeightAlignment = 256;
-
-    /// <summary>Bytes of weights that did not fit their block and were allocated on their own (0 when sized right).</summary>
-    public long WeightBlockOverflow { get; private set; }
-
-    /// <summary>The bytes one tensor takes in a block: its size rounded up to <see cref="WeightAlignment"/>.</summary>
-    private static long BlockBytes(DType dtype, TensorShape shape) =>
-        (Math.Max(shape.ElementCount * dtype.SizeOf(), 1) + WeightAlignment - 1) / WeightAlignment * WeightAlignment;
-
-    private sealed class WeightBlock(DeviceAllocation allocation)
-    {
-        private long _used;
-
-        public Tensor? TryTake(DType dtype, TensorShape shape)
-        {
-            var bytes = BlockBytes(dtype, shape);
-            if (_used + bytes > allocation.ByteLength)
-            {
-                return null;
-            }
-
-            var tensor = allocation.View(dtype, shape, _used);
-            _used += bytes;
-            return tensor;
-        }
-    }
-
-    private sealed class WeightUpload(CudaOps owner) : IDisposable
-    {
-        public void Dispose() => owner._weights = null;
     }
 
     /// <inheritdoc/>
@@ -325,7 +159,7 @@ public sealed class CudaOps : IOps, IDisposable
         var source = x;
         if (!x.IsContiguous)
         {
-            source = Unplanned(x.DType, x.Shape);
+            source = _memory.Unplanned(x.DType, x.Shape);
             CopyStridedKernel.Run(_kernels, _stream, x, source);
         }
 
@@ -392,7 +226,7 @@ public sealed class CudaOps : IOps, IDisposable
         ArgumentNullException.ThrowIfNull(x);
         OpShapes.GroupNorm(x, groups, gamma, beta, frames);
         var y = New(op, x.Shape);
-        var statistics = _workspace.View(DType.F32, new TensorShape(checked((int)GroupNormKernel.WorkspaceElements(x.Shape, groups, frames))));
+        var statistics = _memory.WorkspaceAs(DType.F32, GroupNormKernel.WorkspaceElements(x.Shape, groups, frames));
         GroupNormKernel.Run(_kernels, _stream, x, groups, gamma, beta, eps, frames, silu, statistics, y);
         return y;
     }
@@ -560,17 +394,25 @@ public sealed class CudaOps : IOps, IDisposable
     public long CountNonFinite(Tensor x)
     {
         ArgumentNullException.ThrowIfNull(x);
-        _counter ??= DeviceMemory.Allocate(Context, sizeof(long));
-        var counter = _counter.View(DType.I64, new TensorShape(1));
-        NonFiniteKernel.Run(_kernels, _stream, x, counter);
+        var counter = _memory.Unplanned(DType.I64, new TensorShape(1));
+        CountNonFinite(x, counter);
         return _transfer.ToHost(counter, _stream).AsSpan<long>()[0];
     }
 
-    /// <summary>
-    /// Enqueues copying <paramref name="source"/> (any layout) into the existing contiguous tensor
-    /// <paramref name="destination"/> of the same dtype and shape: how fixed buffers, such as a captured graph's
-    /// inputs, receive new values.
-    /// </summary>
+    /// <inheritdoc/>
+    public void CountNonFinite(Tensor x, Tensor counter)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        ArgumentNullException.ThrowIfNull(counter);
+        if (counter.DType != DType.I64 || counter.ElementCount != 1 || counter.Storage.Kind != MemoryKind.Device)
+        {
+            throw OpShapes.Fail(nameof(CountNonFinite), $"counter must be one I64 device element, got {counter}.");
+        }
+
+        NonFiniteKernel.Run(_kernels, _stream, x, counter);
+    }
+
+    /// <inheritdoc/>
     public void CopyInto(Tensor source, Tensor destination)
     {
         ArgumentNullException.ThrowIfNull(source);
@@ -592,14 +434,7 @@ public sealed class CudaOps : IOps, IDisposable
         }
 
         _disposed = true;
-        while (_scopes.Count > 1)
-        {
-            _scopes.Peek().Dispose();
-        }
-
-        _root.Dispose();
-        _counter?.Dispose();
-        _workspace.Dispose();
+        _memory.Dispose();
         _transfer.Dispose();
         _blasLt.Dispose();
         _blas.Dispose();

@@ -1,3 +1,4 @@
+using CudaI2V.Kernels.Memory;
 using CudaI2V.Runtime.Memory;
 using CudaI2V.Runtime.Tensors;
 
@@ -10,15 +11,25 @@ namespace CudaI2V.Kernels.Planning;
 /// forward (what the CUDA backend needs to run it without allocating), and the bytes of the weights it bound.
 /// Reads are tracked per storage, so views (reshape, slice) count for the tensor they view.
 /// </summary>
-public sealed class PlanningOps(DType activationDType = DType.F16) : IOps
+public sealed class PlanningOps : IOps
 {
     private readonly List<Record> _records = [];
     private readonly Dictionary<TensorStorage, int> _ids = new(ReferenceEqualityComparer.Instance);
     private readonly Dictionary<string, double> _flops = [];
     private int _step;
 
+    /// <summary>A recorder whose tensors have <paramref name="activationDType"/> (the dtype of the backend being planned for).</summary>
+    public PlanningOps(DType activationDType = DType.F16)
+    {
+        ActivationDType = activationDType;
+        Memory = new PlanningMemory(this);
+    }
+
     /// <inheritdoc/>
     public string Name => "plan";
+
+    /// <inheritdoc/>
+    public IBackendMemory Memory { get; }
 
     /// <summary>A tensor of <paramref name="shape"/> with no bytes behind it, for binding release-sized weights by shape only.</summary>
     public static Tensor ShapeOnly(DType dtype, TensorShape shape)
@@ -28,7 +39,7 @@ public sealed class PlanningOps(DType activationDType = DType.F16) : IOps
     }
 
     /// <inheritdoc/>
-    public DType ActivationDType { get; } = activationDType;
+    public DType ActivationDType { get; }
 
     /// <summary>Bytes of everything that came in through <see cref="FromHost"/> (weights and inputs), in the activation dtype.</summary>
     public long HostBytes { get; private set; }
@@ -311,5 +322,35 @@ public sealed class PlanningOps(DType activationDType = DType.F16) : IOps
         Read(x);
         _step++;
         return 0;
+    }
+
+    /// <inheritdoc/>
+    public void CountNonFinite(Tensor x, Tensor counter)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        ArgumentNullException.ThrowIfNull(counter);
+        Read(x, counter);
+        _step++;
+    }
+
+    /// <inheritdoc/>
+    public void CopyInto(Tensor source, Tensor destination)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(destination);
+        if (source.DType != destination.DType || source.Shape != destination.Shape)
+        {
+            throw OpShapes.Fail(nameof(CopyInto), $"the destination must be a {source.DType} {source.Shape}, got {destination.DType} {destination.Shape}.");
+        }
+
+        Read(source, destination);
+        _step++;
+    }
+
+    /// <summary>A read of <paramref name="x"/> by the host (it stays alive until then).</summary>
+    internal void ReadForHost(Tensor x)
+    {
+        Read(x);
+        _step++;
     }
 }

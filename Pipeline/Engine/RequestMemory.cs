@@ -1,4 +1,5 @@
 using System.Globalization;
+using CudaI2V.Kernels.Memory;
 using CudaI2V.Loader;
 using CudaI2V.Loader.Configs;
 using CudaI2V.Runtime.Memory;
@@ -6,29 +7,28 @@ using CudaI2V.Runtime.Tensors;
 
 namespace CudaI2V.Pipeline.Engine;
 
-/// <summary>The models whose GPU work a request plans: each one's dtype on the device, config and weight layout.</summary>
+/// <summary>The models whose work a request plans: each one's activation dtype on its backend, config and weight layout.</summary>
 /// <param name="UNetDType">The UNet backend's activation dtype.</param>
 /// <param name="UNet">The UNet's config.</param>
 /// <param name="UNetShapes">The UNet's weight layout (key, dtype, shape).</param>
-/// <param name="VaeDType">The VAE backend's activation dtype, or null when its decode is not planned.</param>
+/// <param name="VaeDType">The VAE backend's activation dtype.</param>
 /// <param name="Vae">The VAE's config.</param>
-/// <param name="VaeShapes">The VAE's weight layout, or null when its decode is not planned.</param>
+/// <param name="VaeShapes">The VAE's weight layout.</param>
 public sealed record RequestModels(
-    DType UNetDType, UNetConfig UNet, IReadOnlyList<WeightManifestEntry> UNetShapes, DType? VaeDType, VaeConfig Vae, IReadOnlyList<WeightManifestEntry>? VaeShapes);
+    DType UNetDType, UNetConfig UNet, IReadOnlyList<WeightManifestEntry> UNetShapes, DType VaeDType, VaeConfig Vae, IReadOnlyList<WeightManifestEntry> VaeShapes);
 
-/// <summary>The device memory one request plans: its UNet step's arena and its VAE decode's, each with a reserve beside it.</summary>
+/// <summary>The memory one request plans: its UNet step's arena and its VAE decode's, each with a reserve beside it.</summary>
 /// <param name="Step">The UNet step.</param>
-/// <param name="Decode">The decode of <paramref name="DecodeChunk"/> frames, or null when not planned.</param>
+/// <param name="Decode">The decode of <paramref name="DecodeChunk"/> frames.</param>
 /// <param name="DecodeChunk">Frames decoded at a time.</param>
-public sealed record RequestPlan(UNetStepPlan Step, ArenaPlan? Decode, int DecodeChunk)
+public sealed record RequestPlan(UNetStepPlan Step, ForwardPlan Decode, int DecodeChunk)
 {
-    /// <summary>Everything the request takes from the device's free memory.</summary>
-    public long Bytes => Step.Arena.Peak + RequestMemory.Reserve + (Decode is null ? 0 : Decode.Peak + RequestMemory.Reserve);
+    /// <summary>Everything the request takes from the backend's available memory.</summary>
+    public long Bytes => Step.Arena.Peak + RequestMemory.Reserve + Decode.Arena.Peak + RequestMemory.Reserve;
 
     /// <summary>One line for the log: the total and the largest buffers of each arena.</summary>
     public string Describe() =>
-        $"{ArenaPlan.FormatBytes(Bytes)} (UNet step: {Step.Arena.Describe(3)}"
-        + (Decode is null ? ")" : $"; VAE decode of {DecodeChunk} frame(s) at a time: {Decode.Describe(3)})");
+        $"{ArenaPlan.FormatBytes(Bytes)} (UNet step: {Step.Arena.Describe(3)}; VAE decode of {DecodeChunk} frame(s) at a time: {Decode.Arena.Describe(3)})";
 }
 
 /// <summary>
@@ -53,27 +53,26 @@ public static class RequestMemory
         var step = PlannedUNetStep.PlanStep(
             models.UNetDType, models.UNet, models.UNetShapes, new TensorShape(batch * frames, h, w, models.UNet.InChannels),
             new TensorShape(batch, 1, cross), new TensorShape(batch, textTokens, cross), frames);
-        var decode = models.VaeDType is { } vaeDType && models.VaeShapes is not null
-            ? PlannedVaeDecode.PlanDecode(vaeDType, models.Vae, models.VaeShapes, chunk, h, w)
-            : null;
+        var decode = PlannedVaeDecode.PlanDecode(models.VaeDType, models.Vae, models.VaeShapes, chunk, h, w);
         return new RequestPlan(step, decode, chunk);
     }
 
     /// <summary>
-    /// Plans the request and refuses it when it does not fit in <paramref name="free"/> bytes, with
-    /// <see cref="ArenaOutOfMemoryException"/> saying what it needs and what would fit (<see cref="WhatFits"/>).
+    /// Plans the request and refuses it when it does not fit in <paramref name="free"/> bytes of <paramref name="where"/>
+    /// (a device, or host memory), with <see cref="ArenaOutOfMemoryException"/> saying what it needs and what would fit
+    /// (<see cref="WhatFits"/>).
     /// </summary>
     /// <exception cref="ArenaOutOfMemoryException">The request needs more than <paramref name="free"/> bytes.</exception>
-    public static RequestPlan PlanWithin(RequestModels models, long free, int batch, int frames, int height, int width, int textTokens, int decodeChunk)
+    public static RequestPlan PlanWithin(RequestModels models, long free, string where, int batch, int frames, int height, int width, int textTokens, int decodeChunk)
     {
         var plan = Plan(models, batch, frames, height, width, textTokens, decodeChunk);
         if (plan.Bytes > free)
         {
             var fits = WhatFits((f, h, w) => Plan(models, batch, f, h, w, textTokens, decodeChunk).Bytes, free, frames, height, width, models.Vae.ScaleFactor);
             throw new ArenaOutOfMemoryException(
-                $"A {width}x{height} video of {frames} frame{(frames == 1 ? "" : "s")} needs {ArenaPlan.FormatBytes(plan.Bytes)} of device memory for its activations "
-                + $"(UNet step {ArenaPlan.FormatBytes(plan.Step.Arena.Peak)}, VAE decode {ArenaPlan.FormatBytes(plan.Decode?.Peak ?? 0)}, "
-                + $"{ArenaPlan.FormatBytes(Reserve)} beside each for the libraries), but {ArenaPlan.FormatBytes(free)} is free. {fits}");
+                $"A {width}x{height} video of {frames} frame{(frames == 1 ? "" : "s")} needs {ArenaPlan.FormatBytes(plan.Bytes)} of memory for its activations "
+                + $"(UNet step {ArenaPlan.FormatBytes(plan.Step.Arena.Peak)}, VAE decode {ArenaPlan.FormatBytes(plan.Decode.Arena.Peak)}, "
+                + $"{ArenaPlan.FormatBytes(Reserve)} beside each for the libraries), but {ArenaPlan.FormatBytes(free)} is free in {where}. {fits}");
         }
 
         return plan;

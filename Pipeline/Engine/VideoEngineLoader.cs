@@ -1,6 +1,5 @@
 using CudaI2V.Kernels;
 using CudaI2V.Kernels.Cpu;
-using CudaI2V.Kernels.Cuda;
 using CudaI2V.Layers.Clip;
 using CudaI2V.Layers.UNet;
 using CudaI2V.Layers.Vae;
@@ -40,7 +39,7 @@ public enum VaePrecision
 /// <param name="Ops">The backend the UNet, VAE and image encoder run on (the fp32 CPU reference when null); the engine disposes it when it is disposable.</param>
 /// <param name="VaePrecision">
 /// The VAE's precision (<see cref="VaePrecision.Auto"/> by default). Where it differs from the backend's, the VAE runs on a
-/// second <see cref="CudaOps"/> in fp32 on the same CUDA context, which the engine owns and disposes before the first.
+/// peer backend in fp32 on the same device (<see cref="IOps.CreatePeer"/>), which the engine owns and disposes before the first.
 /// </param>
 public sealed record EngineLoadOptions(
     CacheRoot Cache, WeightVariant? Variant = null, Action<string>? Log = null, IOps? Ops = null, VaePrecision VaePrecision = VaePrecision.Auto);
@@ -72,7 +71,7 @@ public static class VideoEngineLoader
         }
 
         var ops = options.Ops ?? new CpuOps();
-        var preferred = WeightFiles.DefaultFor(gpu: ops is not CpuOps);
+        var preferred = WeightFiles.DefaultFor(ops.ActivationDType);
         var owned = new DisposableGroup();
         try
         {
@@ -82,7 +81,7 @@ public static class VideoEngineLoader
             }
 
             // Added after ops, so disposed before it: ops may own the CUDA context the VAE's backend runs on.
-            var vaeOps = CreateVaeBackend(ops, options.VaePrecision, model.Vae, options.Cache, options.Log);
+            var vaeOps = CreateVaeBackend(ops, options.VaePrecision, model.Vae, options.Log);
             if (!ReferenceEquals(vaeOps, ops) && vaeOps is IDisposable disposableVaeOps)
             {
                 owned.Add(disposableVaeOps);
@@ -95,7 +94,7 @@ public static class VideoEngineLoader
                 unet = I2VGenXLUNet.Load(ops, unetWeights, model.UNet);
             }
 
-            var vaePreferred = vaeOps.ActivationDType == DType.F32 ? WeightVariant.Fp32 : preferred;
+            var vaePreferred = WeightFiles.DefaultFor(vaeOps.ActivationDType);
             var vaeWeights = owned.Add(model.Get(ComponentKind.Vae).OpenWeights(options.Variant, vaePreferred));
             AutoencoderKL vae;
             using (WeightBlock(vaeOps, vaeWeights))
@@ -110,13 +109,13 @@ public static class VideoEngineLoader
                 imageEncoder = ClipVisionModelWithProjection.Load(ops, clipWeights, model.ImageEncoder);
             }
 
-            foreach (var backend in new[] { ops, vaeOps }.OfType<CudaOps>().Distinct().Where(b => b.WeightBlockOverflow > 0))
+            foreach (var backend in new[] { ops, vaeOps }.Distinct().Where(b => b.Memory.WeightBlockOverflow > 0))
             {
-                options.Log?.Invoke($"note: {ArenaPlan.FormatBytes(backend.WeightBlockOverflow)} of weights did not fit their planned block and were allocated apart (a sizing error worth reporting).");
+                options.Log?.Invoke($"note: {ArenaPlan.FormatBytes(backend.Memory.WeightBlockOverflow)} of weights did not fit their planned block and were allocated apart (a sizing error worth reporting).");
             }
 
             var prompts = owned.Add(PromptEncoder.Open(model, new PromptEncoderOptions(options.Cache, options.Variant, Log: options.Log)));
-            return new VideoEngine(ops, prompts, imageEncoder, vae, unet, model.FeatureExtractor, model.Scheduler, owned, unetWeights.Layout(), vaeWeights.Layout())
+            return new VideoEngine(ops, prompts, imageEncoder, vae, unet, model.FeatureExtractor, model.Scheduler, unetWeights.Layout(), vaeWeights.Layout(), owned)
             {
                 Log = options.Log,
             };
@@ -128,9 +127,8 @@ public static class VideoEngineLoader
         }
     }
 
-    /// <summary>On the GPU, one device allocation for a model's weights, sized from their shapes (null elsewhere).</summary>
-    private static IDisposable? WeightBlock(IOps ops, WeightSet weights) =>
-        ops is CudaOps cuda ? cuda.UploadWeightsInto(weights.Layout().Select(e => e.Shape)) : null;
+    /// <summary>One block of the backend's memory for a model's weights, sized from their shapes.</summary>
+    private static IDisposable WeightBlock(IOps ops, WeightSet weights) => ops.Memory.UploadWeightsInto(weights.Layout().Select(e => e.Shape));
 
     /// <summary>
     /// The dtype the VAE runs in: F32 for <see cref="VaePrecision.Fp32"/>; the backend's <paramref name="backend"/> for
@@ -147,12 +145,12 @@ public static class VideoEngineLoader
 
     /// <summary>
     /// The backend the VAE runs on: <paramref name="ops"/> itself when it already runs in the VAE's dtype
-    /// (<see cref="VaeDType"/>); on the GPU otherwise a new fp32 <see cref="CudaOps"/> on <paramref name="ops"/>'s context
-    /// (its own stream, workspace and cuBLAS handles; kernels cached under <paramref name="cache"/>), which the caller
-    /// owns and must dispose before <paramref name="ops"/>. Another backend that cannot run in fp32 keeps the VAE in its
-    /// own dtype with a note for <see cref="VaePrecision.Auto"/>, and is refused for <see cref="VaePrecision.Fp32"/>.
+    /// (<see cref="VaeDType"/>); otherwise a peer of it in that dtype on the same device (<see cref="IOps.CreatePeer"/>:
+    /// its own stream, workspace and library handles), which the caller owns and must dispose before <paramref name="ops"/>.
+    /// A backend that offers no other dtype keeps the VAE in its own with a note for <see cref="VaePrecision.Auto"/>, and
+    /// is refused for <see cref="VaePrecision.Fp32"/>.
     /// </summary>
-    public static IOps CreateVaeBackend(IOps ops, VaePrecision precision, VaeConfig config, CacheRoot? cache = null, Action<string>? log = null)
+    public static IOps CreateVaeBackend(IOps ops, VaePrecision precision, VaeConfig config, Action<string>? log = null)
     {
         ArgumentNullException.ThrowIfNull(ops);
         ArgumentNullException.ThrowIfNull(config);
@@ -163,7 +161,8 @@ public static class VideoEngineLoader
         }
 
         var why = precision == VaePrecision.Fp32 ? "asked for" : "the VAE config's force_upcast";
-        if (ops is not CudaOps cuda)
+        var peer = ops.CreatePeer(dtype);
+        if (peer is null)
         {
             if (precision == VaePrecision.Fp32)
             {
@@ -174,9 +173,8 @@ public static class VideoEngineLoader
             return ops;
         }
 
-        var vaeOps = new CudaOps(cuda.Context, new CudaOpsOptions(dtype, Cache: cache));
-        log?.Invoke($"VAE in {dtype} ({why}) on a second CUDA backend; the UNet and image encoder in {ops.ActivationDType}.");
-        return vaeOps;
+        log?.Invoke($"VAE in {dtype} ({why}) on a second {ops.Name} backend; the UNet and image encoder in {ops.ActivationDType}.");
+        return peer;
     }
 
     private sealed class DisposableGroup : IDisposable

@@ -21,7 +21,7 @@ public sealed class GpuUNetBlockTests(GpuBlockBackend gpu) : IClassFixture<GpuBl
     {
         var blocks = gpu.UNet;
         IReadOnlyList<ModuleOutput> outputs;
-        using (gpu.Ops.BeginScope())
+        using (gpu.Ops.Memory.BeginScope())
         {
             outputs = blocks.Run(module);
         }
@@ -45,7 +45,7 @@ public sealed class GpuVaeBlockTests(GpuBlockBackend gpu) : IClassFixture<GpuBlo
     {
         var blocks = gpu.Vae;
         ModuleOutput output;
-        using (gpu.Ops.BeginScope())
+        using (gpu.Ops.Memory.BeginScope())
         {
             output = blocks.Run(module);
         }

@@ -101,8 +101,8 @@ public sealed class ModelDirectoryTests
     {
         var folder = UnetFolderWith(fp32: true, fp16: true);
         var component = ModelDirectory.Open(folder).Get(ComponentKind.Unet);
-        Assert.Equal(WeightVariant.Fp32, component.ResolveWeights(null, WeightFiles.DefaultFor(gpu: false)).Variant);
-        Assert.Equal(WeightVariant.Fp16, component.ResolveWeights(null, WeightFiles.DefaultFor(gpu: true)).Variant);
+        Assert.Equal(WeightVariant.Fp32, component.ResolveWeights(null, WeightFiles.DefaultFor(DType.F32)).Variant);
+        Assert.Equal(WeightVariant.Fp16, component.ResolveWeights(null, WeightFiles.DefaultFor(DType.F16)).Variant);
         Assert.Equal(WeightVariant.Fp32, component.ResolveWeights(WeightVariant.Fp32, WeightVariant.Fp16).Variant);
         Assert.EndsWith("diffusion_pytorch_model.fp16.safetensors", component.ResolveWeights(WeightVariant.Fp16, WeightVariant.Fp32).Files[0], StringComparison.Ordinal);
         using var weights = component.OpenWeights(WeightVariant.Fp16, WeightVariant.Fp32);

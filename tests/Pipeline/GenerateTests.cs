@@ -47,7 +47,6 @@ public sealed class GenerateTests
         var folder = Path.Combine(_dir, "frames") + Path.DirectorySeparatorChar;
         (code, _, error) = Run(["generate", "--demo", "--out", folder, "--cache-dir", Cache, "--seed", "7", "--frames", "3", "--device", "cpu", "--no-cuda-graphs"]);
         Assert.True(code == ExitCodes.Success, error);
-        Assert.Contains("--no-cuda-graphs has no effect on the CPU backend", error, StringComparison.Ordinal);
         var files = Directory.GetFiles(folder).Select(f => Path.GetFileName(f)!).Order().ToArray();
         Assert.Equal(["frame_0000.png", "frame_0001.png", "frame_0002.png"], files);
         using var frame = Image.Load<Rgb24>(Path.Combine(folder, "frame_0002.png"));

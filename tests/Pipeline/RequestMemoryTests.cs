@@ -67,12 +67,12 @@ public sealed class RequestMemoryTests(ITestOutputHelper output)
         var plan = RequestMemory.Plan(models, batch: 2, frames: 16, height: 704, width: 1280, textTokens: 77, decodeChunk: 1);
         output.WriteLine($"704x1280x16: {plan.Describe()}");
         Assert.InRange(plan.Bytes, 4L << 30, 12L << 30);
-        Assert.Equal(plan.Bytes, RequestMemory.PlanWithin(models, plan.Bytes, 2, 16, 704, 1280, 77, 1).Bytes); // exactly enough fits
+        Assert.Equal(plan.Bytes, RequestMemory.PlanWithin(models, plan.Bytes, "a test device", 2, 16, 704, 1280, 77, 1).Bytes); // exactly enough fits
 
-        var e = Assert.Throws<ArenaOutOfMemoryException>(() => RequestMemory.PlanWithin(models, 4L << 30, 2, 16, 704, 1280, 77, 1));
+        var e = Assert.Throws<ArenaOutOfMemoryException>(() => RequestMemory.PlanWithin(models, 4L << 30, "a test device", 2, 16, 704, 1280, 77, 1));
         output.WriteLine(e.Message);
         Assert.StartsWith("A 1280x704 video of 16 frames needs ", e.Message, StringComparison.Ordinal);
-        Assert.Contains("but 4.00 GiB is free. What would fit in the 4.00 GiB free: up to ", e.Message, StringComparison.Ordinal);
+        Assert.Contains("but 4.00 GiB is free in a test device. What would fit in the 4.00 GiB free: up to ", e.Message, StringComparison.Ordinal);
         Assert.Contains(" frames at 1280x704, or ", e.Message, StringComparison.Ordinal);
     }
 }

@@ -1,4 +1,5 @@
 using CudaI2V.Kernels;
+using CudaI2V.Kernels.Memory;
 using CudaI2V.Loader;
 using CudaI2V.Runtime.Tensors;
 
@@ -32,6 +33,12 @@ public sealed class BindingOnlyOps : IOps
     public string Name => "binding-only";
 
     public DType ActivationDType => DType.F16;
+
+    public IBackendMemory Memory => throw Refused();
+
+    public void CountNonFinite(Tensor x, Tensor counter) => throw Refused();
+
+    public void CopyInto(Tensor source, Tensor destination) => throw Refused();
 
     public Tensor FromHost(Tensor host, DType? dtype = null) => host;
 

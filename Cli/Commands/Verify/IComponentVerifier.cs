@@ -16,7 +16,7 @@ namespace CudaI2V.Cli.Commands.Verify;
 internal sealed record VerifyRun(ModelDirectory Model, WeightVariant? Variant, IoFile Io, IOps Ops, VerifyReport Report, CliContext Context, CacheRoot Cache, ParsedArgs Args)
 {
     /// <summary>The weight files to prefer where both exist and --variant is not given: fp16 on the GPU, fp32 on the CPU.</summary>
-    public WeightVariant PreferredVariant => WeightFiles.DefaultFor(gpu: Ops is not Kernels.Cpu.CpuOps);
+    public WeightVariant PreferredVariant => WeightFiles.DefaultFor(Ops.ActivationDType);
 }
 
 /// <summary>One component <c>cudai2v verify</c> can check: reads its inputs from the io file, runs, compares.</summary>

@@ -1,0 +1,239 @@
+using System.Diagnostics;
+using CudaI2V.Kernels;
+using CudaI2V.Layers.Vae;
+using CudaI2V.Pipeline.Imaging;
+using CudaI2V.Pipeline.Noise;
+using CudaI2V.Pipeline.Output;
+using CudaI2V.Pipeline.Scheduling;
+using CudaI2V.Runtime.Memory;
+using CudaI2V.Runtime.Tensors;
+
+namespace CudaI2V.Pipeline.Engine;
+
+/// <summary>
+/// One generation on a <see cref="VideoEngine"/>, stage by stage: <see cref="EncodePrompt"/>, <see cref="PlanMemory"/>,
+/// <see cref="EncodeImage"/>, <see cref="Denoise"/> and <see cref="Decode"/>. The same code runs on every backend: the
+/// request's UNet step and VAE decode are planned forwards on arenas taken from the backend's memory.
+/// </summary>
+internal sealed class GenerationRequest
+{
+    private readonly VideoEngine _engine;
+    private readonly RgbImage _image;
+    private readonly GenerationOptions _options;
+    private readonly IGenerationObserver? _observer;
+    private readonly StageClock _clock;
+    private readonly CancellationToken _cancellation;
+    private readonly SeededRandom _generator;
+    private readonly ulong _seed;
+    private readonly int _batch;
+    private readonly int _latentH;
+    private readonly int _latentW;
+
+    public GenerationRequest(
+        VideoEngine engine, RgbImage image, GenerationOptions options, IProgress<GenerationProgress>? progress, IGenerationObserver? observer, CancellationToken cancellation)
+    {
+        _engine = engine;
+        _image = image;
+        _options = options;
+        _observer = observer;
+        _cancellation = cancellation;
+        _clock = new StageClock(progress, cancellation);
+        _seed = options.Seed ?? (ulong)Random.Shared.NextInt64();
+        _generator = new SeededRandom(_seed);
+        _batch = options.UsesGuidance ? 2 : 1;
+        _latentH = options.Height / engine.VaeScaleFactor;
+        _latentW = options.Width / engine.VaeScaleFactor;
+    }
+
+    private IOps Ops => _engine.Ops;
+
+    private AutoencoderKL Vae => _engine.Vae;
+
+    private int Frames => _options.Frames;
+
+    private int LatentChannels => Vae.Config.LatentChannels;
+
+    /// <summary>Runs every stage and returns the video.</summary>
+    public GenerationResult Run()
+    {
+        var promptEmbeds = EncodePrompt();
+        var memory = PlanMemory(promptEmbeds.Shape[1]);
+        var (imageEmbeddings, imageLatents) = EncodeImage();
+        var latents = Denoise(memory, promptEmbeds, imageEmbeddings, imageLatents);
+        var video = Decode(memory, latents);
+        return new GenerationResult(VideoFrames.ToImages(video), video, _seed, _clock.Times);
+    }
+
+    /// <summary>1. Prompt embeddings: [negative ; positive] with guidance, (B2, tokens, D).</summary>
+    private Tensor EncodePrompt()
+    {
+        _clock.Enter(GenerationStage.EncodingPrompt, 1);
+        var positive = _engine.Prompts.Encode(_options.Prompt);
+        var embeds = _options.UsesGuidance ? HostTensorMath.ConcatFirstAxis([_engine.Prompts.Encode(_options.NegativePrompt ?? ""), positive]) : positive;
+        _observer?.Tensor("prompt_embeds", embeds);
+        _clock.Leave(reportDone: true);
+        return embeds;
+    }
+
+    /// <summary>
+    /// Plans the UNet step and the VAE decode (shapes only) and refuses the request when the memory available cannot
+    /// hold both, saying what would fit: before the image encoders or any step run.
+    /// </summary>
+    private RequestPlan PlanMemory(int textTokens)
+    {
+        var models = new RequestModels(Ops.ActivationDType, _engine.UNet.Config, _engine.UNetShapes, Vae.Ops.ActivationDType, Vae.Config, _engine.VaeShapes);
+        var memory = Ops.Memory;
+        var available = memory.AvailableBytes;
+        var plan = RequestMemory.PlanWithin(models, available, memory.Description, _batch, Frames, _options.Height, _options.Width, textTokens, _options.DecodeChunk);
+        _engine.Log?.Invoke($"memory for this request: {plan.Describe()}; {ArenaPlan.FormatBytes(available)} available in {memory.Description}");
+        return plan;
+    }
+
+    /// <summary>2. The image: the CLIP embedding ([zeros ; embeds], (B2, 1, D)) and the image latents of every frame (B2*F, h, w, L).</summary>
+    private (Tensor Embeddings, Tensor Latents) EncodeImage()
+    {
+        _clock.Enter(GenerationStage.EncodingImage, 2);
+        var clipPixels = ImagePreprocessor.ClipPixels(_image, _options.Width, _engine.Features);
+        _observer?.Tensor("clip.pixels", clipPixels);
+        Tensor imageEmbeds;                                                                                          // (1, D)
+        using (Ops.Memory.BeginScope())
+        {
+            imageEmbeds = Ops.ToHost(_engine.ImageEncoder.Forward(Ops.NchwToNhwc(Ops.FromHost(clipPixels))).ImageEmbeds);
+        }
+
+        _observer?.Tensor("image_embeds", imageEmbeds);
+        var embedDim = imageEmbeds.Shape[1];
+        var embeddings = imageEmbeds.Reshape(1, 1, embedDim);
+        if (_options.UsesGuidance)
+        {
+            embeddings = HostTensorMath.ConcatFirstAxis([Tensor.Zeros(DType.F32, new TensorShape(1, 1, embedDim)), embeddings]);
+        }
+
+        _observer?.Tensor("image_embeddings", embeddings);
+        _cancellation.ThrowIfCancellationRequested();
+
+        var vaePixels = ImagePreprocessor.VaePixels(_image, _options.Width, _options.Height);
+        _observer?.Tensor("vae.pixels", vaePixels);
+        var vaeOps = Vae.Ops;
+        Tensor moments;                                                                                              // (1, h, w, 2L)
+        using (vaeOps.Memory.BeginScope())
+        {
+            moments = vaeOps.ToHost(Vae.Encode(vaeOps.NchwToNhwc(vaeOps.FromHost(vaePixels))));
+        }
+
+        _observer?.Tensor("vae.moments", moments.Permute(0, 3, 1, 2).Contiguous());
+        var distribution = LatentDistribution.FromMoments(moments);
+        var latent = _options.VaeEncode == VaeEncodeMode.Mean
+            ? distribution.Mean
+            : distribution.Sample(_generator.StandardNormal(distribution.Mean.Shape).AsSpan<float>());
+        var latents = Latents.FramePositions(latent.Scaled((float)Vae.Config.ScalingFactor), Frames, _batch);      // (B2*F, h, w, L)
+        _observer?.Tensor("image_latents", Latents.ToNcfhw(latents, Frames));
+        _clock.Leave(reportDone: true);
+        return (embeddings, latents);
+    }
+
+    /// <summary>
+    /// 3. The denoising loop. The scheduler's latents stay F32 on the backend and are updated there, fused with the
+    /// guidance (<see cref="IOps.DdimStep"/>), which also writes the next UNet input; nothing returns to the host per step
+    /// but the non-finite counts, read one step late. The conditioning and every step's embedding are computed first.
+    /// Returns the final latents (F, h, w, L) as an F32 backend tensor.
+    /// </summary>
+    private Tensor Denoise(RequestPlan memory, Tensor promptEmbeds, Tensor imageEmbeddings, Tensor imageLatents)
+    {
+        _clock.Enter(GenerationStage.Denoising, _options.Steps);
+        var unet = _engine.UNet;
+        var scheduler = new DDIMScheduler(_engine.Scheduler);
+        scheduler.SetTimesteps(_options.Steps);
+        var fps = Enumerable.Repeat((float)_options.Fps, _batch).ToArray();
+        var conditioning = unet.Condition(Ops.FromHost(imageLatents), Ops.FromHost(imageEmbeddings), Ops.FromHost(promptEmbeds), fps, Frames);
+        var stepEmbeddings = scheduler.Timesteps.Select(t => unet.StepEmbedding(t, conditioning)).ToList();
+
+        using var step = PlannedUNetStep.Create(Ops, memory.Step, _engine.UseGraphs);
+        if (step.UsesGraph)
+        {
+            _engine.Log?.Invoke("the UNet step is replayed as a graph from its second call");
+        }
+
+        var initial = Latents.Initial(_options.InitialNoise, _generator, Frames, _latentH, _latentW, LatentChannels);  // (F, h, w, L)
+        _observer?.Tensor("latents.initial", Latents.ToNcfhw(initial, Frames));
+        var latents = Ops.FromHost(initial, DType.F32);
+        var input = Ops.FromHost(_options.UsesGuidance ? HostTensorMath.ConcatFirstAxis([initial, initial]) : initial); // (B2*F, h, w, L)
+        var watch = new NonFiniteWatch(Ops, [.. scheduler.Timesteps.Select(t => (float)t)], "the UNet's output", "the latents after the DDIM update");
+        for (var i = 0; i < scheduler.Timesteps.Count; i++)
+        {
+            _cancellation.ThrowIfCancellationRequested();
+            var t = scheduler.Timesteps[i];
+            using (Ops.Memory.BeginScope())
+            {
+                var output = step.Forward(unet, input, stepEmbeddings[i], conditioning);
+                _observer?.UNetStep(i, t, Latents.ToNcfhw(Ops.ToHost(input), Frames), Latents.ToNcfhw(Ops.ToHost(output), Frames));
+                watch.Count(i, 0, output);
+                var noise = _options.Eta > 0 ? Ops.FromHost(Latents.VarianceNoise(_generator, Frames, _latentH, _latentW, LatentChannels), DType.F32) : null;
+                Ops.DdimStep(output, latents, scheduler.StepSettings(t, _options.Eta, _options.UsesGuidance ? (float)_options.Guidance : null), noise, input);
+                watch.Count(i, 1, latents);
+                watch.EndStep(i);
+            }
+
+            _clock.Report(i + 1);
+        }
+
+        watch.Finish();
+        _clock.Leave(reportDone: false);
+        return latents;
+    }
+
+    /// <summary>4. Decodes frames in chunks: latents * float32(1 / scaling_factor), then [-1, 1] to [0, 1]: (F, H, W, 3).</summary>
+    private Tensor Decode(RequestPlan memory, Tensor latents)
+    {
+        _clock.Enter(GenerationStage.Decoding, Frames);
+        var unscaled = Ops.ToHost(latents).Scaled((float)(1.0 / Vae.Config.ScalingFactor));
+        var decoded = new List<Tensor>();
+        using (var decoder = PlannedVaeDecode.Create(Vae.Ops, Vae.Config, memory.Decode, memory.DecodeChunk, _latentH, _latentW))
+        {
+            for (var start = 0; start < Frames; start += memory.DecodeChunk)
+            {
+                _cancellation.ThrowIfCancellationRequested();
+                var count = Math.Min(memory.DecodeChunk, Frames - start);
+                decoded.Add(decoder.Decode(Vae, unscaled.Slice(0, start, count)));
+                _clock.Report(start + count);
+            }
+        }
+
+        var video = VideoFrames.Denormalize(decoded.Count == 1 ? decoded[0] : HostTensorMath.ConcatFirstAxis(decoded));
+        _observer?.Tensor("video", video.Reshape(1, Frames, _options.Height, _options.Width, 3));
+        _clock.Leave(reportDone: false);
+        return video;
+    }
+
+    /// <summary>Stage times and progress: each stage reports 0 of its total when it begins, and its steps as they finish.</summary>
+    private sealed class StageClock(IProgress<GenerationProgress>? progress, CancellationToken cancellation)
+    {
+        private readonly Stopwatch _total = Stopwatch.StartNew();
+        private readonly Stopwatch _stage = new();
+        private readonly Dictionary<GenerationStage, TimeSpan> _times = [];
+        private GenerationStage _current;
+        private int _steps;
+
+        public IReadOnlyDictionary<GenerationStage, TimeSpan> Times => _times;
+
+        public void Enter(GenerationStage stage, int steps)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            _current = stage;
+            _steps = steps;
+            _stage.Restart();
+            Report(0);
+        }
+
+        public void Report(int step) => progress?.Report(new GenerationProgress(_current, step, _steps, _total.Elapsed));
+
+        public void Leave(bool reportDone)
+        {
+            _times[_current] = _stage.Elapsed;
+            if (reportDone)
+            {
+                Report(_steps);
+            }
+        }
+    }
+}
