@@ -5,7 +5,7 @@ using CudaI2V.Runtime.Tensors;
 namespace CudaI2V.Loader;
 
 /// <summary>
-/// The generator behind every test weight and input of the reference fixtures (shared/fixtures/README.md):
+/// The generator behind every test weight and input of the reference fixtures (tests/fixtures/README.md):
 /// each value is a function of the tensor's name and the element's row-major index, computed with integer
 /// arithmetic and float32 operations only, so any machine reproduces it bit for bit.
 /// <code>

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The one prepared script for a GPU lease (see ../shared/device/README.md).
+# The one prepared script for a lent GPU machine (docs/gpu-runs.md says how it runs and what the runs found).
 #
 #   scripts/device-check.sh pack            here: Release build, then .device/ with the .NET runtime and the
 #                                           test + CLI build as one xz archive (Linux x64 natives only, the
@@ -25,12 +25,26 @@ GPU_TRAIT="Category=GPU"
 # for example "CudaI2V.Tests.Gpu.GpuFlashAttentionTests" until its first device run (2026-11-26). None now.
 ISOLATED_CLASSES=""
 
+# Packs this machine's .NET runtime (the host and Microsoft.NETCore.App) into $1 as
+# dotnet-runtime-<version>-linux-x64.tar.xz, for the GPU machine, which has no .NET; an archive of the same version
+# already there is kept.
+pack_runtime() {
+  local dir=$1 root version archive
+  root=$(dirname "$(readlink -f "$(command -v dotnet)")")
+  version=$(ls "$root/shared/Microsoft.NETCore.App" | sort -V | tail -1)
+  archive="$dir/dotnet-runtime-$version-linux-x64.tar.xz"
+  if [ ! -s "$archive" ]; then
+    tar -C "$root" -cf - dotnet host "shared/Microsoft.NETCore.App/$version" | xz -6 -T0 > "$archive.tmp"
+    mv "$archive.tmp" "$archive"
+  fi
+}
+
 pack() {
   set -e
   dotnet build CudaI2V.sln -c Release -nologo -v quiet
   rm -rf "$DEVICE_DIR"/app "$DEVICE_DIR"/out "$DEVICE_DIR"/app.tar.xz
   mkdir -p "$DEVICE_DIR"
-  bash ../shared/device/pack-runtime.sh "$DEVICE_DIR" >/dev/null
+  pack_runtime "$DEVICE_DIR"
   # The test build holds the CLI too (cudai2v.dll and its runtimeconfig). Leave out what the GPU never needs:
   # ONNX Runtime's natives for other platforms, XML docs and satellite folders.
   (cd tests/bin/Release/net10.0 && tar --exclude='./runtimes/[!l]*' --exclude='./runtimes/linux-[!x]*' \

@@ -7,8 +7,10 @@ namespace CudaI2V.Cli.Demo;
 /// <summary>
 /// <c>cudai2v generate --demo</c>'s model: a small pipeline in the release's folder layout (model_index.json,
 /// unet, vae, text_encoder, image_encoder, tokenizer, feature_extractor, scheduler) whose configs, tokenizer and
-/// weight manifests ship inside the tool. Its weights are made by <see cref="FixtureWeights"/> from the manifests,
-/// so no download is needed, and they are random: the video shows nothing meaningful.
+/// weight manifests ship inside the tool. They are the tests' tiny pipeline (tests/fixtures/pipeline-tiny/, embedded
+/// at build time by the CLI's project file), so the demo runs the model the pipeline fixtures hold to diffusers. Its
+/// weights are made by <see cref="FixtureWeights"/> from the manifests, so no download is needed, and they are random:
+/// the video shows nothing meaningful.
 /// </summary>
 internal static class DemoModel
 {

@@ -10,7 +10,7 @@ public enum ConvWeightLayout
 
     /// <summary>
     /// [Cout, kh, kw, Cin] (temporal: [Cout, kt, Cin]), converted once at load (<see cref="ConvWeights"/>): each tap's
-    /// input channels are contiguous like a channels-last pixel, the layout the architecture plans for every conv kernel.
+    /// input channels are contiguous like a channels-last pixel, the layout docs/architecture.md gives every conv kernel.
     /// </summary>
     Packed,
 }

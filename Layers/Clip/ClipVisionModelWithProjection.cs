@@ -58,7 +58,7 @@ public sealed class ClipVisionTransformer
 /// <summary>
 /// transformers' <c>CLIPVisionModelWithProjection</c>, the I2VGen-XL image encoder, built from its config against
 /// <see cref="IOps"/> with every weight bound by its transformers key (<c>vision_model.*</c> and
-/// <c>visual_projection.weight</c> [projection_dim, C], no bias). See shared/docs/i2vgenxl-spec.md 4.5 and 7.4.
+/// <c>visual_projection.weight</c> [projection_dim, C], no bias). See docs/i2vgenxl-spec.md sections 4.5 and 7.4.
 /// </summary>
 public sealed class ClipVisionModelWithProjection
 {

@@ -24,7 +24,7 @@ public sealed record UNetConditioning(Tensor Context, Tensor ImageStream, Tensor
 /// <summary>
 /// diffusers' <c>I2VGenXLUNet</c>, built from its config against <see cref="IOps"/>, weights bound by their
 /// exact keys (every key of the file must be used). Activations are channels-last with frames folded into
-/// the batch: (B*F, H, W, C). See shared/docs/i2vgenxl-spec.md section 3 for the exact op order.
+/// the batch: (B*F, H, W, C). See docs/i2vgenxl-spec.md section 3 for the exact op order.
 /// </summary>
 public sealed class I2VGenXLUNet
 {

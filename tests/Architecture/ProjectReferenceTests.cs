@@ -3,7 +3,7 @@ using CudaI2V.Tests.Support;
 
 namespace CudaI2V.Tests.Architecture;
 
-/// <summary>Enforces the table of allowed project references in shared/docs/architecture.md.</summary>
+/// <summary>Enforces the table of allowed project references in docs/architecture.md.</summary>
 public sealed class ProjectReferenceTests
 {
     private static readonly Dictionary<string, string[]> Allowed = new()
@@ -38,7 +38,7 @@ public sealed class ProjectReferenceTests
     {
         var references = ReferencesOf(project);
         var forbidden = references.Except(Allowed[project]).ToList();
-        Assert.True(forbidden.Count == 0, $"{project} references {string.Join(", ", forbidden)}, which architecture.md does not allow.");
+        Assert.True(forbidden.Count == 0, $"{project} references {string.Join(", ", forbidden)}, which docs/architecture.md does not allow.");
     }
 
     [Fact]

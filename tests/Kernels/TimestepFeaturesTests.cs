@@ -4,7 +4,7 @@ using CudaI2V.Tests.Support;
 
 namespace CudaI2V.Tests.Kernels;
 
-/// <summary>CpuOps.TimestepFeatures against spec 3.2.1 (diffusers' get_timestep_embedding in float32).</summary>
+/// <summary>CpuOps.TimestepFeatures against docs/i2vgenxl-spec.md section 3.2.1 (diffusers' get_timestep_embedding in float32).</summary>
 public sealed class TimestepFeaturesTests
 {
     private readonly CpuOps _ops = new();

@@ -9,7 +9,7 @@ namespace CudaI2V.Tests.Layers;
 /// <summary>The release's CLIP vision encoder (ali-vilab/i2vgen-xl image_encoder) binds every key of its fp16 file by name and shape.</summary>
 public sealed class ClipVisionReleaseLayoutTests
 {
-    /// <summary>image_encoder/config.json of the release (shared/docs/i2vgenxl-spec.md 1.5).</summary>
+    /// <summary>image_encoder/config.json of the release (docs/i2vgenxl-spec.md section 1.5).</summary>
     public const string ReleaseConfig = """
         {
           "architectures": ["CLIPVisionModelWithProjection"],

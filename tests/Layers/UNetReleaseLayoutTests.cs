@@ -8,7 +8,7 @@ namespace CudaI2V.Tests.Layers;
 /// <summary>The release's UNet (ali-vilab/i2vgen-xl) binds every key of its fp16 file by name and shape.</summary>
 public sealed class UNetReleaseLayoutTests
 {
-    /// <summary>unet/config.json of the release (shared/docs/i2vgenxl-spec.md 1.2).</summary>
+    /// <summary>unet/config.json of the release (docs/i2vgenxl-spec.md section 1.2).</summary>
     public const string ReleaseConfig = """
         {
           "_class_name": "I2VGenXLUNet",

@@ -18,7 +18,7 @@ public sealed class VaeTests : IClassFixture<VaeTests.Model>
 {
     private const double Tolerance = 1e-4;
 
-    /// <summary>The release VAE's config.json (shared/docs/i2vgenxl-spec.md section 1).</summary>
+    /// <summary>The release VAE's config.json (docs/i2vgenxl-spec.md section 1.3).</summary>
     public const string ReleaseConfig = """
         {"_class_name": "AutoencoderKL", "act_fn": "silu", "block_out_channels": [128, 256, 512, 512],
          "down_block_types": ["DownEncoderBlock2D", "DownEncoderBlock2D", "DownEncoderBlock2D", "DownEncoderBlock2D"],

@@ -11,7 +11,7 @@ namespace CudaI2V.Tests.Loader;
 /// <summary>The text encoder's ONNX graph: release binding from shapes alone, the files it writes, and the cache.</summary>
 public sealed class ClipTextOnnxModelTests
 {
-    /// <summary>text_encoder/config.json of the release (shared/docs/i2vgenxl-spec.md 1.4).</summary>
+    /// <summary>text_encoder/config.json of the release (docs/i2vgenxl-spec.md section 1.4).</summary>
     public const string ReleaseConfig = """
         {
           "architectures": ["CLIPTextModel"],

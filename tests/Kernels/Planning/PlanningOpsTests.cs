@@ -65,7 +65,7 @@ public sealed class PlanningOpsTests(ITestOutputHelper output)
         output.WriteLine(string.Join(", ", ops.FlopsByCategory.Select(p => $"{p.Key} {p.Value / 1e12:F2} TFLOP")) + $"; total {ops.Flops / 1e12:F2} TFLOP");
         if (latentHeight == 64)
         {
-            // shared/docs/anchors.md counts 41.87 TFLOP per UNet call at 512x512 (conv 18.8, linear 18.9, attention 4.2).
+            // docs/anchors.md counts 41.87 TFLOP per UNet call at 512x512 (conv 18.8, linear 18.9, attention 4.2).
             Assert.InRange(ops.Flops / 1e12, 41.87 * 0.97, 41.87 * 1.03);
         }
     }
