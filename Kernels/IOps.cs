@@ -225,7 +225,7 @@ public interface IOps
     Tensor AdaptiveAvgPool2d(Tensor x, int outHeight, int outWidth);
 
     /// <summary>
-    /// Sinusoidal timestep features (diffusers' <c>get_timestep_embedding</c>, spec 3.2.1), in float32:
+    /// Sinusoidal timestep features (diffusers' <c>get_timestep_embedding</c>, docs/i2vgenxl-spec.md section 3.2.1), in float32:
     /// with half = features / 2, <c>freq_i = exp(float(-ln maxPeriod) * i / (half - downscaleFreqShift))</c> and
     /// <c>arg_i = t * freq_i</c>, the row is [sin(arg) ; cos(arg)], or [cos(arg) ; sin(arg)] when
     /// <paramref name="flipSinToCos"/>; an odd feature count gets one trailing zero.
