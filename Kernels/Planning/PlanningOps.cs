@@ -312,4 +312,25 @@ public sealed class PlanningOps(DType activationDType = DType.F16) : IOps
         _step++;
         return 0;
     }
+
+    /// <inheritdoc/>
+    public void SamplerPredict(Tensor modelOutput, Tensor latents, Tensor prediction, SamplerPrediction settings)
+    {
+        OpShapes.SamplerPredict(modelOutput, latents, prediction, settings, ActivationDType);
+        Read(modelOutput, latents, prediction);
+        _step++;
+    }
+
+    /// <inheritdoc/>
+    public void SamplerCombine(Tensor latents, IReadOnlyList<Tensor> history, SamplerCombination combination, Tensor? lastSample = null, Tensor? nextInput = null)
+    {
+        OpShapes.SamplerCombine(latents, history, combination, lastSample, nextInput, ActivationDType);
+        Read(latents, lastSample, nextInput);
+        foreach (var h in history)
+        {
+            Read(h);
+        }
+
+        _step++;
+    }
 }
