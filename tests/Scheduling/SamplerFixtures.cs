@@ -83,41 +83,40 @@ public static partial class SamplerFixtures
     }
 
     /// <summary>
-    /// Runs a trajectory file on <paramref name="ops"/> (host F32 tensors, CpuOps) in order from its stepI.sample 0:
-    /// each step's model output is recomputed from our own UNet input as the fixture defines it
-    /// (0.5 * model_input + 0.25 * fixture_tensor("input.step{i}.noise"), the raw uniform values at scale 1), so the
-    /// loop is closed. Returns, per step,
-    /// our model input and new latents beside the recorded ones.
+    /// Runs a trajectory file on <paramref name="ops"/> (F32 activations: CpuOps, or CudaOps in fp32) in order from its
+    /// stepI.sample 0: each step's model output is recomputed on the host from our own UNet input as the fixture
+    /// defines it (0.5 * model_input + 0.25 * fixture_tensor("input.step{i}.noise"), the raw uniform values at scale 1),
+    /// so the loop is closed. Returns, per step, our model input and new latents beside the recorded ones.
     /// </summary>
     public static List<(string Name, Tensor Actual, Tensor Expected)> Run(Sampler sampler, IOps ops, string path)
     {
         using var io = SafetensorsFile.Open(path);
         var steps = int.Parse(io.Metadata["num_inference_steps"], CultureInfo.InvariantCulture);
         sampler.SetTimesteps(steps);
-        var latents = Read(io, "step0.sample");
-        var shape = latents.Shape;
-        var input = Tensor.Zeros(DType.F32, shape);
+        var first = Read(io, "step0.sample");
+        var shape = first.Shape;
+        var latents = ops.FromHost(first, DType.F32);
+        var input = ops.Empty(ops.ActivationDType, shape);
         var run = sampler.Start(ops, shape);
         run.WriteInput(latents, input);
         var results = new List<(string, Tensor, Tensor)>();
         for (var i = 0; i < steps; i++)
         {
-            results.Add(($"step{i}.model_input", Copy(input), Read(io, $"step{i}.model_input")));
+            var inputs = ops.ToHost(input).ToFloat32Array();
+            results.Add(($"step{i}.model_input", Tensor.FromSpan<float>(inputs, shape), Read(io, $"step{i}.model_input")));
             var noise = FixtureWeights.Input($"step{i}.noise", shape, 1f).ToFloat32Array();
-            var inputs = input.ToFloat32Array();
             var output = Tensor.FromSpan<float>(inputs.Select((x, k) => (0.5f * x) + (0.25f * noise[k])).ToArray(), shape);
-            run.Step(output, latents, guidance: null, input);
-            results.Add(($"step{i}.prev_sample", Copy(latents), Read(io, $"step{i}.prev_sample")));
+            run.Step(ops.FromHost(output), latents, guidance: null, input);
+            results.Add(($"step{i}.prev_sample", ops.ToHost(latents), Read(io, $"step{i}.prev_sample")));
         }
 
-        results.Add(("final_sample", Copy(latents), Read(io, "final_sample")));
+        results.Add(("final_sample", ops.ToHost(latents), Read(io, "final_sample")));
         return results;
     }
 
     /// <summary>A tensor of the file read into memory of its own (the file's tensors live only while it is open).</summary>
     public static Tensor Read(SafetensorsFile io, string name) => Tensor.FromSpan<float>(io.ReadFloat32(name), io.GetTensor(name).Shape);
 
-    private static Tensor Copy(Tensor t) => Tensor.FromSpan<float>(t.ToFloat32Array(), t.Shape);
 
     /// <summary>max |a - e| / max |e| over the tensor.</summary>
     public static double MaxRel(Tensor actual, Tensor expected)
