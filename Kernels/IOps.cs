@@ -308,4 +308,29 @@ public interface IOps
     /// the same dtype and shape: how fixed buffers, such as a recorded graph's inputs, receive new values.
     /// </summary>
     void CopyInto(Tensor source, Tensor destination);
+
+    /// <summary>
+    /// A multistep sampler's first stage (on the GPU the first kernel of <c>SamplerStep.cu</c>): classifier-free
+    /// guidance and the conversion of the model output into the solver's prediction, written to a history slot:
+    /// <c>prediction = a * x + b * m</c> with m = u + g * (c - u) when guided, in <see cref="SamplerUpdate.Predict"/>'s
+    /// float32 operations and order (equal bit for bit on every backend from the same model output).
+    /// </summary>
+    /// <param name="modelOutput">The UNet output in <see cref="ActivationDType"/>: the latents' shape, or with guidance twice as many items along axis 0, the unconditional half first.</param>
+    /// <param name="latents">x_t as an F32 backend tensor (read only).</param>
+    /// <param name="prediction">An F32 tensor of the latents' shape that receives the prediction (a history slot; apart from the other two).</param>
+    /// <param name="settings">The weights a and b (from the sampler's step) and the guidance scale.</param>
+    void SamplerPredict(Tensor modelOutput, Tensor latents, Tensor prediction, SamplerPrediction settings);
+
+    /// <summary>
+    /// A multistep sampler's second stage, which writes its arguments: the new F32 latents in place as a weighted sum
+    /// of the (optionally corrected) sample and up to three predictions of the history, UniPC's last sample, and the
+    /// next UNet input (<see cref="SamplerCombination"/>; <see cref="SamplerUpdate.Combine"/>'s operations and order).
+    /// A term whose weight is 0 is not read.
+    /// </summary>
+    /// <param name="latents">x as an F32 backend tensor, replaced by the new latents.</param>
+    /// <param name="history">F32 tensors of the latents' shape, newest first (history[0] is this step's prediction); at least as many as the combination weighs, at most 3.</param>
+    /// <param name="combination">The step's weights and the next input's scale.</param>
+    /// <param name="lastSample">An F32 tensor of the latents' shape: read by a corrector, then replaced by the base sample (UniPC's last_sample); or null (then the combination has no corrector).</param>
+    /// <param name="nextInput">Receives InputScale times the new latents in <see cref="ActivationDType"/>, repeated k &gt;= 1 times along axis 0 (k = 2 for a guided UNet input), or null.</param>
+    void SamplerCombine(Tensor latents, IReadOnlyList<Tensor> history, SamplerCombination combination, Tensor? lastSample = null, Tensor? nextInput = null);
 }

@@ -7,7 +7,7 @@ namespace CudaI2V.Kernels;
 /// refuse the same inputs with the same messages. Each method throws <see cref="ArgumentException"/> naming
 /// the op and showing the shapes involved, and returns the output shape.
 /// </summary>
-internal static class OpShapes
+internal static partial class OpShapes
 {
     public static TensorShape Conv2d(
         Tensor x, Tensor weight, Tensor? bias, int stride, Padding2D padding, Tensor? perImage, Tensor? residual)

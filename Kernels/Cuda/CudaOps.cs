@@ -425,6 +425,22 @@ public sealed class CudaOps : IOps, IDisposable
         CopyStridedKernel.Run(_kernels, _stream, source, destination);
     }
 
+    /// <inheritdoc/>
+    public void SamplerPredict(Tensor modelOutput, Tensor latents, Tensor prediction, SamplerPrediction settings)
+    {
+        using var region = Measure(nameof(SamplerPredict));
+        OpShapes.SamplerPredict(modelOutput, latents, prediction, settings, ActivationDType);
+        SamplerStepKernel.RunPredict(_kernels, _stream, modelOutput, latents, prediction, settings);
+    }
+
+    /// <inheritdoc/>
+    public void SamplerCombine(Tensor latents, IReadOnlyList<Tensor> history, SamplerCombination combination, Tensor? lastSample = null, Tensor? nextInput = null)
+    {
+        using var region = Measure(nameof(SamplerCombine));
+        OpShapes.SamplerCombine(latents, history, combination, lastSample, nextInput, ActivationDType);
+        SamplerStepKernel.RunCombine(_kernels, _stream, latents, history, combination, lastSample, nextInput);
+    }
+
     /// <summary>Frees everything (once; later calls do nothing).</summary>
     public void Dispose()
     {

@@ -325,7 +325,7 @@ public sealed class PlanningOps : IOps
     }
 
     /// <inheritdoc/>
-    public void CountNonFinite(Tensor x, Tensor counter)
+public void CountNonFinite(Tensor x, Tensor counter)
     {
         ArgumentNullException.ThrowIfNull(x);
         ArgumentNullException.ThrowIfNull(counter);
@@ -351,6 +351,27 @@ public sealed class PlanningOps : IOps
     internal void ReadForHost(Tensor x)
     {
         Read(x);
+        _step++;
+    }
+
+    /// <inheritdoc/>
+    public void SamplerPredict(Tensor modelOutput, Tensor latents, Tensor prediction, SamplerPrediction settings)
+    {
+        OpShapes.SamplerPredict(modelOutput, latents, prediction, settings, ActivationDType);
+        Read(modelOutput, latents, prediction);
+        _step++;
+    }
+
+    /// <inheritdoc/>
+    public void SamplerCombine(Tensor latents, IReadOnlyList<Tensor> history, SamplerCombination combination, Tensor? lastSample = null, Tensor? nextInput = null)
+    {
+        OpShapes.SamplerCombine(latents, history, combination, lastSample, nextInput, ActivationDType);
+        Read(latents, lastSample, nextInput);
+        foreach (var h in history)
+        {
+            Read(h);
+        }
+
         _step++;
     }
 }

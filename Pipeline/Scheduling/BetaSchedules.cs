@@ -9,19 +9,25 @@ namespace CudaI2V.Pipeline.Scheduling;
 internal static class BetaSchedules
 {
     /// <summary>The betas of <paramref name="config"/>: trained_betas when given, else the named schedule, then the optional zero-SNR rescale.</summary>
-    public static float[] Betas(SchedulerConfig config)
+    public static float[] Betas(SchedulerConfig config) =>
+        Betas(config.NumTrainTimesteps, config.BetaStart, config.BetaEnd, config.BetaSchedule, config.TrainedBetas, config.RescaleBetasZeroSnr);
+
+    /// <summary>
+    /// The <paramref name="n"/> betas: <paramref name="trained"/> when given (rounded to float32), else the named schedule,
+    /// then the optional zero-SNR rescale. Every diffusers scheduler CudaI2V runs builds its betas this way.
+    /// </summary>
+    public static float[] Betas(int n, double betaStart, double betaEnd, BetaSchedule schedule, IReadOnlyList<double>? trained, bool rescale)
     {
-        var n = config.NumTrainTimesteps;
-        var betas = config.TrainedBetas is { } trained
+        var betas = trained is not null
             ? trained.Select(b => (float)b).ToArray()
-            : config.BetaSchedule switch
+            : schedule switch
             {
-                BetaSchedule.Linear => TorchLinspace((float)config.BetaStart, (float)config.BetaEnd, n),
-                BetaSchedule.ScaledLinear => ScaledLinear(config.BetaStart, config.BetaEnd, n),
+                BetaSchedule.Linear => TorchLinspace((float)betaStart, (float)betaEnd, n),
+                BetaSchedule.ScaledLinear => ScaledLinear(betaStart, betaEnd, n),
                 BetaSchedule.SquaredCosCapV2 => SquaredCosCapV2(n),
-                _ => throw new ArgumentOutOfRangeException(nameof(config), config.BetaSchedule, "Unknown beta schedule."),
+                _ => throw new ArgumentOutOfRangeException(nameof(schedule), schedule, "Unknown beta schedule."),
             };
-        return config.RescaleBetasZeroSnr ? RescaleZeroTerminalSnr(betas) : betas;
+        return rescale ? RescaleZeroTerminalSnr(betas) : betas;
     }
 
     /// <summary>

@@ -99,4 +99,8 @@ public sealed class BindingOnlyOps : IOps
     public void DdimStep(Tensor modelOutput, Tensor latents, DdimStepSettings settings, Tensor? noise = null, Tensor? nextInput = null) => throw Refused();
 
     public long CountNonFinite(Tensor x) => throw Refused();
+
+    public void SamplerPredict(Tensor modelOutput, Tensor latents, Tensor prediction, SamplerPrediction settings) => throw Refused();
+
+    public void SamplerCombine(Tensor latents, IReadOnlyList<Tensor> history, SamplerCombination combination, Tensor? lastSample = null, Tensor? nextInput = null) => throw Refused();
 }

@@ -31,6 +31,9 @@ internal interface IComponentVerifier
     /// <summary>The largest absolute difference that passes when --tolerance is not given.</summary>
     double DefaultTolerance => 1e-4;
 
+    /// <summary>When set, the bar without --tolerance on every device: each tensor's max_rel (see <see cref="VerifyReport.Relative"/>).</summary>
+    double? DefaultMaxRel => null;
+
     /// <summary>Runs the check; adds every compared tensor to the run's report.</summary>
     void Run(VerifyRun run);
 }

@@ -1,26 +1,50 @@
 using System.Globalization;
 using CudaI2V.Loader;
+using CudaI2V.Loader.Configs;
 using CudaI2V.Pipeline.Scheduling;
 using CudaI2V.Runtime.Tensors;
 
 namespace CudaI2V.Cli.Commands.Verify;
 
 /// <summary>
-/// <c>verify scheduler</c>: DDIM steps recorded from diffusers. The io file's metadata gives num_inference_steps (and
-/// optionally eta, default 0); each group stepN.t, stepN.model_output, stepN.sample is stepped and compared with
-/// stepN.prev_sample. With eta &gt; 0 the group must also hold the noise diffusers drew, stepN.variance_noise.
+/// <c>verify scheduler</c>. A file holding a whole run (final_sample; the sampler fixtures' trajectories) is run by
+/// the sampler the folder's <c>_class_name</c> names (<see cref="SamplerTrajectory"/>). A file of separate DDIM steps
+/// (the scheduler fixtures' steps-30 files): the metadata gives num_inference_steps (and optionally eta, default 0);
+/// each group stepN.t, stepN.model_output, stepN.sample is stepped and compared with stepN.prev_sample. With eta &gt; 0
+/// the group must also hold the noise diffusers drew, stepN.variance_noise. The default bar is max_rel 1e-5 per tensor.
 /// </summary>
 internal sealed class SchedulerVerifier : IComponentVerifier
 {
     public string Name => "scheduler";
 
     public string Help =>
-        "reads metadata num_inference_steps (and eta, default 0) and, for every N with a tensor stepN.t,\n"
-        + "stepN.model_output and stepN.sample (one shape; with eta > 0 also stepN.variance_noise); compares\n"
-        + "stepN.prev_sample. --model is a pipeline folder or its scheduler folder.";
+        "a whole run (DDIM, DPM-Solver++, UniPC or Euler, as the folder's _class_name says): step0.sample, then\n"
+        + "per step I stepI.model_output (fed in order) and stepI.prev_sample (compared; stepI.model_input too when\n"
+        + "present), final_sample, timesteps, metadata num_inference_steps. Or separate DDIM steps: metadata\n"
+        + "num_inference_steps (and eta, default 0) and for every N stepN.t, stepN.model_output, stepN.sample (with\n"
+        + "eta > 0 also stepN.variance_noise); compares stepN.prev_sample. --model is a pipeline folder or its\n"
+        + "scheduler folder; the default bar is max_rel 1e-5 per tensor.";
+
+    public double? DefaultMaxRel => 1e-5;
 
     public void Run(VerifyRun run)
     {
+        var configPath = run.Model.Get(ComponentKind.Scheduler).ConfigPath;
+        if (SamplerTrajectory.Holds(run.Io))
+        {
+            SamplerTrajectory.Run(run, configPath);
+            return;
+        }
+
+        var declared = Samplers.Declared(configPath);
+        if (declared != SamplerKind.Ddim)
+        {
+            throw new ModelFileException(
+                $"{run.Io.Path} holds separate DDIM steps (stepN.t) but {configPath} names a {declared.ClassName()}; "
+                + "separate steps are checked for DDIM only (a multistep sampler needs the whole run, with final_sample).",
+                run.Io.Path);
+        }
+
         var io = run.Io;
         var scheduler = new DDIMScheduler(run.Model.Scheduler);
         var trainSteps = scheduler.NumTrainTimesteps;
