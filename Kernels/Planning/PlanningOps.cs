@@ -325,7 +325,7 @@ public sealed class PlanningOps : IOps
     }
 
     /// <inheritdoc/>
-public void CountNonFinite(Tensor x, Tensor counter)
+    public void CountNonFinite(Tensor x, Tensor counter)
     {
         ArgumentNullException.ThrowIfNull(x);
         ArgumentNullException.ThrowIfNull(counter);
