@@ -1,6 +1,7 @@
 using CudaI2V.Kernels;
 using CudaI2V.Kernels.Cpu;
-using CudaI2V.Kernels.Cuda;
+using CudaI2V.Kernels.Cuda.Backend;
+using CudaI2V.Kernels.Cuda.Ops;
 using CudaI2V.Native.Errors;
 using CudaI2V.Runtime.Caching;
 using CudaI2V.Runtime.Tensors;
@@ -17,9 +18,9 @@ public static class Backends
     /// The backend for <paramref name="device"/>: "cpu" the fp32 reference; "cuda" the GPU or an error saying why
     /// not (exit code 3); "auto" the GPU when one works, else the CPU with one line on stderr saying why. On the GPU,
     /// <paramref name="dtype"/> (fp16, bf16 or fp32) is the storage type and <paramref name="attention"/> the attention
-    /// implementation (<see cref="GemmOpSet.ForAttention"/>); the CPU always runs in fp32.
+    /// implementation (<see cref="MatrixOpSet.ForAttention"/>); the CPU always runs in fp32.
     /// </summary>
-    public static IOps Create(string device, CacheRoot cache, TextWriter messages, DType dtype = DType.F16, string attention = GemmOpSet.DefaultAttention)
+    public static IOps Create(string device, CacheRoot cache, TextWriter messages, DType dtype = DType.F16, string attention = MatrixOpSet.DefaultAttention)
     {
         ArgumentNullException.ThrowIfNull(messages);
         if (device == "cpu")
@@ -29,7 +30,7 @@ public static class Backends
 
         try
         {
-            return CudaOps.Open(0, new CudaOpsOptions(dtype, Cache: cache, GemmOps: GemmOpSet.ForAttention(attention)));
+            return CudaOps.Open(0, new CudaOpsOptions(dtype, Cache: cache, MatrixOps: MatrixOpSet.ForAttention(attention)));
         }
         catch (Exception e) when (e is CudaLibraryNotFoundException or CudaException or DllNotFoundException or ArgumentOutOfRangeException)
         {

@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text;
-using CudaI2V.Kernels.Cuda;
+using CudaI2V.Kernels.Cuda.Ops;
 using CudaI2V.Loader;
 using CudaI2V.Pipeline.Engine;
 using CudaI2V.Runtime.Tensors;
@@ -279,8 +279,8 @@ public sealed class ParsedArgs
             _ => DType.F16,
         };
 
-    /// <summary>The <c>--attention gemm|flash</c> option: the GPU's attention implementation (<see cref="GemmOpSet.ForAttention"/>).</summary>
-    public string GetAttention() => Choice("attention", GemmOpSet.DefaultAttention, [.. GemmOpSet.AttentionNames]);
+    /// <summary>The <c>--attention gemm|flash</c> option: the GPU's attention implementation (<see cref="MatrixOpSet.ForAttention"/>).</summary>
+    public string GetAttention() => Choice("attention", MatrixOpSet.DefaultAttention, [.. MatrixOpSet.AttentionNames]);
 
     /// <summary>One of the allowed words.</summary>
     public string Choice(string name, string fallback, params string[] allowed)

@@ -1,5 +1,6 @@
 using System.Globalization;
-using CudaI2V.Kernels.Cuda;
+using CudaI2V.Kernels.Cuda.Backend;
+using CudaI2V.Kernels.Cuda.Ops;
 using CudaI2V.Native.Errors;
 using CudaI2V.Runtime.Blas;
 using CudaI2V.Runtime.Caching;
@@ -26,7 +27,7 @@ internal static class BenchCommand
             new OptionSpec("width", "pixels", "unet: video width.", Default: "512"),
             new OptionSpec("frames", "n", "unet: frames (CFG batch 2).", Default: "16"),
             new OptionSpec("steps", "n", "unet: timed UNet steps; the median is reported.", Default: "5"),
-            new OptionSpec("attention", "gemm|flash", "unet: the attention timed in full (the other is timed too, as ms per step).", Default: GemmOpSet.DefaultAttention),
+            new OptionSpec("attention", "gemm|flash", "unet: the attention timed in full (the other is timed too, as ms per step).", Default: MatrixOpSet.DefaultAttention),
             new OptionSpec("vae-precision", "auto|model|fp32", "unet: the VAE decode's precision, as generate's (auto: fp32, the release VAE's force_upcast).", Default: "auto"),
             new OptionSpec("json", "file", "unet: also write the figures, card, driver, commit and settings as JSON."),
         ],
@@ -92,7 +93,7 @@ internal static class BenchCommand
         CudaOps ops;
         try
         {
-            ops = CudaOps.Open(0, new CudaOpsOptions(settings.DType, Cache: CacheRoot.FromEnvironment(), GemmOps: GemmOpSet.ForAttention(settings.Attention)));
+            ops = CudaOps.Open(0, new CudaOpsOptions(settings.DType, Cache: CacheRoot.FromEnvironment(), MatrixOps: MatrixOpSet.ForAttention(settings.Attention)));
         }
         catch (Exception e) when (IsNoGpu(e))
         {

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using CudaI2V.Cli.Demo;
-using CudaI2V.Kernels.Cuda;
+using CudaI2V.Kernels.Cuda.Ops;
 using CudaI2V.Loader;
 using CudaI2V.Pipeline.Engine;
 using CudaI2V.Pipeline.Imaging;
@@ -41,7 +41,7 @@ internal static class GenerateCommand
             new OptionSpec("variant", "fp32|fp16", "Which weight files to load where both exist.", Default: "fp32 on the CPU"),
             new OptionSpec("vae-precision", "auto|model|fp32", VaePrecisionHelp, Default: "auto"),
             new OptionSpec("cache-dir", "folder", "Where built models and caches are kept.", Default: "$CUDAI2V_CACHE_DIR or the user cache folder"),
-            new OptionSpec("attention", "gemm|flash", "The GPU's attention: batched GEMMs around a softmax kernel, or the fused FlashAttention.cu (fp16/bf16, head dimensions 64 and 80; other calls take the GEMM path).", Default: GemmOpSet.DefaultAttention),
+            new OptionSpec("attention", "gemm|flash", "The GPU's attention: batched GEMMs around a softmax kernel, or the fused FlashAttention.cu (fp16/bf16, head dimensions 64 and 80; other calls take the GEMM path).", Default: MatrixOpSet.DefaultAttention),
             new OptionSpec("dtype", "fp16|bf16|fp32", "The GPU's storage type (fp32 accumulation either way); bf16 has fp32's range, for runs that overflow in fp16; fp32 is the slow reference. The CPU runs in fp32.", Default: "fp16"),
             new OptionSpec("no-cuda-graphs", null, "On the GPU, launch the UNet step's kernels directly instead of replaying the step as a CUDA graph (the same video; graphs save a few ms per step)."),
             new OptionSpec("demo", null, "Write a small random-weight pipeline (no download) and make a short video from a built-in image."),

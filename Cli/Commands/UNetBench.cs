@@ -3,7 +3,8 @@ using System.Globalization;
 using System.Reflection;
 using System.Text.Json;
 using CudaI2V.Kernels;
-using CudaI2V.Kernels.Cuda;
+using CudaI2V.Kernels.Cuda.Backend;
+using CudaI2V.Kernels.Cuda.Ops;
 using CudaI2V.Layers.UNet;
 using CudaI2V.Layers.Vae;
 using CudaI2V.Loader;
@@ -106,18 +107,18 @@ internal static class UNetBench
             // The same step with each other attention implementation, on the same weights and arena (direct launches),
             // and how far its output is from the chosen one's (the weights are random, so this checks agreement at
             // release sizes, not quality).
-            var chosen = ops.GemmOps;
+            var chosen = ops.MatrixOps;
             var chosenOutput = ops.ToHost(Direct());
             var others = new Dictionary<string, double[]>();
-            foreach (var name in GemmOpSet.AttentionNames.Where(n => n != attention))
+            foreach (var name in MatrixOpSet.AttentionNames.Where(n => n != attention))
             {
-                ops.GemmOps = GemmOpSet.ForAttention(name);
+                ops.MatrixOps = MatrixOpSet.ForAttention(name);
                 var agreement = TensorComparison.Compare(ops.ToHost(Direct()), chosenOutput);
                 output.WriteLine($"step output with {name} attention against {attention}: {agreement}");
                 others[name] = Repeat(Direct);
             }
 
-            ops.GemmOps = chosen;
+            ops.MatrixOps = chosen;
             var median = times[times.Length / 2];
             var graphMedian = graphTimes[graphTimes.Length / 2];
             var tflops = stepPlan.Flops / (median / 1000.0) / 1e12;

@@ -1,6 +1,6 @@
 using System.Text;
 using CudaI2V.Cli.Commands.Verify;
-using CudaI2V.Kernels.Cuda;
+using CudaI2V.Kernels.Cuda.Ops;
 using CudaI2V.Loader;
 using CudaI2V.Runtime.Caching;
 using CudaI2V.Runtime.Tensors;
@@ -53,7 +53,7 @@ internal static class VerifyCommand
             new OptionSpec("device", "auto|cpu|cuda", "Where to run: the GPU when one works (auto), the fp32 CPU reference, or the GPU only.", Default: "auto"),
             new OptionSpec("tolerance", "abs", "Largest allowed absolute difference.", Default: "on the CPU 1e-4 (5e-4 for the pipeline's [0, 1] video); on the GPU (fp16) max_rel 2e-2 instead; scheduler: max_rel 1e-5 everywhere"),
             new OptionSpec("variant", "fp32|fp16", "Which weight files to load where both exist.", Default: "fp32 on the CPU"),
-            new OptionSpec("attention", "gemm|flash", "The GPU's attention: batched GEMMs around a softmax kernel, or the fused FlashAttention.cu (fp16/bf16, head dimensions 64 and 80; other calls take the GEMM path).", Default: GemmOpSet.DefaultAttention),
+            new OptionSpec("attention", "gemm|flash", "The GPU's attention: batched GEMMs around a softmax kernel, or the fused FlashAttention.cu (fp16/bf16, head dimensions 64 and 80; other calls take the GEMM path).", Default: MatrixOpSet.DefaultAttention),
             new OptionSpec("dtype", "fp16|bf16|fp32", "The GPU's storage type (the default bar in bf16 is max_rel 1.6e-1; fp32 is held to the CPU's bars). The CPU runs in fp32.", Default: "fp16"),
             new OptionSpec("image", "file", "pipeline only: the input image.", Default: "the file the io metadata names, beside the io file"),
             new OptionSpec("vae-precision", "auto|model|fp32", "pipeline only: " + GenerateCommand.VaePrecisionHelp, Default: "auto"),

@@ -1,5 +1,4 @@
 using System.Runtime.InteropServices;
-using CudaI2V.Runtime.Cuda;
 using CudaI2V.Runtime.Tensors;
 
 namespace CudaI2V.Kernels.Cuda;
@@ -72,7 +71,7 @@ public static class ActivationsKernel
         }
 
         var parameters = new ActivationsParams { Source = src, Destination = dst, Count = x.ElementCount };
-        return new KernelLaunch<ActivationsParams>($"activations_{name}_{ElementwiseGrid.Suffix(x.DType, nameof(x))}", ElementwiseGrid.For(x.ElementCount, maxBlocks), parameters);
+        return new KernelLaunch<ActivationsParams>(SourceFile, $"activations_{name}_{ElementwiseGrid.Suffix(x.DType, nameof(x))}", ElementwiseGrid.For(x.ElementCount, maxBlocks), parameters);
     }
 
     /// <summary>
@@ -93,26 +92,6 @@ public static class ActivationsKernel
         }
 
         var parameters = new ActivationsParams { Source = src, Destination = dst, Count = y.ElementCount, Width = outShape[^1] };
-        return new KernelLaunch<ActivationsParams>($"activations_geglu_{ElementwiseGrid.Suffix(x.DType, nameof(x))}", ElementwiseGrid.For(y.ElementCount, maxBlocks), parameters);
-    }
-
-    /// <summary>Enqueues <c>y = f(x)</c> on <paramref name="stream"/>.</summary>
-    public static void Run(CudaKernels kernels, CudaStream stream, Activation activation, Tensor x, Tensor y)
-    {
-        ArgumentNullException.ThrowIfNull(kernels);
-        if (Plan(activation, x, y) is { } launch)
-        {
-            kernels.Launch(SourceFile, launch, stream);
-        }
-    }
-
-    /// <summary>Enqueues <c>y = Geglu(x)</c> on <paramref name="stream"/>.</summary>
-    public static void RunGeglu(CudaKernels kernels, CudaStream stream, Tensor x, Tensor y)
-    {
-        ArgumentNullException.ThrowIfNull(kernels);
-        if (PlanGeglu(x, y) is { } launch)
-        {
-            kernels.Launch(SourceFile, launch, stream);
-        }
+        return new KernelLaunch<ActivationsParams>(SourceFile, $"activations_geglu_{ElementwiseGrid.Suffix(x.DType, nameof(x))}", ElementwiseGrid.For(y.ElementCount, maxBlocks), parameters);
     }
 }

@@ -1,5 +1,4 @@
 using System.Runtime.InteropServices;
-using CudaI2V.Runtime.Cuda;
 using CudaI2V.Runtime.Tensors;
 
 namespace CudaI2V.Kernels.Cuda;
@@ -60,7 +59,7 @@ public static class AddKernel
         };
         return a.ElementCount == 0
             ? null
-            : new KernelLaunch<AddParams>($"add_{ElementwiseGrid.Suffix(a.DType, nameof(a))}", ElementwiseGrid.For(a.ElementCount, maxBlocks), parameters);
+            : new KernelLaunch<AddParams>(SourceFile, $"add_{ElementwiseGrid.Suffix(a.DType, nameof(a))}", ElementwiseGrid.For(a.ElementCount, maxBlocks), parameters);
     }
 
     /// <summary>The launch of <c>output[n, ..., c] = x[n, ..., c] + scale * rows[n, c]</c>, or null when x has no element.</summary>
@@ -82,26 +81,6 @@ public static class AddKernel
         };
         return x.ElementCount == 0
             ? null
-            : new KernelLaunch<AddParams>($"add_rows_{ElementwiseGrid.Suffix(x.DType, nameof(x))}", ElementwiseGrid.For(x.ElementCount, maxBlocks), parameters);
-    }
-
-    /// <summary>Enqueues <c>output = a + scale * b</c> on <paramref name="stream"/>.</summary>
-    public static void Run(CudaKernels kernels, CudaStream stream, Tensor a, Tensor b, Tensor output, float scale = 1f)
-    {
-        ArgumentNullException.ThrowIfNull(kernels);
-        if (Plan(a, b, output, scale) is { } launch)
-        {
-            kernels.Launch(SourceFile, launch, stream);
-        }
-    }
-
-    /// <summary>Enqueues <c>output = x + scale * rows</c> (rows broadcast over the middle axes) on <paramref name="stream"/>.</summary>
-    public static void RunRows(CudaKernels kernels, CudaStream stream, Tensor x, Tensor rows, Tensor output, float scale = 1f)
-    {
-        ArgumentNullException.ThrowIfNull(kernels);
-        if (PlanRows(x, rows, output, scale) is { } launch)
-        {
-            kernels.Launch(SourceFile, launch, stream);
-        }
+            : new KernelLaunch<AddParams>(SourceFile, $"add_rows_{ElementwiseGrid.Suffix(x.DType, nameof(x))}", ElementwiseGrid.For(x.ElementCount, maxBlocks), parameters);
     }
 }

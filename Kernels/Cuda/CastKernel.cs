@@ -32,10 +32,10 @@ public static class CastKernel
         ["cast_f32_f16", "cast_f32_bf16", "cast_f16_f32", "cast_bf16_f32", "cast_f16_bf16", "cast_bf16_f16"];
 
     /// <summary>
-    /// The launch converting <paramref name="source"/> into <paramref name="destination"/> (same shape, both contiguous),
-    /// or null when there is nothing to launch: no element, or the same dtype (see <see cref="Run"/>).
+    /// The conversion of <paramref name="source"/> into <paramref name="destination"/> (same shape, both contiguous): a
+    /// launch, a plain device copy when the dtypes match, or nothing when there is no element.
     /// </summary>
-    public static KernelLaunch<CastParams>? Plan(Tensor source, Tensor destination, int maxBlocks = ElementwiseGrid.DefaultMaxBlocks)
+    public static LaunchOrMemcpy<CastParams> Plan(Tensor source, Tensor destination, int maxBlocks = ElementwiseGrid.DefaultMaxBlocks)
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(destination);
@@ -52,26 +52,17 @@ public static class CastKernel
         }
 
         var (src, dst) = (source.DeviceAddress(nameof(source)), destination.DeviceAddress(nameof(destination)));
-        if (source.ElementCount == 0 || source.DType == destination.DType)
+        if (source.ElementCount == 0)
         {
-            return null;
+            return new LaunchOrMemcpy<CastParams>(null, null);
+        }
+
+        if (source.DType == destination.DType)
+        {
+            return new LaunchOrMemcpy<CastParams>(null, new DeviceMemcpy(dst, src, source.ByteLength));
         }
 
         var parameters = new CastParams { Source = src, Destination = dst, Count = source.ElementCount };
-        return new KernelLaunch<CastParams>($"cast_{from}_{to}", ElementwiseGrid.For(source.ElementCount, maxBlocks), parameters);
-    }
-
-    /// <summary>Enqueues the conversion on <paramref name="stream"/> (a device-to-device copy when the dtypes match).</summary>
-    public static void Run(CudaKernels kernels, CudaStream stream, Tensor source, Tensor destination)
-    {
-        ArgumentNullException.ThrowIfNull(kernels);
-        if (Plan(source, destination) is { } launch)
-        {
-            kernels.Launch(SourceFile, launch, stream);
-        }
-        else if (source.DType == destination.DType)
-        {
-            DeviceMemory.CopyAsync(stream, destination.DeviceAddress(), source.DeviceAddress(), source.ByteLength);
-        }
+        return new LaunchOrMemcpy<CastParams>(new KernelLaunch<CastParams>(SourceFile, $"cast_{from}_{to}", ElementwiseGrid.For(source.ElementCount, maxBlocks), parameters), null);
     }
 }

@@ -46,11 +46,6 @@ public struct CopyStridedParams
 /// <param name="DestinationStride">Destination stride.</param>
 public readonly record struct CopyDimension(long Size, long SourceStride, long DestinationStride);
 
-/// <summary>How a copy runs: a plain device memcpy of <see cref="MemcpyBytes"/>, a kernel launch, or nothing.</summary>
-/// <param name="MemcpyBytes">Bytes for a contiguous copy (0 when a kernel or nothing runs).</param>
-/// <param name="Launch">The kernel launch, or null.</param>
-public sealed record CopyPlan(long MemcpyBytes, KernelLaunch<CopyStridedParams>? Launch);
-
 /// <summary>
 /// Launcher of CopyStrided.cu: copies any view (permuted, sliced, broadcast, padded; up to rank 6 after merging) of a
 /// device tensor into another of the same dtype and shape. Dimensions contiguous on both sides are merged first; a
@@ -99,10 +94,11 @@ public static class CopyStridedKernel
     }
 
     /// <summary>
-    /// Plans copying <paramref name="source"/> into <paramref name="destination"/> (same dtype and shape).
-    /// <paramref name="forceKernel"/> takes the kernel even where a memcpy would do (tests use it).
+    /// Plans copying <paramref name="source"/> into <paramref name="destination"/> (same dtype and shape): the kernel, a
+    /// device memcpy when both sides are contiguous, or nothing when there is no element. <paramref name="forceKernel"/>
+    /// takes the kernel even where a memcpy would do (tests use it).
     /// </summary>
-    public static CopyPlan Plan(Tensor source, Tensor destination, bool forceKernel = false, int maxBlocks = ElementwiseGrid.DefaultMaxBlocks)
+    public static LaunchOrMemcpy<CopyStridedParams> Plan(Tensor source, Tensor destination, bool forceKernel = false, int maxBlocks = ElementwiseGrid.DefaultMaxBlocks)
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(destination);
@@ -117,13 +113,13 @@ public static class CopyStridedKernel
         var dst = CheckedAddress(destination, nameof(destination));
         if (source.ElementCount == 0)
         {
-            return new CopyPlan(0, null);
+            return new LaunchOrMemcpy<CopyStridedParams>(null, null);
         }
 
         var dims = Collapse(source.Shape, source.Strides, destination.Strides);
         if (!forceKernel && dims.Count == 1 && dims[0].SourceStride == 1 && dims[0].DestinationStride == 1)
         {
-            return new CopyPlan(source.ByteLength, null);
+            return new LaunchOrMemcpy<CopyStridedParams>(null, new DeviceMemcpy(dst, src, source.ByteLength));
         }
 
         if (dims.Count > MaxRank)
@@ -141,22 +137,7 @@ public static class CopyStridedKernel
             parameters.DestinationStrides[i] = dims[i].DestinationStride;
         }
 
-        return new CopyPlan(0, new KernelLaunch<CopyStridedParams>($"copy_strided_{suffix}", ElementwiseGrid.For(source.ElementCount, maxBlocks), parameters));
-    }
-
-    /// <summary>Enqueues the copy on <paramref name="stream"/>.</summary>
-    public static void Run(CudaKernels kernels, CudaStream stream, Tensor source, Tensor destination, bool forceKernel = false)
-    {
-        ArgumentNullException.ThrowIfNull(kernels);
-        var plan = Plan(source, destination, forceKernel);
-        if (plan.Launch is { } launch)
-        {
-            kernels.Launch(SourceFile, launch, stream);
-        }
-        else if (plan.MemcpyBytes > 0)
-        {
-            DeviceMemory.CopyAsync(stream, destination.DeviceAddress(), source.DeviceAddress(), plan.MemcpyBytes);
-        }
+        return new LaunchOrMemcpy<CopyStridedParams>(new KernelLaunch<CopyStridedParams>(SourceFile, $"copy_strided_{suffix}", ElementwiseGrid.For(source.ElementCount, maxBlocks), parameters), null);
     }
 
     /// <summary>The tensor's device address, after checking that every element it reaches lies in its storage.</summary>

@@ -5,20 +5,9 @@ using CudaI2V.Runtime.Cuda;
 namespace CudaI2V.Kernels.Cuda;
 
 /// <summary>
-/// One planned launch of a kernel entry point: which entry, the grid, and the params struct. Launchers build it
-/// from tensors (validating shapes) without touching the GPU, so tests can check every branch of a launcher on a
-/// machine without one.
-/// </summary>
-/// <typeparam name="TParams">The entry point's params struct.</typeparam>
-/// <param name="Entry">The extern "C" name (<c>fill_f16</c>).</param>
-/// <param name="Config">Grid, block and shared memory.</param>
-/// <param name="Params">The packed parameters.</param>
-public readonly record struct KernelLaunch<TParams>(string Entry, LaunchConfig Config, TParams Params)
-    where TParams : unmanaged;
-
-/// <summary>
-/// What the launchers need on a GPU: the context's module cache, through which each <c>.cu</c> source is compiled
-/// for the device (once, and cached on disk) and loaded at its first launch.
+/// The kernel registry of one CUDA context, and the one way planned work reaches a stream: each <c>.cu</c> source is
+/// compiled for the device (once, and cached on disk) and loaded at its first launch; <see cref="Launch(CudaStream, IKernelPlan?)"/>
+/// enqueues any launcher's plan.
 /// </summary>
 public sealed class CudaKernels : IDisposable
 {
@@ -36,13 +25,29 @@ public sealed class CudaKernels : IDisposable
     /// <summary>The device's architecture (90 for an H100).</summary>
     public int DeviceArchitecture => Modules.Context.Device.Architecture;
 
-    /// <summary>Enqueues a planned launch of an entry point of <paramref name="sourceFile"/> on <paramref name="stream"/>.</summary>
-    public void Launch<TParams>(string sourceFile, KernelLaunch<TParams> launch, CudaStream stream)
+    /// <summary>
+    /// Enqueues a planned launch on <paramref name="stream"/>. The module of its source file is compiled and loaded at
+    /// its first launch.
+    /// </summary>
+    public void Launch<TParams>(CudaStream stream, KernelLaunch<TParams> launch)
         where TParams : unmanaged
     {
-        var function = Module(sourceFile).GetFunction(launch.Entry);
+        var function = Module(launch.SourceFile).GetFunction(launch.Entry);
         KernelLauncher.Launch(function, launch.Config, stream, launch.Params);
     }
+
+    /// <summary>Enqueues a planned launch on <paramref name="stream"/>; null (a launcher's "nothing to do") enqueues nothing.</summary>
+    public void Launch<TParams>(CudaStream stream, KernelLaunch<TParams>? launch)
+        where TParams : unmanaged
+    {
+        if (launch is { } planned)
+        {
+            Launch(stream, planned);
+        }
+    }
+
+    /// <summary>Enqueues a plan's work (launches, copies, fills) on <paramref name="stream"/> in order; null enqueues nothing.</summary>
+    public void Launch(CudaStream stream, IKernelPlan? plan) => plan?.EnqueueOn(new DeviceStream(this, stream));
 
     /// <summary>
     /// The loaded module of <paramref name="sourceFile"/>, compiled and loaded at the first call (which checks the
@@ -62,35 +67,15 @@ public sealed class CudaKernels : IDisposable
 
     /// <summary>Unloads the modules. Never throws.</summary>
     public void Dispose() => Modules.Dispose();
-}
 
-/// <summary>Grids for one-dimensional grid-stride kernels.</summary>
-public static class ElementwiseGrid
-{
-    /// <summary>Threads per block.</summary>
-    public const uint BlockSize = 256;
-
-    /// <summary>
-    /// The default cap on blocks: 4096 blocks of 256 threads keep every SM of the largest GPUs busy; beyond that the
-    /// grid-stride loop gives each thread several elements instead of launching more blocks.
-    /// </summary>
-    public const int DefaultMaxBlocks = 4096;
-
-    /// <summary>The launch for <paramref name="count"/> elements (at least one): ceil(count / 256) blocks, at most <paramref name="maxBlocks"/>.</summary>
-    public static LaunchConfig For(long count, int maxBlocks = DefaultMaxBlocks)
+    /// <summary>A CUDA stream as the <see cref="ILaunchTarget"/> plans are enqueued on.</summary>
+    private sealed class DeviceStream(CudaKernels kernels, CudaStream stream) : ILaunchTarget
     {
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(count);
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxBlocks);
-        var blocks = Math.Min((count + BlockSize - 1) / BlockSize, maxBlocks);
-        return new LaunchConfig(new Dim3((uint)blocks), new Dim3(BlockSize));
+        public void Launch<TParams>(KernelLaunch<TParams> launch)
+            where TParams : unmanaged => kernels.Launch(stream, launch);
+
+        public void Memcpy(DeviceMemcpy copy) => DeviceMemory.CopyAsync(stream, copy.Destination, copy.Source, copy.Bytes);
+
+        public void Memset(DeviceMemset fill) => DeviceMemory.SetBytesAsync(stream, fill.Destination, fill.Value, fill.Bytes);
     }
-
-    /// <summary>The entry point's dtype suffix: f32, f16 or bf16; other dtypes are refused naming <paramref name="what"/>.</summary>
-    public static string Suffix(Runtime.Tensors.DType dtype, string what) => dtype switch
-    {
-        Runtime.Tensors.DType.F32 => "f32",
-        Runtime.Tensors.DType.F16 => "f16",
-        Runtime.Tensors.DType.BF16 => "bf16",
-        _ => throw new ArgumentException($"The {what} is {dtype}; CUDA kernels take F32, F16 or BF16.", what),
-    };
 }

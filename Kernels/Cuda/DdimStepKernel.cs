@@ -1,5 +1,4 @@
 using System.Runtime.InteropServices;
-using CudaI2V.Runtime.Cuda;
 using CudaI2V.Runtime.Tensors;
 
 namespace CudaI2V.Kernels.Cuda;
@@ -151,26 +150,6 @@ public static class DdimStepKernel
 
         return latents.ElementCount == 0
             ? null
-            : new KernelLaunch<DdimStepParams>($"ddim_step_{suffix}", ElementwiseGrid.For(latents.ElementCount, maxBlocks), parameters);
-    }
-
-    /// <summary>Enqueues one guided (or unguided) DDIM step on <paramref name="stream"/>; see <see cref="Plan"/>.</summary>
-    public static void Run(
-        CudaKernels kernels,
-        CudaStream stream,
-        Tensor modelOutput,
-        Tensor latents,
-        DdimCoefficients coefficients,
-        DdimPrediction prediction,
-        float? guidance,
-        float? clipRange = null,
-        Tensor? noise = null,
-        Tensor? copy = null)
-    {
-        ArgumentNullException.ThrowIfNull(kernels);
-        if (Plan(modelOutput, latents, coefficients, prediction, guidance, clipRange, noise, copy) is { } launch)
-        {
-            kernels.Launch(SourceFile, launch, stream);
-        }
+            : new KernelLaunch<DdimStepParams>(SourceFile, $"ddim_step_{suffix}", ElementwiseGrid.For(latents.ElementCount, maxBlocks), parameters);
     }
 }

@@ -46,16 +46,6 @@ public static class FillKernel
         }
 
         var parameters = new FillParams { Destination = address, Count = destination.ElementCount, Value = value };
-        return new KernelLaunch<FillParams>($"fill_{suffix}", ElementwiseGrid.For(destination.ElementCount, maxBlocks), parameters);
-    }
-
-    /// <summary>Enqueues <c>destination[...] = value</c> on <paramref name="stream"/>.</summary>
-    public static void Run(CudaKernels kernels, CudaStream stream, Tensor destination, float value)
-    {
-        ArgumentNullException.ThrowIfNull(kernels);
-        if (Plan(destination, value) is { } launch)
-        {
-            kernels.Launch(SourceFile, launch, stream);
-        }
+        return new KernelLaunch<FillParams>(SourceFile, $"fill_{suffix}", ElementwiseGrid.For(destination.ElementCount, maxBlocks), parameters);
     }
 }

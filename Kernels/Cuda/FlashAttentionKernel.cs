@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using CudaI2V.Kernels.Cuda.Ops;
 using CudaI2V.Runtime.Cuda;
 using CudaI2V.Runtime.Tensors;
 
@@ -164,6 +165,6 @@ public static class FlashAttentionKernel
         };
         var suffix = shape.DType == DType.F16 ? "f16" : "bf16";
         var config = new LaunchConfig(new Dim3((uint)blocks, (uint)shape.Heads), new Dim3(ThreadsPerBlock));
-        return new KernelLaunch<FlashAttentionParams>($"flash_attention_d{shape.HeadDim}_{suffix}", config, parameters);
+        return new KernelLaunch<FlashAttentionParams>(SourceFile, $"flash_attention_d{shape.HeadDim}_{suffix}", config, parameters);
     }
 }

@@ -100,18 +100,7 @@ public static class GemmEpilogueKernel
         };
         return rows == 0 || cols == 0
             ? null
-            : new KernelLaunch<GemmEpilogueParams>($"gemm_epilogue_{suffix}", ElementwiseGrid.For((long)rows * cols, maxBlocks), parameters);
-    }
-
-    /// <summary>Enqueues the epilogue on <paramref name="stream"/>.</summary>
-    public static void Run(
-        CudaKernels kernels, CudaStream stream, Tensor accumulator, Tensor destination, Tensor? bias, Tensor? rowAdd, Tensor? residual, long rowBegin = 0, long groupRows = 1)
-    {
-        ArgumentNullException.ThrowIfNull(kernels);
-        if (Plan(accumulator, destination, bias, rowAdd, residual, rowBegin, groupRows) is { } launch)
-        {
-            kernels.Launch(SourceFile, launch, stream);
-        }
+            : new KernelLaunch<GemmEpilogueParams>(SourceFile, $"gemm_epilogue_{suffix}", ElementwiseGrid.For((long)rows * cols, maxBlocks), parameters);
     }
 
     private static void Check(Tensor? t, string name, TensorShape shape, Tensor destination)

@@ -67,7 +67,17 @@ public struct GroupNormParams
 public sealed record GroupNormPlan(
     KernelLaunch<GroupNormParams> Statistics,
     KernelLaunch<GroupNormParams> Finalize,
-    KernelLaunch<GroupNormParams>? Apply);
+    KernelLaunch<GroupNormParams>? Apply) : IKernelPlan
+{
+    /// <inheritdoc/>
+    public void EnqueueOn(ILaunchTarget target)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        Statistics.EnqueueOn(target);
+        Finalize.EnqueueOn(target);
+        Apply?.EnqueueOn(target);
+    }
+}
 
 /// <summary>
 /// Launcher of GroupNorm.cu: <see cref="IOps.GroupNorm"/> and <see cref="IOps.GroupNormSilu"/> on channels-last device
@@ -75,7 +85,7 @@ public sealed record GroupNormPlan(
 /// <c>frames</c> consecutive items. The caller provides the output and an F32 workspace of
 /// <see cref="WorkspaceElements"/> elements; its first <c>2 * videos * groups</c> floats receive (mean, rstd) per
 /// (video, group), index <c>(video * groups + group) * 2</c>, which a fused convolution prologue can read after
-/// <see cref="RunStatistics"/>.
+/// the launches of <see cref="PlanStatistics"/>.
 /// </summary>
 public static class GroupNormKernel
 {
@@ -160,8 +170,8 @@ public static class GroupNormKernel
         var finalizeBlocks = (uint)((statCount + WarpsPerFinalizeBlock - 1) / WarpsPerFinalizeBlock);
         var finalize = new LaunchConfig(new Dim3(finalizeBlocks), new Dim3(WarpsPerFinalizeBlock * 32));
         return new GroupNormPlan(
-            new KernelLaunch<GroupNormParams>($"group_norm_stats_{suffix}", statistics, parameters),
-            new KernelLaunch<GroupNormParams>($"group_norm_finalize_{suffix}", finalize, parameters),
+            new KernelLaunch<GroupNormParams>(SourceFile, $"group_norm_stats_{suffix}", statistics, parameters),
+            new KernelLaunch<GroupNormParams>(SourceFile, $"group_norm_finalize_{suffix}", finalize, parameters),
             null);
     }
 
@@ -200,51 +210,7 @@ public static class GroupNormKernel
         return new GroupNormPlan(
             plan.Statistics with { Params = parameters },
             plan.Finalize with { Params = parameters },
-            new KernelLaunch<GroupNormParams>($"group_norm_apply_{suffix}", ElementwiseGrid.For(x.ElementCount, maxBlocks), parameters));
-    }
-
-    /// <summary>Enqueues the statistics of <paramref name="x"/> into <paramref name="workspace"/> (see <see cref="PlanStatistics"/>).</summary>
-    public static void RunStatistics(CudaKernels kernels, CudaStream stream, Tensor x, int groups, float eps, Tensor workspace, int frames = 1)
-    {
-        ArgumentNullException.ThrowIfNull(kernels);
-        if (PlanStatistics(x, groups, eps, workspace, frames) is { } plan)
-        {
-            Launch(kernels, stream, plan);
-        }
-    }
-
-    /// <summary>Enqueues <c>y = GroupNorm(x)</c>, or <c>Silu(GroupNorm(x))</c> when <paramref name="silu"/> (see <see cref="Plan"/>).</summary>
-    public static void Run(
-        CudaKernels kernels,
-        CudaStream stream,
-        Tensor x,
-        int groups,
-        Tensor gamma,
-        Tensor beta,
-        float eps,
-        int frames,
-        bool silu,
-        Tensor workspace,
-        Tensor y)
-    {
-        ArgumentNullException.ThrowIfNull(kernels);
-        if (Plan(x, groups, gamma, beta, eps, frames, silu, workspace, y) is { } plan)
-        {
-            Launch(kernels, stream, plan);
-        }
-    }
-
-    /// <summary>Enqueues the launches of a plan in order.</summary>
-    public static void Launch(CudaKernels kernels, CudaStream stream, GroupNormPlan plan)
-    {
-        ArgumentNullException.ThrowIfNull(kernels);
-        ArgumentNullException.ThrowIfNull(plan);
-        kernels.Launch(SourceFile, plan.Statistics, stream);
-        kernels.Launch(SourceFile, plan.Finalize, stream);
-        if (plan.Apply is { } apply)
-        {
-            kernels.Launch(SourceFile, apply, stream);
-        }
+            new KernelLaunch<GroupNormParams>(SourceFile, $"group_norm_apply_{suffix}", ElementwiseGrid.For(x.ElementCount, maxBlocks), parameters));
     }
 
     /// <summary>Statistics count (videos x groups) and elements per (video, group), after checking the shape.</summary>

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using CudaI2V.Kernels.Cuda.Ops;
 using CudaI2V.Runtime.Cuda;
 using CudaI2V.Runtime.Tensors;
 
@@ -134,21 +135,10 @@ public static class Im2colKernel
         {
             // 16 bytes per thread: a thread per (patch, tap, vector of channels).
             var vectors = (long)kernelHeight * kernelWidth * (c / (16 / x.DType.SizeOf()));
-            return new KernelLaunch<Im2colParams>($"im2col_hwcv_{suffix}", ElementwiseGrid.For(rows * vectors, maxBlocks), parameters);
+            return new KernelLaunch<Im2colParams>(SourceFile, $"im2col_hwcv_{suffix}", ElementwiseGrid.For(rows * vectors, maxBlocks), parameters);
         }
 
         var variant = order == ConvWeightLayout.Packed ? "hwc" : "chw";
-        return new KernelLaunch<Im2colParams>($"im2col_{variant}_{suffix}", ElementwiseGrid.For(rows * c, maxBlocks), parameters); // a thread per channel of a patch
-    }
-
-    /// <summary>Enqueues the gather on <paramref name="stream"/>.</summary>
-    public static void Run(
-        CudaKernels kernels, CudaStream stream, Tensor x, Tensor columns, int kernelHeight, int kernelWidth, int stride, Padding2D padding, ConvWeightLayout order, long rowBegin)
-    {
-        ArgumentNullException.ThrowIfNull(kernels);
-        if (Plan(x, columns, kernelHeight, kernelWidth, stride, padding, order, rowBegin) is { } launch)
-        {
-            kernels.Launch(SourceFile, launch, stream);
-        }
+        return new KernelLaunch<Im2colParams>(SourceFile, $"im2col_{variant}_{suffix}", ElementwiseGrid.For(rows * c, maxBlocks), parameters); // a thread per channel of a patch
     }
 }

@@ -74,16 +74,6 @@ public static class LayerNormKernel
         }
 
         var blocks = Math.Min((parameters.Rows + RowsPerBlock - 1) / RowsPerBlock, maxBlocks);
-        return new KernelLaunch<LayerNormParams>($"layer_norm_{suffix}", new LaunchConfig(new Dim3((uint)blocks), new Dim3(RowsPerBlock * 32)), parameters);
-    }
-
-    /// <summary>Enqueues <c>y = LayerNorm(x)</c> on <paramref name="stream"/>.</summary>
-    public static void Run(CudaKernels kernels, CudaStream stream, Tensor x, Tensor gamma, Tensor beta, float eps, Tensor y)
-    {
-        ArgumentNullException.ThrowIfNull(kernels);
-        if (Plan(x, gamma, beta, eps, y) is { } launch)
-        {
-            kernels.Launch(SourceFile, launch, stream);
-        }
+        return new KernelLaunch<LayerNormParams>(SourceFile, $"layer_norm_{suffix}", new LaunchConfig(new Dim3((uint)blocks), new Dim3(RowsPerBlock * 32)), parameters);
     }
 }

@@ -18,6 +18,20 @@ public struct NonFiniteParams
     public long Count;
 }
 
+/// <summary>A planned count of non-finite elements: zeroing the counter (unless accumulating), then the count.</summary>
+/// <param name="ZeroCounter">Sets the 64-bit counter to 0, or null when the count is added to what it holds.</param>
+/// <param name="Count">The counting launch, or null when x has no element.</param>
+public sealed record NonFinitePlan(DeviceMemset? ZeroCounter, KernelLaunch<NonFiniteParams>? Count) : IKernelPlan
+{
+    /// <inheritdoc/>
+    public void EnqueueOn(ILaunchTarget target)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        ZeroCounter?.EnqueueOn(target);
+        Count?.EnqueueOn(target);
+    }
+}
+
 /// <summary>
 /// Launcher of NonFinite.cu: counts the NaN and infinite elements of a contiguous device tensor (fp32, fp16 or bf16)
 /// into element 0 of an I64 device tensor the caller provides (read it back after the stream's work, e.g. once per
@@ -35,39 +49,23 @@ public static class NonFiniteKernel
     public static IReadOnlyList<string> EntryPoints { get; } = ["non_finite_count_f32", "non_finite_count_f16", "non_finite_count_bf16"];
 
     /// <summary>
-    /// The launch adding the count of non-finite elements of <paramref name="x"/> to <paramref name="counter"/>'s element
-    /// 0 (the launch itself does not zero it; <see cref="Run"/> does), or null when x has no element.
+    /// Plans counting the non-finite elements of <paramref name="x"/> into <paramref name="counter"/>'s element 0: the
+    /// counter is zeroed first unless <paramref name="accumulate"/> (then the count is added to what it holds); no
+    /// launch when x has no element.
     /// </summary>
-    public static KernelLaunch<NonFiniteParams>? Plan(Tensor x, Tensor counter, int maxBlocks = ElementwiseGrid.DefaultMaxBlocks)
+    public static NonFinitePlan Plan(Tensor x, Tensor counter, bool accumulate = false, int maxBlocks = ElementwiseGrid.DefaultMaxBlocks)
     {
         ArgumentNullException.ThrowIfNull(x);
         var source = LaunchChecks.Device(Op, nameof(x), x);
         var address = CounterAddress(counter);
+        var zero = accumulate ? null : new DeviceMemset(address, 0, sizeof(long));
         return x.ElementCount == 0
-            ? null
-            : new KernelLaunch<NonFiniteParams>(
+            ? new NonFinitePlan(zero, null)
+            : new NonFinitePlan(zero, new KernelLaunch<NonFiniteParams>(
+                SourceFile,
                 $"non_finite_count_{ElementwiseGrid.Suffix(x.DType, nameof(x))}",
                 ElementwiseGrid.For(x.ElementCount, maxBlocks),
-                new NonFiniteParams { Source = source, Counter = address, Count = x.ElementCount });
-    }
-
-    /// <summary>
-    /// Enqueues counting the non-finite elements of <paramref name="x"/> into <paramref name="counter"/>'s element 0: the
-    /// counter is zeroed first unless <paramref name="accumulate"/> (then the count is added to what it holds).
-    /// </summary>
-    public static void Run(CudaKernels kernels, CudaStream stream, Tensor x, Tensor counter, bool accumulate = false)
-    {
-        ArgumentNullException.ThrowIfNull(kernels);
-        var launch = Plan(x, counter);
-        if (!accumulate)
-        {
-            DeviceMemory.SetBytesAsync(stream, counter.DeviceAddress(nameof(counter)), 0, sizeof(long));
-        }
-
-        if (launch is { } planned)
-        {
-            kernels.Launch(SourceFile, planned, stream);
-        }
+                new NonFiniteParams { Source = source, Counter = address, Count = x.ElementCount }));
     }
 
     private static ulong CounterAddress(Tensor counter)

@@ -1,5 +1,4 @@
 using System.Runtime.InteropServices;
-using CudaI2V.Runtime.Cuda;
 using CudaI2V.Runtime.Tensors;
 
 namespace CudaI2V.Kernels.Cuda;
@@ -57,26 +56,6 @@ public static class ResampleKernel
     public static KernelLaunch<ResampleParams>? PlanPool(Tensor x, Tensor y, int maxBlocks = ElementwiseGrid.DefaultMaxBlocks) =>
         Plan("AdaptiveAvgPool2d", "pool", x, y, maxBlocks);
 
-    /// <summary>Enqueues <c>y = UpsampleNearest(x, y's height, y's width)</c> on <paramref name="stream"/>.</summary>
-    public static void RunNearest(CudaKernels kernels, CudaStream stream, Tensor x, Tensor y)
-    {
-        ArgumentNullException.ThrowIfNull(kernels);
-        if (PlanNearest(x, y) is { } launch)
-        {
-            kernels.Launch(SourceFile, launch, stream);
-        }
-    }
-
-    /// <summary>Enqueues <c>y = AdaptiveAvgPool2d(x, y's height, y's width)</c> on <paramref name="stream"/>.</summary>
-    public static void RunPool(CudaKernels kernels, CudaStream stream, Tensor x, Tensor y)
-    {
-        ArgumentNullException.ThrowIfNull(kernels);
-        if (PlanPool(x, y) is { } launch)
-        {
-            kernels.Launch(SourceFile, launch, stream);
-        }
-    }
-
     private static KernelLaunch<ResampleParams>? Plan(string op, string variant, Tensor x, Tensor y, int maxBlocks)
     {
         ArgumentNullException.ThrowIfNull(x);
@@ -106,6 +85,6 @@ public static class ResampleKernel
             OutWidth = y.Shape[2],
             Channels = x.Shape[3],
         };
-        return new KernelLaunch<ResampleParams>($"resample_{variant}_{ElementwiseGrid.Suffix(x.DType, nameof(x))}", ElementwiseGrid.For(y.ElementCount, maxBlocks), parameters);
+        return new KernelLaunch<ResampleParams>(SourceFile, $"resample_{variant}_{ElementwiseGrid.Suffix(x.DType, nameof(x))}", ElementwiseGrid.For(y.ElementCount, maxBlocks), parameters);
     }
 }

@@ -1,5 +1,4 @@
 using System.Runtime.InteropServices;
-using CudaI2V.Runtime.Cuda;
 using CudaI2V.Runtime.Tensors;
 
 namespace CudaI2V.Kernels.Cuda;
@@ -141,7 +140,7 @@ public static class SamplerStepKernel
         };
         return latents.ElementCount == 0
             ? null
-            : new KernelLaunch<SamplerPredictParams>($"sampler_step_predict_{suffix}", ElementwiseGrid.For(latents.ElementCount, maxBlocks), parameters);
+            : new KernelLaunch<SamplerPredictParams>(SourceFile, $"sampler_step_predict_{suffix}", ElementwiseGrid.For(latents.ElementCount, maxBlocks), parameters);
     }
 
     /// <summary>Plans the combination, or returns null when the latents have no element.</summary>
@@ -214,27 +213,7 @@ public static class SamplerStepKernel
 
         return latents.ElementCount == 0
             ? null
-            : new KernelLaunch<SamplerCombineParams>($"sampler_step_combine_{suffix}", ElementwiseGrid.For(latents.ElementCount, maxBlocks), parameters);
-    }
-
-    /// <summary>Enqueues the prediction on <paramref name="stream"/>; see <see cref="PlanPredict"/>.</summary>
-    public static void RunPredict(CudaKernels kernels, CudaStream stream, Tensor modelOutput, Tensor latents, Tensor prediction, SamplerPrediction settings)
-    {
-        ArgumentNullException.ThrowIfNull(kernels);
-        if (PlanPredict(modelOutput, latents, prediction, settings) is { } launch)
-        {
-            kernels.Launch(SourceFile, launch, stream);
-        }
-    }
-
-    /// <summary>Enqueues the combination on <paramref name="stream"/>; see <see cref="PlanCombine"/>.</summary>
-    public static void RunCombine(CudaKernels kernels, CudaStream stream, Tensor latents, IReadOnlyList<Tensor> history, SamplerCombination combination, Tensor? last = null, Tensor? copy = null)
-    {
-        ArgumentNullException.ThrowIfNull(kernels);
-        if (PlanCombine(latents, history, combination, last, copy) is { } launch)
-        {
-            kernels.Launch(SourceFile, launch, stream);
-        }
+            : new KernelLaunch<SamplerCombineParams>(SourceFile, $"sampler_step_combine_{suffix}", ElementwiseGrid.For(latents.ElementCount, maxBlocks), parameters);
     }
 
     private static ulong Latents(string op, Tensor latents)

@@ -71,16 +71,6 @@ public static class SoftmaxKernel
         var rows = scores.ElementCount / cols;
         var blocks = Math.Min((rows + RowsPerBlock - 1) / RowsPerBlock, maxBlocks);
         var parameters = new SoftmaxParams { Scores = src, Probabilities = dst, Rows = rows, Cols = cols, Scale = scale };
-        return new KernelLaunch<SoftmaxParams>($"softmax_{suffix}", new LaunchConfig(new Dim3((uint)blocks), new Dim3(ElementwiseGrid.BlockSize)), parameters);
-    }
-
-    /// <summary>Enqueues the softmax on <paramref name="stream"/>.</summary>
-    public static void Run(CudaKernels kernels, CudaStream stream, Tensor scores, Tensor probabilities, float scale)
-    {
-        ArgumentNullException.ThrowIfNull(kernels);
-        if (Plan(scores, probabilities, scale) is { } launch)
-        {
-            kernels.Launch(SourceFile, launch, stream);
-        }
+        return new KernelLaunch<SoftmaxParams>(SourceFile, $"softmax_{suffix}", new LaunchConfig(new Dim3((uint)blocks), new Dim3(ElementwiseGrid.BlockSize)), parameters);
     }
 }

@@ -1,4 +1,4 @@
-using CudaI2V.Kernels.Cuda;
+using CudaI2V.Kernels.Cuda.Backend;
 using CudaI2V.Runtime.Caching;
 using CudaI2V.Runtime.Tensors;
 using CudaI2V.Tests.Layers;

@@ -1,6 +1,6 @@
 using CudaI2V.Kernels;
 using CudaI2V.Kernels.Cpu;
-using CudaI2V.Kernels.Cuda;
+using CudaI2V.Kernels.Cuda.Backend;
 using CudaI2V.Layers.Vae;
 using CudaI2V.Loader;
 using CudaI2V.Loader.Configs;

@@ -1,7 +1,7 @@
-using CudaI2V.Kernels.Cuda;
+using CudaI2V.Kernels.Cuda.Ops;
 using CudaI2V.Runtime.Tensors;
 using CudaI2V.Tests.Support;
-using static CudaI2V.Tests.Kernels.Cuda.GemmOpCases;
+using static CudaI2V.Tests.Kernels.Cuda.Cases.GemmOpCases;
 
 namespace CudaI2V.Tests.Gpu;
 

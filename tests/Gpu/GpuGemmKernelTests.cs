@@ -1,7 +1,9 @@
 using CudaI2V.Kernels;
 using CudaI2V.Kernels.Cuda;
+using CudaI2V.Kernels.Cuda.Ops;
 using CudaI2V.Runtime.Tensors;
 using CudaI2V.Tests.Kernels.Cuda;
+using CudaI2V.Tests.Kernels.Cuda.Emulation;
 using CudaI2V.Tests.Support;
 
 namespace CudaI2V.Tests.Gpu;
@@ -38,7 +40,7 @@ public sealed class GpuGemmKernelTests
             var columns = device.Empty(dtype, 20, 45);
             device.Poison(columns);
             var launch = Im2colKernel.Plan(device.Upload(x), columns, 3, 3, 2, new Padding2D(0, 1, 0, 1), order, 77, maxBlocks)!.Value;
-            Launch(device, new LaunchStep<Im2colParams>(Im2colKernel.SourceFile, launch));
+            device.Launch(launch);
             return device.Download(columns);
         }
 
@@ -62,7 +64,7 @@ public sealed class GpuGemmKernelTests
             var launch = GemmEpilogueKernel.Plan(
                 device.Upload(accumulator), destination, withAll ? device.Upload(bias) : null, withAll ? device.Upload(rows) : null, withAll ? device.Upload(residual) : null,
                 rowBegin: 90, groupRows: 30, maxBlocks)!.Value;
-            Launch(device, new LaunchStep<GemmEpilogueParams>(GemmEpilogueKernel.SourceFile, launch));
+            device.Launch(launch);
             return device.Download(destination);
         }
 
@@ -93,7 +95,7 @@ public sealed class GpuGemmKernelTests
                 var probabilities = device.Empty(dtype, rows, cols);
                 device.Poison(probabilities);
                 var launch = SoftmaxKernel.Plan(device.Upload(scores), probabilities, 0.3f, maxBlocks)!.Value;
-                Launch(device, new LaunchStep<SoftmaxParams>(SoftmaxKernel.SourceFile, launch));
+                device.Launch(launch);
                 return device.Download(probabilities);
             }
 
@@ -107,6 +109,4 @@ public sealed class GpuGemmKernelTests
             }
         }
     }
-
-    private static void Launch(IOpTestDevice device, OpStep step) => device.Run(context => step.Execute(context!), [step]);
 }

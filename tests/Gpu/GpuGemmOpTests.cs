@@ -1,4 +1,5 @@
 using CudaI2V.Tests.Kernels.Cuda;
+using CudaI2V.Tests.Kernels.Cuda.Cases;
 
 namespace CudaI2V.Tests.Gpu;
 

@@ -1,4 +1,5 @@
 using CudaI2V.Kernels.Cuda;
+using CudaI2V.Kernels.Cuda.Ops;
 using CudaI2V.Runtime.Blas;
 using CudaI2V.Runtime.Cuda;
 using CudaI2V.Runtime.Tensors;
@@ -7,23 +8,33 @@ using CudaI2V.Tests.Support;
 
 namespace CudaI2V.Tests.Gpu;
 
-/// <summary>The GPU as an <see cref="IOpTestDevice"/>: ops run through their public <c>Run</c> on one stream with cuBLAS and cuBLASLt bound to it.</summary>
+/// <summary>
+/// The GPU as an <see cref="IOpTestDevice"/>: launcher plans run through <see cref="CudaKernels.Launch(CudaStream, IKernelPlan?)"/>,
+/// ops through their public <c>Run</c>, all on one stream with cuBLAS and cuBLASLt bound to it; each waits for the
+/// stream, so an asynchronous fault surfaces in the test that caused it.
+/// </summary>
 internal sealed class GpuOpDevice : IOpTestDevice
 {
     private readonly GpuSession _gpu;
     private readonly DeviceScratch _scratch;
-    private readonly CublasGemm _blas;
-    private readonly CublasLtGemm _blasLt;
-    private readonly CudaOpContext _context;
+    private readonly CublasGemm? _blas;
+    private readonly CublasLtGemm? _blasLt;
+    private readonly CudaOpContext? _context;
 
-    /// <summary>Opens the shared GPU session (skips, or fails under CUDAI2V_REQUIRE_GPU=1, without a GPU or cuBLAS).</summary>
-    public GpuOpDevice()
+    /// <summary>
+    /// Opens the shared GPU session (skips, or fails under CUDAI2V_REQUIRE_GPU=1, without a GPU, or without cuBLAS
+    /// when <paramref name="blas"/>: kernel cases alone do not need it).
+    /// </summary>
+    public GpuOpDevice(bool blas = true)
     {
-        _gpu = GpuProbe.RequireCublas();
+        _gpu = blas ? GpuProbe.RequireCublas() : GpuProbe.Require();
         _scratch = new DeviceScratch(_gpu);
-        _blas = new CublasGemm(_gpu.Stream);
-        _blasLt = new CublasLtGemm(_gpu.Stream);
-        _context = new CudaOpContext(_gpu.Kernels, _gpu.Stream, _blas, _blasLt);
+        if (blas)
+        {
+            _blas = new CublasGemm(_gpu.Stream);
+            _blasLt = new CublasLtGemm(_gpu.Stream);
+            _context = new CudaOpContext(_gpu.Kernels, _gpu.Stream, _blas, _blasLt);
+        }
     }
 
     public Tensor Empty(DType dtype, params int[] dims) => _scratch.Empty(dtype, dims);
@@ -42,16 +53,22 @@ internal sealed class GpuOpDevice : IOpTestDevice
 
     public void Poison(Tensor device) => DeviceMemory.SetBytesAsync(_gpu.Stream, device.DeviceAddress(), 0xFF, device.ByteLength);
 
+    public void Launch(IKernelPlan? plan)
+    {
+        _gpu.Kernels.Launch(_gpu.Stream, plan);
+        _gpu.Stream.Synchronize();
+    }
+
     public void Run(Action<CudaOpContext?> op, IEnumerable<OpStep> steps)
     {
-        op(_context);
-        _gpu.Stream.Synchronize(); // an asynchronous fault surfaces here, in the test that caused it
+        op(_context ?? throw new InvalidOperationException("This device was opened without cuBLAS; open it with blas: true to run GEMM-based ops."));
+        _gpu.Stream.Synchronize();
     }
 
     public void Dispose()
     {
         _scratch.Dispose();
-        _blasLt.Dispose();
-        _blas.Dispose();
+        _blasLt?.Dispose();
+        _blas?.Dispose();
     }
 }

@@ -1,4 +1,4 @@
-using CudaI2V.Kernels.Cuda;
+using CudaI2V.Kernels.Cuda.Backend;
 using CudaI2V.Pipeline.Engine;
 using CudaI2V.Runtime.Cuda;
 using CudaI2V.Runtime.Memory;

@@ -104,7 +104,7 @@ public sealed class GpuRuntimeTests
         {
             using (profiler.Measure("fill", gpu.Stream))
             {
-                FillKernel.Run(gpu.Kernels, gpu.Stream, big, i);
+                gpu.Kernels.Launch(gpu.Stream, FillKernel.Plan(big, i));
             }
         }
 
@@ -150,7 +150,7 @@ public sealed class GpuRuntimeTests
         try
         {
             KernelLauncher.SynchronizeEachLaunch = true;
-            FillKernel.Run(gpu.Kernels, gpu.Stream, big, 3f);
+            gpu.Kernels.Launch(gpu.Stream, FillKernel.Plan(big, 3f));
             Assert.True(gpu.Stream.IsIdle, "with sync launch the stream is idle when the launch returns");
         }
         finally
@@ -173,7 +173,7 @@ public sealed class GpuRuntimeTests
         var compiler = new KernelCompiler(new CacheRoot(gpu.CacheFolder));
         using var kernels = new CudaKernels(gpu.Context, compiler);
         var tensor = scratch.Empty(DType.BF16, 300);
-        FillKernel.Run(kernels, gpu.Stream, tensor, -2f);
+        kernels.Launch(gpu.Stream, FillKernel.Plan(tensor, -2f));
 
         Assert.Equal(0, compiler.Compilations);
         Assert.Equal(1, compiler.DiskHits);

@@ -1,6 +1,6 @@
 using CudaI2V.Kernels;
 using CudaI2V.Kernels.Cpu;
-using CudaI2V.Kernels.Cuda;
+using CudaI2V.Kernels.Cuda.Backend;
 using CudaI2V.Runtime.Tensors;
 using CudaI2V.Tests.Scheduling;
 using CudaI2V.Tests.Support;

@@ -1,5 +1,5 @@
 using CudaI2V.Kernels.Cpu;
-using CudaI2V.Kernels.Cuda;
+using CudaI2V.Kernels.Cuda.Backend;
 using CudaI2V.Layers.Vae;
 using CudaI2V.Loader;
 using CudaI2V.Loader.Configs;

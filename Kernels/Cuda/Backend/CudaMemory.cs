@@ -3,7 +3,7 @@ using CudaI2V.Runtime.Cuda;
 using CudaI2V.Runtime.Memory;
 using CudaI2V.Runtime.Tensors;
 
-namespace CudaI2V.Kernels.Cuda;
+namespace CudaI2V.Kernels.Cuda.Backend;
 
 /// <summary>
 /// The CUDA backend's memory (<see cref="IBackendMemory"/>): where every tensor <see cref="CudaOps"/> creates comes from.

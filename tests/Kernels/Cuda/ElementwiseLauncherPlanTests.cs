@@ -144,12 +144,15 @@ public sealed class ElementwiseLauncherPlanTests
         var counter = device.Make(DType.I64, 4);
         var x = device.Make(dtype, 1000, 1000);
 
-        var launch = NonFiniteKernel.Plan(x, counter.Slice(0, 2, 1), maxBlocks: 100)!.Value;
+        var plan = NonFiniteKernel.Plan(x, counter.Slice(0, 2, 1), maxBlocks: 100);
+        var launch = plan.Count!.Value;
 
+        Assert.Equal(new DeviceMemset(FakeDevice.Address(0) + 16, 0, 8), plan.ZeroCounter); // zeroed first
         Assert.Equal(entry, launch.Entry);
         Assert.Equal(new NonFiniteParams { Source = FakeDevice.Address(1), Counter = FakeDevice.Address(0) + 16, Count = 1_000_000 }, launch.Params);
         Assert.Equal(new Dim3(100), launch.Config.Grid);
-        Assert.Null(NonFiniteKernel.Plan(device.Make(dtype, 0), counter));
+        Assert.Null(NonFiniteKernel.Plan(x, counter, accumulate: true).ZeroCounter); // added to what the counter holds
+        Assert.Equal(new NonFinitePlan(new DeviceMemset(FakeDevice.Address(0), 0, 8), null), NonFiniteKernel.Plan(device.Make(dtype, 0), counter)); // an empty x counts 0
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using CudaI2V.Kernels.Cuda;
+using CudaI2V.Kernels.Cuda.Ops;
 using CudaI2V.Runtime.Cuda;
 using CudaI2V.Runtime.Tensors;
 
@@ -75,8 +76,8 @@ public sealed class FlashAttentionPlanTests
     [Fact]
     public void The_sets_are_named_and_an_unknown_name_is_refused()
     {
-        Assert.IsType<GemmSoftmaxAttentionOp>(GemmOpSet.ForAttention("gemm").Attention);
-        Assert.IsType<FlashAttentionOp>(GemmOpSet.ForAttention("flash").Attention);
-        Assert.Contains("use gemm or flash", Assert.Throws<ArgumentException>(() => GemmOpSet.ForAttention("sdpa")).Message, StringComparison.Ordinal);
+        Assert.IsType<GemmSoftmaxAttentionOp>(MatrixOpSet.ForAttention("gemm").Attention);
+        Assert.IsType<FlashAttentionOp>(MatrixOpSet.ForAttention("flash").Attention);
+        Assert.Contains("use gemm or flash", Assert.Throws<ArgumentException>(() => MatrixOpSet.ForAttention("sdpa")).Message, StringComparison.Ordinal);
     }
 }

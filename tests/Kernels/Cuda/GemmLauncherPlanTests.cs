@@ -1,5 +1,6 @@
 using CudaI2V.Kernels;
 using CudaI2V.Kernels.Cuda;
+using CudaI2V.Kernels.Cuda.Ops;
 using CudaI2V.Runtime.Cuda;
 using CudaI2V.Runtime.Tensors;
 

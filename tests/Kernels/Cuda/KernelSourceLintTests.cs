@@ -2,32 +2,20 @@ using System.Reflection;
 using System.Runtime.CompilerServices;
 using System.Text.RegularExpressions;
 using CudaI2V.Kernels.Cuda;
-using CudaI2V.Tests.Support;
 
 namespace CudaI2V.Tests.Kernels.Cuda;
 
 /// <summary>
-/// Guards the CUDA sources without a GPU: every .cu has its launcher and every launcher its .cu; every extern "C"
-/// entry point is used by the launcher and every name the launcher uses exists; every params struct has the size its
-/// static_assert states on both sides; every source declares its architectures and includes nothing but the prelude.
+/// Guards the CUDA sources without a GPU: every extern "C" entry point is used by the launcher and every name the
+/// launcher uses exists; every params struct has the size its static_assert states on both sides; every source
+/// declares its architectures and includes nothing but the prelude. (That every .cu has its launcher beside it is the
+/// folder's layout rule, checked with the architecture: KernelLayoutTests.)
 /// </summary>
 public sealed partial class KernelSourceLintTests
 {
-    private static readonly string Folder = Path.Combine(RepoPaths.Root, "Kernels", "Cuda");
     private static readonly Assembly KernelsAssembly = typeof(CudaSources).Assembly;
 
     public static TheoryData<string> Sources() => [.. CudaSources.Files];
-
-    [Fact]
-    public void Every_cu_file_has_its_launcher_and_every_launcher_its_cu_file()
-    {
-        var cu = Directory.GetFiles(Folder, "*.cu").Select(f => Path.GetFileNameWithoutExtension(f)!).Order().ToList();
-        var launchers = Directory.GetFiles(Folder, "*Kernel.cs").Select(f => Path.GetFileNameWithoutExtension(f)![..^"Kernel".Length]).Order().ToList();
-
-        Assert.Equal(cu, launchers);
-        Assert.Equal(cu.Select(c => c + ".cu"), CudaSources.Files); // and every one is embedded
-        Assert.NotEmpty(cu);
-    }
 
     [Theory]
     [MemberData(nameof(Sources))]

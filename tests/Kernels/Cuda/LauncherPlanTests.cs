@@ -27,7 +27,7 @@ public sealed class LauncherPlanTests
     {
         var launch = FillKernel.Plan(Device(dtype, 3, 1000), 2.5f)!.Value;
 
-        Assert.Equal(entry, launch.Entry);
+        Assert.Equal((entry, "Fill.cu"), (launch.Entry, launch.SourceFile));
         Assert.Equal(Base, launch.Params.Destination);
         Assert.Equal(3000, launch.Params.Count);
         Assert.Equal(2.5f, launch.Params.Value);
@@ -47,8 +47,8 @@ public sealed class LauncherPlanTests
     public void An_empty_tensor_launches_nothing()
     {
         Assert.Null(FillKernel.Plan(Device(DType.F32, 0, 7), 1f));
-        Assert.Null(CastKernel.Plan(Device(DType.F32, 0), Device(DType.F16, 0)));
-        Assert.Equal(new CopyPlan(0, null), CopyStridedKernel.Plan(Device(DType.F16, 4, 0), Device(DType.F16, 4, 0)));
+        Assert.Equal(new LaunchOrMemcpy<CastParams>(null, null), CastKernel.Plan(Device(DType.F32, 0), Device(DType.F16, 0)));
+        Assert.Equal(new LaunchOrMemcpy<CopyStridedParams>(null, null), CopyStridedKernel.Plan(Device(DType.F16, 4, 0), Device(DType.F16, 4, 0)));
     }
 
     [Fact]
@@ -71,15 +71,20 @@ public sealed class LauncherPlanTests
         var source = Device(from, 5, 7);
         var destination = Tensor.View(new DeviceStorage(Base + 4096, 35 * to.SizeOf(), () => true, "fake"), 0, to, new TensorShape(5, 7));
 
-        var launch = CastKernel.Plan(source, destination)!.Value;
+        var plan = CastKernel.Plan(source, destination);
+        var launch = plan.Launch!.Value;
 
-        Assert.Equal(entry, launch.Entry);
+        Assert.Equal((entry, CastKernel.SourceFile), (launch.Entry, launch.SourceFile));
         Assert.Equal((Base, Base + 4096, 35L), (launch.Params.Source, launch.Params.Destination, launch.Params.Count));
+        Assert.Null(plan.Memcpy);
     }
 
     [Fact]
-    public void Cast_to_the_same_dtype_is_a_copy_not_a_kernel() =>
-        Assert.Null(CastKernel.Plan(Device(DType.F16, 8), Device(DType.F16, 8)));
+    public void Cast_to_the_same_dtype_is_a_copy_not_a_kernel()
+    {
+        var destination = Tensor.View(new DeviceStorage(Base + 4096, 16, () => true, "fake"), 0, DType.F16, new TensorShape(8));
+        Assert.Equal(new LaunchOrMemcpy<CastParams>(null, new DeviceMemcpy(Base + 4096, Base, 16)), CastKernel.Plan(Device(DType.F16, 8), destination));
+    }
 
     [Fact]
     public void Cast_shows_both_shapes_when_they_differ()
@@ -109,7 +114,7 @@ public sealed class LauncherPlanTests
     {
         var (source, destination) = (Device(DType.BF16, 4, 6), Device(DType.BF16, 4, 6));
 
-        Assert.Equal(new CopyPlan(48, null), CopyStridedKernel.Plan(source, destination));
+        Assert.Equal(new LaunchOrMemcpy<CopyStridedParams>(null, new DeviceMemcpy(Base, Base, 48)), CopyStridedKernel.Plan(source, destination));
         var forced = CopyStridedKernel.Plan(source, destination, forceKernel: true).Launch!.Value;
         Assert.Equal("copy_strided_bf16", forced.Entry);
         Assert.Equal(1, forced.Params.Rank);

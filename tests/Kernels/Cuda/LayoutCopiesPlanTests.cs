@@ -1,5 +1,6 @@
 using CudaI2V.Kernels.Cpu;
 using CudaI2V.Kernels.Cuda;
+using CudaI2V.Kernels.Cuda.Ops;
 using CudaI2V.Runtime.Cuda;
 using CudaI2V.Runtime.Tensors;
 
@@ -19,7 +20,7 @@ public sealed class LayoutCopiesPlanTests
         var (a, b) = (device.Make(DType.F16, 2, 3, 4, 5), device.Make(DType.F16, 2, 3, 4, 7));
         var output = device.Make(DType.F16, 2, 3, 4, 12);
 
-        var copies = LayoutCopies.PlanConcat([a, b], -1, output);
+        var copies = LayoutCopies.PlanConcat([a, b], -1, output).Copies;
 
         Assert.Equal(2, copies.Count);
         var first = copies[0].Plan.Launch!.Value.Params;
@@ -40,10 +41,13 @@ public sealed class LayoutCopiesPlanTests
         var (a, b) = (device.Make(DType.BF16, 1, 3, 4), device.Make(DType.BF16, 2, 3, 4));
         var output = device.Make(DType.BF16, 3, 3, 4);
 
-        var copies = LayoutCopies.PlanConcat([a, b], 0, output);
-        var forced = LayoutCopies.PlanConcat([a, b], 0, output, forceKernel: true);
+        var copies = LayoutCopies.PlanConcat([a, b], 0, output).Copies;
+        var forced = LayoutCopies.PlanConcat([a, b], 0, output, forceKernel: true).Copies;
 
-        Assert.Equal([new CopyPlan(24, null), new CopyPlan(48, null)], copies.Select(c => c.Plan));
+        Assert.Equal(
+            [new DeviceMemcpy(FakeDevice.Address(2), FakeDevice.Address(0), 24), new DeviceMemcpy(FakeDevice.Address(2) + 24, FakeDevice.Address(1), 48)],
+            copies.Select(c => c.Plan.Memcpy));
+        Assert.All(copies, c => Assert.Null(c.Plan.Launch));
         Assert.Equal(FakeDevice.Address(2) + 24, copies[1].Destination.DeviceAddress());
         Assert.All(forced, c => Assert.NotNull(c.Plan.Launch));
     }

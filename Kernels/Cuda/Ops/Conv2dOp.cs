@@ -1,6 +1,6 @@
 using CudaI2V.Runtime.Tensors;
 
-namespace CudaI2V.Kernels.Cuda;
+namespace CudaI2V.Kernels.Cuda.Ops;
 
 /// <summary>How a convolution's filter is laid out in device memory.</summary>
 public enum ConvWeightLayout
@@ -245,7 +245,7 @@ public sealed class Im2colConv2dOp : IConv2dOp
                 a = OpArguments.View(workspace, 0, s.DType, rows, k);
                 if (Im2colKernel.Plan(args.X, a, s.KernelHeight, s.KernelWidth, s.Stride, s.Padding, args.WeightLayout, r0) is { } gather)
                 {
-                    yield return new LaunchStep<Im2colParams>(Im2colKernel.SourceFile, gather);
+                    yield return new LaunchStep<Im2colParams>(gather);
                 }
             }
             else
@@ -257,7 +257,7 @@ public sealed class Im2colConv2dOp : IConv2dOp
             yield return new GemmStep(GemmEngine.Cublas, a, weight, accumulator, TransposeB: true);
             var epilogue = GemmEpilogueKernel.Plan(
                 accumulator, output.Slice(0, r0, rows), args.Bias, args.PerImage, residual?.Slice(0, r0, rows), r0, (long)s.OutHeight * s.OutWidth);
-            yield return new LaunchStep<GemmEpilogueParams>(GemmEpilogueKernel.SourceFile, epilogue!.Value);
+            yield return new LaunchStep<GemmEpilogueParams>(epilogue!.Value);
         }
     }
 }

@@ -1,11 +1,11 @@
 using System.Diagnostics.CodeAnalysis;
 using CudaI2V.Kernels;
 using CudaI2V.Kernels.Cpu;
-using CudaI2V.Kernels.Cuda;
+using CudaI2V.Kernels.Cuda.Ops;
 using CudaI2V.Runtime.Tensors;
 using CudaI2V.Tests.Support;
 
-namespace CudaI2V.Tests.Kernels.Cuda;
+namespace CudaI2V.Tests.Kernels.Cuda.Cases;
 
 /// <summary>
 /// The GEMM-based ops (convolution, temporal convolution, linear, attention) on awkward sizes, held to

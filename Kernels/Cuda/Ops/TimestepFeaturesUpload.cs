@@ -2,7 +2,7 @@ using CudaI2V.Kernels.Cpu;
 using CudaI2V.Runtime.Cuda;
 using CudaI2V.Runtime.Tensors;
 
-namespace CudaI2V.Kernels.Cuda;
+namespace CudaI2V.Kernels.Cuda.Ops;
 
 /// <summary>
 /// <see cref="IOps.TimestepFeatures"/> for the GPU, computed on the host by the CPU reference itself and uploaded: a

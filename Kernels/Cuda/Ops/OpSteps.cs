@@ -2,7 +2,7 @@ using CudaI2V.Runtime.Blas;
 using CudaI2V.Runtime.Cuda;
 using CudaI2V.Runtime.Tensors;
 
-namespace CudaI2V.Kernels.Cuda;
+namespace CudaI2V.Kernels.Cuda.Ops;
 
 /// <summary>
 /// What the op implementations (convolution, linear, attention) need on a GPU: the launchers' module cache, the stream,
@@ -35,18 +35,17 @@ public abstract record OpStep
     public abstract void Execute(CudaOpContext context);
 }
 
-/// <summary>A planned kernel launch of an entry point of <paramref name="SourceFile"/>.</summary>
+/// <summary>A planned kernel launch.</summary>
 /// <typeparam name="TParams">The entry point's params struct.</typeparam>
-/// <param name="SourceFile">The <c>.cu</c> file.</param>
-/// <param name="Launch">Entry, grid and parameters.</param>
-public sealed record LaunchStep<TParams>(string SourceFile, KernelLaunch<TParams> Launch) : OpStep
+/// <param name="Launch">Source file, entry, grid and parameters.</param>
+public sealed record LaunchStep<TParams>(KernelLaunch<TParams> Launch) : OpStep
     where TParams : unmanaged
 {
     /// <inheritdoc/>
     public override void Execute(CudaOpContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        context.Kernels.Launch(SourceFile, Launch, context.Stream);
+        context.Kernels.Launch(context.Stream, Launch);
     }
 }
 

@@ -1,13 +1,13 @@
-using CudaI2V.Runtime.Cuda;
+using CudaI2V.Kernels.Cuda.Backend;
 using CudaI2V.Runtime.Tensors;
 
-namespace CudaI2V.Kernels.Cuda;
+namespace CudaI2V.Kernels.Cuda.Ops;
 
 /// <summary>
 /// Converting convolution filters from PyTorch's layout to <see cref="ConvWeightLayout.Packed"/>, once at load:
 /// [Cout, Cin, kh, kw] to [Cout, kh, kw, Cin], and a temporal [Cout, Cin, kt, 1, 1] to [Cout, kt, Cin]. Either on the
 /// host while converting the dtype (<see cref="PackOnHost"/>, one pass before the upload) or on the device with one
-/// strided copy (<see cref="Pack"/>).
+/// strided copy (<see cref="PlanPack"/>).
 /// </summary>
 public static class ConvWeights
 {
@@ -50,11 +50,11 @@ public static class ConvWeights
         return PackedOrderView(torch).To(dtype);
     }
 
-    /// <summary>Enqueues packing a device filter into <paramref name="packed"/> (same dtype, shape <see cref="PackedShape"/>).</summary>
-    public static void Pack(CudaKernels kernels, CudaStream stream, Tensor torch, Tensor packed)
+    /// <summary>Plans packing a device filter into <paramref name="packed"/> (same dtype, shape <see cref="PackedShape"/>): one strided copy.</summary>
+    public static LaunchOrMemcpy<CopyStridedParams> PlanPack(Tensor torch, Tensor packed)
     {
         ArgumentNullException.ThrowIfNull(torch);
         ArgumentNullException.ThrowIfNull(packed);
-        CopyStridedKernel.Run(kernels, stream, PackedOrderView(torch), packed);
+        return CopyStridedKernel.Plan(PackedOrderView(torch), packed);
     }
 }

@@ -1,13 +1,13 @@
 using CudaI2V.Runtime.Tensors;
 
-namespace CudaI2V.Kernels.Cuda;
+namespace CudaI2V.Kernels.Cuda.Ops;
 
 /// <summary>
 /// Attention through FlashAttention.cu, one launch per call, where the kernel supports the call
 /// (<see cref="FlashAttentionKernel.Unsupported"/>: fp16 or bf16, head dimension 64 or 80, sm_80+, 16-byte
 /// aligned); every other call (fp32, the VAE's single 512-channel head, the 4-channel heads of the image-latent
 /// encoder, the test models' small heads) goes to the GEMM path it wraps. Selected with
-/// <see cref="GemmOpSet.WithFusedAttention"/>; the GEMM path stays available for comparison.
+/// <see cref="MatrixOpSet.WithFusedAttention"/>; the GEMM path stays available for comparison.
 /// </summary>
 public sealed class FlashAttentionOp(GemmSoftmaxAttentionOp? fallback = null) : IAttentionOp
 {
@@ -48,7 +48,7 @@ public sealed class FlashAttentionOp(GemmSoftmaxAttentionOp? fallback = null) : 
         }
 
         return FlashAttentionKernel.Plan(args, shape) is { } launch
-            ? [new LaunchStep<FlashAttentionParams>(FlashAttentionKernel.SourceFile, launch)]
+            ? [new LaunchStep<FlashAttentionParams>(launch)]
             : [];
     }
 

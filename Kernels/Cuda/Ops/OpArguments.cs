@@ -1,7 +1,7 @@
 using CudaI2V.Runtime.Cuda;
 using CudaI2V.Runtime.Tensors;
 
-namespace CudaI2V.Kernels.Cuda;
+namespace CudaI2V.Kernels.Cuda.Ops;
 
 /// <summary>Carving typed views out of a caller's workspace, and the argument checks the op implementations share.</summary>
 internal static class OpArguments

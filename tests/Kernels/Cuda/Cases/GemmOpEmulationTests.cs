@@ -1,4 +1,6 @@
-namespace CudaI2V.Tests.Kernels.Cuda;
+using CudaI2V.Tests.Kernels.Cuda.Emulation;
+
+namespace CudaI2V.Tests.Kernels.Cuda.Cases;
 
 /// <summary>
 /// Every case of <see cref="GemmOpCases"/> planned by the real op classes and executed by <see cref="EmulatedDevice"/>:

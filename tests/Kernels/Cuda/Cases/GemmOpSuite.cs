@@ -1,4 +1,4 @@
-namespace CudaI2V.Tests.Kernels.Cuda;
+namespace CudaI2V.Tests.Kernels.Cuda.Cases;
 
 /// <summary>
 /// Every case of <see cref="GemmOpCases"/> on one kind of device: the emulation (every machine) or a real GPU. A

@@ -1,6 +1,6 @@
 using CudaI2V.Runtime.Tensors;
 
-namespace CudaI2V.Kernels.Cuda;
+namespace CudaI2V.Kernels.Cuda.Ops;
 
 /// <summary>The sizes of a temporal convolution (<see cref="IOps.TemporalConv"/>), enough to plan its workspace.</summary>
 /// <param name="Images">N = B * F.</param>

@@ -1,24 +1,27 @@
-namespace CudaI2V.Kernels.Cuda;
+namespace CudaI2V.Kernels.Cuda.Ops;
 
 /// <summary>
-/// The GEMM-based op implementations a CUDA backend runs, one per <see cref="IOps"/> entry they serve. Each member can be
-/// replaced by a faster implementation of the same interface and switched back for comparison on the same card.
+/// The implementations a CUDA backend runs for the ops whose work is matrix products (convolution, temporal
+/// convolution, linear layers, attention), one per <see cref="IOps"/> entry they serve: cuBLAS GEMMs with small
+/// kernels around them (<see cref="Reference"/>), or a fused kernel where one exists (the attention of
+/// <see cref="WithFusedAttention"/>). Each member can be replaced by a faster implementation of the same interface and
+/// switched back for comparison on the same card.
 /// </summary>
 /// <param name="Conv2d">Serves <see cref="IOps.Conv2d"/>.</param>
 /// <param name="TemporalConv">Serves <see cref="IOps.TemporalConv"/>.</param>
 /// <param name="Linear">Serves <see cref="IOps.Linear"/>.</param>
 /// <param name="Attention">Serves <see cref="IOps.Attention"/>.</param>
-public sealed record GemmOpSet(IConv2dOp Conv2d, ITemporalConvOp TemporalConv, ILinearOp Linear, IAttentionOp Attention)
+public sealed record MatrixOpSet(IConv2dOp Conv2d, ITemporalConvOp TemporalConv, ILinearOp Linear, IAttentionOp Attention)
 {
     /// <summary>The simple, clearly correct implementations: im2col + cuBLAS convolutions, cuBLAS(Lt) linear layers, batched-GEMM attention.</summary>
-    public static GemmOpSet Reference()
+    public static MatrixOpSet Reference()
     {
         var conv = new Im2colConv2dOp();
-        return new GemmOpSet(conv, new TemporalConvAsConv2dOp(conv), new BlasLinearOp(), new GemmSoftmaxAttentionOp());
+        return new MatrixOpSet(conv, new TemporalConvAsConv2dOp(conv), new BlasLinearOp(), new GemmSoftmaxAttentionOp());
     }
 
     /// <summary>This set with attention through FlashAttention.cu where it applies (<see cref="FlashAttentionOp"/>).</summary>
-    public GemmOpSet WithFusedAttention() => this with { Attention = new FlashAttentionOp() };
+    public MatrixOpSet WithFusedAttention() => this with { Attention = new FlashAttentionOp() };
 
     /// <summary>
     /// The attention implementation a backend runs unless told otherwise ("gemm" or "flash"): the fused kernel, which
@@ -31,10 +34,10 @@ public sealed record GemmOpSet(IConv2dOp Conv2d, ITemporalConvOp TemporalConv, I
     public static IReadOnlyList<string> AttentionNames { get; } = ["gemm", "flash"];
 
     /// <summary>The set a backend runs unless told otherwise: <see cref="Reference"/> with <see cref="DefaultAttention"/>.</summary>
-    public static GemmOpSet Default() => ForAttention(DefaultAttention);
+    public static MatrixOpSet Default() => ForAttention(DefaultAttention);
 
     /// <summary>The set named by <paramref name="attention"/>: "gemm" (<see cref="Reference"/>) or "flash" (<see cref="WithFusedAttention"/>).</summary>
-    public static GemmOpSet ForAttention(string attention) => attention switch
+    public static MatrixOpSet ForAttention(string attention) => attention switch
     {
         "gemm" => Reference(),
         "flash" => Reference().WithFusedAttention(),

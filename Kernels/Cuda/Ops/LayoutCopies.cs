@@ -1,13 +1,36 @@
 using CudaI2V.Runtime.Cuda;
 using CudaI2V.Runtime.Tensors;
 
-namespace CudaI2V.Kernels.Cuda;
+namespace CudaI2V.Kernels.Cuda.Ops;
 
 /// <summary>One planned copy of a view into (part of) an output, and how it runs.</summary>
 /// <param name="Source">The source view (possibly strided).</param>
 /// <param name="Destination">The contiguous destination (a slice of the output for a concatenation).</param>
 /// <param name="Plan">The strided-copy kernel launch, or a device memcpy.</param>
-public sealed record LayoutCopy(Tensor Source, Tensor Destination, CopyPlan Plan);
+public sealed record LayoutCopy(Tensor Source, Tensor Destination, LaunchOrMemcpy<CopyStridedParams> Plan) : IKernelPlan
+{
+    /// <inheritdoc/>
+    public void EnqueueOn(ILaunchTarget target)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        Plan.EnqueueOn(target);
+    }
+}
+
+/// <summary>A planned concatenation: one copy per part, in order.</summary>
+/// <param name="Copies">Each part's copy into the slice of the output it occupies.</param>
+public sealed record ConcatPlan(IReadOnlyList<LayoutCopy> Copies) : IKernelPlan
+{
+    /// <inheritdoc/>
+    public void EnqueueOn(ILaunchTarget target)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        foreach (var copy in Copies)
+        {
+            copy.EnqueueOn(target);
+        }
+    }
+}
 
 /// <summary>
 /// The layout ops of <see cref="IOps"/> on the GPU, each a view of its source copied by CopyStrided.cu
@@ -26,7 +49,7 @@ public sealed record LayoutCopy(Tensor Source, Tensor Destination, CopyPlan Plan
 public static class LayoutCopies
 {
     /// <summary>Plans <c>output = Concat(parts, axis)</c>: one copy per part, in order.</summary>
-    public static IReadOnlyList<LayoutCopy> PlanConcat(IReadOnlyList<Tensor> parts, int axis, Tensor output, bool forceKernel = false)
+    public static ConcatPlan PlanConcat(IReadOnlyList<Tensor> parts, int axis, Tensor output, bool forceKernel = false)
     {
         const string Op = "Concat";
         ArgumentNullException.ThrowIfNull(parts);
@@ -51,7 +74,7 @@ public static class LayoutCopies
             offset += length;
         }
 
-        return copies;
+        return new ConcatPlan(copies);
     }
 
     /// <summary>Plans <c>output = FramesToSequences(x, frames)</c>: (B * F, H, W, C) to (B * H * W, F, C).</summary>
@@ -123,31 +146,6 @@ public static class LayoutCopies
         var (b, h, w, c) = (x.Shape[0] / frames, x.Shape[1], x.Shape[2], x.Shape[3]);
         LaunchChecks.Exactly(Op, nameof(output), output, x.DType, new TensorShape(b, c, frames, h, w));
         return Copy(Op, x.Reshape(b, frames, h, w, c).Permute(0, 4, 1, 2, 3), output);
-    }
-
-    /// <summary>Enqueues planned copies in order.</summary>
-    public static void Run(CudaKernels kernels, CudaStream stream, IEnumerable<LayoutCopy> copies)
-    {
-        ArgumentNullException.ThrowIfNull(copies);
-        foreach (var copy in copies)
-        {
-            Run(kernels, stream, copy);
-        }
-    }
-
-    /// <summary>Enqueues one planned copy: the strided-copy kernel, or a device memcpy when both sides are contiguous.</summary>
-    public static void Run(CudaKernels kernels, CudaStream stream, LayoutCopy copy)
-    {
-        ArgumentNullException.ThrowIfNull(kernels);
-        ArgumentNullException.ThrowIfNull(copy);
-        if (copy.Plan.Launch is { } launch)
-        {
-            kernels.Launch(CopyStridedKernel.SourceFile, launch, stream);
-        }
-        else if (copy.Plan.MemcpyBytes > 0)
-        {
-            DeviceMemory.CopyAsync(stream, copy.Destination.DeviceAddress(), copy.Source.DeviceAddress(), copy.Plan.MemcpyBytes);
-        }
     }
 
     private static LayoutCopy Copy(string op, Tensor source, Tensor destination, bool forceKernel = false)

@@ -1,6 +1,6 @@
 using CudaI2V.Runtime.Tensors;
 
-namespace CudaI2V.Kernels.Cuda;
+namespace CudaI2V.Kernels.Cuda.Ops;
 
 /// <summary>The sizes of a multi-head attention, enough to plan its workspace.</summary>
 /// <param name="Batch">B: sequences (images, or pixel-sequences of frames).</param>
@@ -216,7 +216,7 @@ public sealed class GemmSoftmaxAttentionOp : IAttentionOp
                     var scores = OpArguments.View(workspace, 0, DType.F32, images, queries, s.Keys);
                     var probabilities = OpArguments.View(workspace, OpArguments.Align(scores.ByteLength), s.DType, images, queries, s.Keys);
                     yield return new GemmStep(GemmEngine.Cublas, q.Slice(0, b0, images).Slice(1, i0, queries), keys, scores, TransposeB: true);
-                    yield return new LaunchStep<SoftmaxParams>(SoftmaxKernel.SourceFile, SoftmaxKernel.Plan(scores, probabilities, scale)!.Value);
+                    yield return new LaunchStep<SoftmaxParams>(SoftmaxKernel.Plan(scores, probabilities, scale)!.Value);
                     yield return new GemmStep(GemmEngine.Cublas, probabilities, values, o.Slice(0, b0, images).Slice(1, i0, queries), TransposeB: false);
                 }
             }

@@ -1,18 +1,11 @@
+using CudaI2V.Kernels.Cuda.Ops;
 using CudaI2V.Kernels.Memory;
 using CudaI2V.Runtime.Blas;
-using CudaI2V.Runtime.Caching;
 using CudaI2V.Runtime.Compilation;
 using CudaI2V.Runtime.Cuda;
 using CudaI2V.Runtime.Tensors;
 
-namespace CudaI2V.Kernels.Cuda;
-
-/// <summary>How a <see cref="CudaOps"/> runs.</summary>
-/// <param name="ActivationDType">fp16 (default), bf16 or fp32 storage of weights and activations (fp32: the VAE when upcast).</param>
-/// <param name="WorkspaceBytes">The one scratch block ops share (im2col rows, attention scores, norm statistics); ops chunk their work to fit it.</param>
-/// <param name="Cache">Where compiled kernels are kept between runs (none: compile every run).</param>
-/// <param name="GemmOps">The convolution, linear and attention implementations (<see cref="GemmOpSet.Default"/> when null); swap one to compare a faster kernel.</param>
-public sealed record CudaOpsOptions(DType ActivationDType = DType.F16, long WorkspaceBytes = 256L << 20, CacheRoot? Cache = null, GemmOpSet? GemmOps = null);
+namespace CudaI2V.Kernels.Cuda.Backend;
 
 /// <summary>
 /// The CUDA backend of the op catalogue: every <see cref="IOps"/> entry on one stream, fp16 (bf16 or fp32) storage
@@ -34,7 +27,7 @@ public sealed class CudaOps : IOps, IDisposable
     private readonly CudaMemory _memory;
     private readonly CudaOpsOptions _options;
     private readonly bool _ownsContext;
-    private GemmOpSet _gemm;
+    private MatrixOpSet _matrixOps;
     private bool _disposed;
 
     /// <summary>Sets up the backend on <paramref name="context"/> (which the caller keeps owning).</summary>
@@ -61,7 +54,7 @@ public sealed class CudaOps : IOps, IDisposable
         _blasLt = new CublasLtGemm(_stream);
         _transfer = new TensorTransfer(context);
         _opContext = new CudaOpContext(_kernels, _stream, _blas, _blasLt);
-        _gemm = options.GemmOps ?? GemmOpSet.Default();
+        _matrixOps = options.MatrixOps ?? MatrixOpSet.Default();
         _memory = new CudaMemory(context, _stream, options.WorkspaceBytes, options.ActivationDType);
     }
 
@@ -91,10 +84,10 @@ public sealed class CudaOps : IOps, IDisposable
     /// implementations on the same weights and arena (not while a CUDA graph is being captured; a captured graph keeps
     /// the kernels it captured).
     /// </summary>
-    public GemmOpSet GemmOps
+    public MatrixOpSet MatrixOps
     {
-        get => _gemm;
-        set => _gemm = value ?? throw new ArgumentNullException(nameof(value));
+        get => _matrixOps;
+        set => _matrixOps = value ?? throw new ArgumentNullException(nameof(value));
     }
 
     private EventProfiler.Region? Measure(string op) => Profiler?.Measure(OpCategories.Of(op), _stream);
@@ -116,13 +109,20 @@ public sealed class CudaOps : IOps, IDisposable
 
     /// <inheritdoc/>
     /// <remarks>The peer has its own stream, workspace and cuBLAS handles, the same kernel cache, and the default op implementations.</remarks>
-    public IOps CreatePeer(DType activationDType) => new CudaOps(Context, _options with { ActivationDType = activationDType, GemmOps = null });
+    public IOps CreatePeer(DType activationDType) => new CudaOps(Context, _options with { ActivationDType = activationDType, MatrixOps = null });
 
     private Tensor New(string op, DType dtype, TensorShape shape) => _memory.New(op, dtype, shape);
 
-    private Tensor New(string op, TensorShape shape) => _memory.New(op, ActivationDType, shape);
-
     private Tensor Workspace => _memory.Workspace;
+
+    /// <summary>An op that is one planned launch: its output from memory, the plan enqueued, the time measured when profiling.</summary>
+    private Tensor Launch(string op, TensorShape shape, Func<Tensor, IKernelPlan?> plan, DType? dtype = null)
+    {
+        using var region = Measure(op);
+        var y = New(op, dtype ?? ActivationDType, shape);
+        _kernels.Launch(_stream, plan(y));
+        return y;
+    }
 
     /// <inheritdoc/>
     public Tensor Empty(DType dtype, TensorShape shape)
@@ -160,7 +160,7 @@ public sealed class CudaOps : IOps, IDisposable
         if (!x.IsContiguous)
         {
             source = _memory.Unplanned(x.DType, x.Shape);
-            CopyStridedKernel.Run(_kernels, _stream, x, source);
+            _kernels.Launch(_stream, CopyStridedKernel.Plan(x, source));
         }
 
         return _transfer.ToHost(source, _stream).To(DType.F32);
@@ -169,11 +169,8 @@ public sealed class CudaOps : IOps, IDisposable
     /// <inheritdoc/>
     public Tensor Copy(Tensor x)
     {
-        using var region = Measure(nameof(Copy));
         ArgumentNullException.ThrowIfNull(x);
-        var y = New(nameof(Copy), x.DType, x.Shape);
-        CopyStridedKernel.Run(_kernels, _stream, x, y);
-        return y;
+        return Launch(nameof(Copy), x.Shape, y => CopyStridedKernel.Plan(x, y), x.DType);
     }
 
     /// <summary>
@@ -196,19 +193,22 @@ public sealed class CudaOps : IOps, IDisposable
     /// <inheritdoc/>
     public Tensor Conv2d(Tensor x, Tensor weight, Tensor? bias, int stride, Padding2D padding, Tensor? perImage = null, Tensor? residual = null)
     {
-        using var region = Measure(nameof(Conv2d));
-        var y = New(nameof(Conv2d), OpShapes.Conv2d(x, weight, bias, stride, padding, perImage, residual));
         var (filter, layout) = ConvWeights.IsPackedView(weight) ? (weight.Permute(0, 2, 3, 1), ConvWeightLayout.Packed) : (weight, ConvWeightLayout.Torch);
-        _gemm.Conv2d.Run(_opContext, new Conv2dArgs(x, filter, layout, bias, stride, padding, perImage, residual, y), Workspace);
-        return y;
+        return Matrix(nameof(Conv2d), OpShapes.Conv2d(x, weight, bias, stride, padding, perImage, residual), y =>
+            _matrixOps.Conv2d.Run(_opContext, new Conv2dArgs(x, filter, layout, bias, stride, padding, perImage, residual, y), Workspace));
     }
 
     /// <inheritdoc/>
-    public Tensor TemporalConv(Tensor x, int frames, Tensor weight, Tensor? bias, Tensor? residual = null)
+    public Tensor TemporalConv(Tensor x, int frames, Tensor weight, Tensor? bias, Tensor? residual = null) =>
+        Matrix(nameof(TemporalConv), OpShapes.TemporalConv(x, frames, weight, bias, residual), y =>
+            _matrixOps.TemporalConv.Run(_opContext, new TemporalConvArgs(x, frames, weight, ConvWeightLayout.Torch, bias, residual, y), Workspace));
+
+    /// <summary>A matrix op: its output from memory, run by the strategy <see cref="MatrixOps"/> holds, timed when profiling.</summary>
+    private Tensor Matrix(string op, TensorShape shape, Action<Tensor> run)
     {
-        using var region = Measure(nameof(TemporalConv));
-        var y = New(nameof(TemporalConv), OpShapes.TemporalConv(x, frames, weight, bias, residual));
-        _gemm.TemporalConv.Run(_opContext, new TemporalConvArgs(x, frames, weight, ConvWeightLayout.Torch, bias, residual, y), Workspace);
+        using var region = Measure(op);
+        var y = New(op, ActivationDType, shape);
+        run(y);
         return y;
     }
 
@@ -222,44 +222,30 @@ public sealed class CudaOps : IOps, IDisposable
 
     private Tensor Normalize(string op, Tensor x, int groups, Tensor gamma, Tensor beta, float eps, int frames, bool silu)
     {
-        using var region = Measure(op);
         ArgumentNullException.ThrowIfNull(x);
         OpShapes.GroupNorm(x, groups, gamma, beta, frames);
-        var y = New(op, x.Shape);
         var statistics = _memory.WorkspaceAs(DType.F32, GroupNormKernel.WorkspaceElements(x.Shape, groups, frames));
-        GroupNormKernel.Run(_kernels, _stream, x, groups, gamma, beta, eps, frames, silu, statistics, y);
-        return y;
+        return Launch(op, x.Shape, y => GroupNormKernel.Plan(x, groups, gamma, beta, eps, frames, silu, statistics, y));
     }
 
     /// <inheritdoc/>
     public Tensor LayerNorm(Tensor x, Tensor gamma, Tensor beta, float eps)
     {
-        using var region = Measure(nameof(LayerNorm));
         ArgumentNullException.ThrowIfNull(x);
         OpShapes.LayerNorm(x, gamma, beta);
-        var y = New(nameof(LayerNorm), x.Shape);
-        LayerNormKernel.Run(_kernels, _stream, x, gamma, beta, eps, y);
-        return y;
+        return Launch(nameof(LayerNorm), x.Shape, y => LayerNormKernel.Plan(x, gamma, beta, eps, y));
     }
 
     /// <inheritdoc/>
-    public Tensor Linear(Tensor x, Tensor weight, Tensor? bias, Tensor? residual = null)
-    {
-        using var region = Measure(nameof(Linear));
-        var y = New(nameof(Linear), OpShapes.Linear(x, weight, bias, residual));
-        _gemm.Linear.Run(_opContext, new LinearArgs(x, weight, bias, residual, y), Workspace);
-        return y;
-    }
+    public Tensor Linear(Tensor x, Tensor weight, Tensor? bias, Tensor? residual = null) =>
+        Matrix(nameof(Linear), OpShapes.Linear(x, weight, bias, residual), y => _matrixOps.Linear.Run(_opContext, new LinearArgs(x, weight, bias, residual, y), Workspace));
 
     /// <inheritdoc/>
     public Tensor Attention(Tensor q, Tensor k, Tensor v, int heads)
     {
-        using var region = Measure(nameof(Attention));
         ArgumentNullException.ThrowIfNull(q);
         OpShapes.Attention(q, k, v, heads);
-        var y = New(nameof(Attention), q.Shape);
-        _gemm.Attention.Run(_opContext, new AttentionArgs(q, k, v, heads, y), Workspace);
-        return y;
+        return Matrix(nameof(Attention), q.Shape, y => _matrixOps.Attention.Run(_opContext, new AttentionArgs(q, k, v, heads, y), Workspace));
     }
 
     /// <inheritdoc/>
@@ -273,121 +259,73 @@ public sealed class CudaOps : IOps, IDisposable
 
     private Tensor Activate(string op, Activation activation, Tensor x)
     {
-        using var region = Measure(op);
         ArgumentNullException.ThrowIfNull(x);
-        var y = New(op, x.Shape);
-        ActivationsKernel.Run(_kernels, _stream, activation, x, y);
-        return y;
+        return Launch(op, x.Shape, y => ActivationsKernel.Plan(activation, x, y));
     }
 
     /// <inheritdoc/>
-    public Tensor Geglu(Tensor x)
-    {
-        using var region = Measure(nameof(Geglu));
-        var y = New(nameof(Geglu), OpShapes.Geglu(x));
-        ActivationsKernel.RunGeglu(_kernels, _stream, x, y);
-        return y;
-    }
+    public Tensor Geglu(Tensor x) => Launch(nameof(Geglu), OpShapes.Geglu(x), y => ActivationsKernel.PlanGeglu(x, y));
 
     /// <inheritdoc/>
     public Tensor Add(Tensor a, Tensor b)
     {
-        using var region = Measure(nameof(Add));
         OpShapes.SameShape(nameof(Add), a, b);
-        var y = New(nameof(Add), a.Shape);
-        AddKernel.Run(_kernels, _stream, a, b, y);
-        return y;
+        return Launch(nameof(Add), a.Shape, y => AddKernel.Plan(a, b, y));
     }
 
     /// <inheritdoc/>
     public Tensor AddBroadcastRows(Tensor x, Tensor rows)
     {
-        using var region = Measure(nameof(AddBroadcastRows));
         OpShapes.AddBroadcastRows(x, rows);
-        var y = New(nameof(AddBroadcastRows), x.Shape);
-        AddKernel.RunRows(_kernels, _stream, x, rows, y);
-        return y;
+        return Launch(nameof(AddBroadcastRows), x.Shape, y => AddKernel.PlanRows(x, rows, y));
     }
 
     /// <inheritdoc/>
-    public Tensor Concat(IReadOnlyList<Tensor> parts, int axis)
-    {
-        using var region = Measure(nameof(Concat));
-        var y = New(nameof(Concat), OpShapes.Concat(parts, axis, out _));
-        LayoutCopies.Run(_kernels, _stream, LayoutCopies.PlanConcat(parts, axis, y));
-        return y;
-    }
+    public Tensor Concat(IReadOnlyList<Tensor> parts, int axis) =>
+        Launch(nameof(Concat), OpShapes.Concat(parts, axis, out _), y => LayoutCopies.PlanConcat(parts, axis, y));
 
     /// <inheritdoc/>
-    public Tensor UpsampleNearest(Tensor x, int outHeight, int outWidth)
-    {
-        using var region = Measure(nameof(UpsampleNearest));
-        var y = New(nameof(UpsampleNearest), OpShapes.Resize(nameof(UpsampleNearest), x, outHeight, outWidth));
-        ResampleKernel.RunNearest(_kernels, _stream, x, y);
-        return y;
-    }
+    public Tensor UpsampleNearest(Tensor x, int outHeight, int outWidth) =>
+        Launch(nameof(UpsampleNearest), OpShapes.Resize(nameof(UpsampleNearest), x, outHeight, outWidth), y => ResampleKernel.PlanNearest(x, y));
 
     /// <inheritdoc/>
-    public Tensor AdaptiveAvgPool2d(Tensor x, int outHeight, int outWidth)
-    {
-        using var region = Measure(nameof(AdaptiveAvgPool2d));
-        var y = New(nameof(AdaptiveAvgPool2d), OpShapes.Resize(nameof(AdaptiveAvgPool2d), x, outHeight, outWidth));
-        ResampleKernel.RunPool(_kernels, _stream, x, y);
-        return y;
-    }
+    public Tensor AdaptiveAvgPool2d(Tensor x, int outHeight, int outWidth) =>
+        Launch(nameof(AdaptiveAvgPool2d), OpShapes.Resize(nameof(AdaptiveAvgPool2d), x, outHeight, outWidth), y => ResampleKernel.PlanPool(x, y));
 
     /// <inheritdoc/>
     public Tensor TimestepFeatures(ReadOnlySpan<float> timesteps, int features, bool flipSinToCos, float downscaleFreqShift, float maxPeriod = 10000f)
     {
-        var y = New(nameof(TimestepFeatures), OpShapes.TimestepFeatures(timesteps.Length, features, downscaleFreqShift, maxPeriod));
+        var y = New(nameof(TimestepFeatures), ActivationDType, OpShapes.TimestepFeatures(timesteps.Length, features, downscaleFreqShift, maxPeriod));
         TimestepFeaturesUpload.Run(_transfer, _stream, timesteps, features, flipSinToCos, downscaleFreqShift, maxPeriod, y);
         return y;
     }
 
     /// <inheritdoc/>
-    public Tensor FramesToSequences(Tensor x, int frames)
-    {
-        using var region = Measure(nameof(FramesToSequences));
-        var y = New(nameof(FramesToSequences), OpShapes.FramesToSequences(x, frames));
-        LayoutCopies.Run(_kernels, _stream, LayoutCopies.PlanFramesToSequences(x, frames, y));
-        return y;
-    }
+    public Tensor FramesToSequences(Tensor x, int frames) =>
+        Launch(nameof(FramesToSequences), OpShapes.FramesToSequences(x, frames), y => LayoutCopies.PlanFramesToSequences(x, frames, y));
 
     /// <inheritdoc/>
-    public Tensor SequencesToFrames(Tensor x, int height, int width)
-    {
-        using var region = Measure(nameof(SequencesToFrames));
-        var y = New(nameof(SequencesToFrames), OpShapes.SequencesToFrames(x, height, width));
-        LayoutCopies.Run(_kernels, _stream, LayoutCopies.PlanSequencesToFrames(x, height, width, y));
-        return y;
-    }
+    public Tensor SequencesToFrames(Tensor x, int height, int width) =>
+        Launch(nameof(SequencesToFrames), OpShapes.SequencesToFrames(x, height, width), y => LayoutCopies.PlanSequencesToFrames(x, height, width, y));
 
     /// <inheritdoc/>
-    public Tensor NchwToNhwc(Tensor x) => Layout(nameof(NchwToNhwc), x, OpShapes.NchwToNhwc(x), y => LayoutCopies.PlanNchwToNhwc(x, y));
+    public Tensor NchwToNhwc(Tensor x) => Launch(nameof(NchwToNhwc), OpShapes.NchwToNhwc(x), y => LayoutCopies.PlanNchwToNhwc(x, y), x.DType);
 
     /// <inheritdoc/>
-    public Tensor NhwcToNchw(Tensor x) => Layout(nameof(NhwcToNchw), x, OpShapes.NhwcToNchw(x), y => LayoutCopies.PlanNhwcToNchw(x, y));
+    public Tensor NhwcToNchw(Tensor x) => Launch(nameof(NhwcToNchw), OpShapes.NhwcToNchw(x), y => LayoutCopies.PlanNhwcToNchw(x, y), x.DType);
 
     /// <inheritdoc/>
-    public Tensor NcfhwToNhwc(Tensor x) => Layout(nameof(NcfhwToNhwc), x, OpShapes.NcfhwToNhwc(x), y => LayoutCopies.PlanNcfhwToNhwc(x, y));
+    public Tensor NcfhwToNhwc(Tensor x) => Launch(nameof(NcfhwToNhwc), OpShapes.NcfhwToNhwc(x), y => LayoutCopies.PlanNcfhwToNhwc(x, y), x.DType);
 
     /// <inheritdoc/>
-    public Tensor NhwcToNcfhw(Tensor x, int frames) => Layout(nameof(NhwcToNcfhw), x, OpShapes.NhwcToNcfhw(x, frames), y => LayoutCopies.PlanNhwcToNcfhw(x, frames, y));
-
-    /// <summary>A layout conversion: a new tensor of x's dtype in <paramref name="shape"/>, filled by one planned copy.</summary>
-    private Tensor Layout(string op, Tensor x, TensorShape shape, Func<Tensor, LayoutCopy> plan)
-    {
-        var y = New(op, x.DType, shape);
-        LayoutCopies.Run(_kernels, _stream, plan(y));
-        return y;
-    }
+    public Tensor NhwcToNcfhw(Tensor x, int frames) => Launch(nameof(NhwcToNcfhw), OpShapes.NhwcToNcfhw(x, frames), y => LayoutCopies.PlanNhwcToNcfhw(x, frames, y), x.DType);
 
     /// <inheritdoc/>
     public void DdimStep(Tensor modelOutput, Tensor latents, DdimStepSettings settings, Tensor? noise = null, Tensor? nextInput = null)
     {
         using var region = Measure(nameof(DdimStep));
         OpShapes.DdimStep(modelOutput, latents, settings, noise, nextInput, ActivationDType);
-        DdimStepKernel.Run(_kernels, _stream, modelOutput, latents, settings.Coefficients, settings.Prediction, settings.Guidance, settings.ClipRange, noise, nextInput);
+        _kernels.Launch(_stream, DdimStepKernel.Plan(modelOutput, latents, settings.Coefficients, settings.Prediction, settings.Guidance, settings.ClipRange, noise, nextInput));
     }
 
     /// <inheritdoc/>
@@ -400,17 +338,8 @@ public sealed class CudaOps : IOps, IDisposable
     }
 
     /// <inheritdoc/>
-    public void CountNonFinite(Tensor x, Tensor counter)
-    {
-        ArgumentNullException.ThrowIfNull(x);
-        ArgumentNullException.ThrowIfNull(counter);
-        if (counter.DType != DType.I64 || counter.ElementCount != 1 || counter.Storage.Kind != MemoryKind.Device)
-        {
-            throw OpShapes.Fail(nameof(CountNonFinite), $"counter must be one I64 device element, got {counter}.");
-        }
-
-        NonFiniteKernel.Run(_kernels, _stream, x, counter);
-    }
+    /// <remarks>The launcher checks that the counter is an I64 device tensor.</remarks>
+    public void CountNonFinite(Tensor x, Tensor counter) => _kernels.Launch(_stream, NonFiniteKernel.Plan(x, counter));
 
     /// <inheritdoc/>
     public void CopyInto(Tensor source, Tensor destination)
@@ -422,7 +351,7 @@ public sealed class CudaOps : IOps, IDisposable
             throw OpShapes.Fail(nameof(CopyInto), $"the destination must be a contiguous {source.DType} {source.Shape}, got {destination.DType} {destination.Shape}.");
         }
 
-        CopyStridedKernel.Run(_kernels, _stream, source, destination);
+        _kernels.Launch(_stream, CopyStridedKernel.Plan(source, destination));
     }
 
     /// <inheritdoc/>
@@ -430,7 +359,7 @@ public sealed class CudaOps : IOps, IDisposable
     {
         using var region = Measure(nameof(SamplerPredict));
         OpShapes.SamplerPredict(modelOutput, latents, prediction, settings, ActivationDType);
-        SamplerStepKernel.RunPredict(_kernels, _stream, modelOutput, latents, prediction, settings);
+        _kernels.Launch(_stream, SamplerStepKernel.PlanPredict(modelOutput, latents, prediction, settings));
     }
 
     /// <inheritdoc/>
@@ -438,7 +367,7 @@ public sealed class CudaOps : IOps, IDisposable
     {
         using var region = Measure(nameof(SamplerCombine));
         OpShapes.SamplerCombine(latents, history, combination, lastSample, nextInput, ActivationDType);
-        SamplerStepKernel.RunCombine(_kernels, _stream, latents, history, combination, lastSample, nextInput);
+        _kernels.Launch(_stream, SamplerStepKernel.PlanCombine(latents, history, combination, lastSample, nextInput));
     }
 
     /// <summary>Frees everything (once; later calls do nothing).</summary>

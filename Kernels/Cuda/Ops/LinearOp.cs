@@ -1,7 +1,7 @@
 using CudaI2V.Runtime.Cuda;
 using CudaI2V.Runtime.Tensors;
 
-namespace CudaI2V.Kernels.Cuda;
+namespace CudaI2V.Kernels.Cuda.Ops;
 
 /// <summary>The sizes of a linear layer, enough to plan its workspace.</summary>
 /// <param name="Rows">M: the product of x's leading dimensions.</param>
@@ -217,7 +217,7 @@ public sealed class BlasLinearOp : ILinearOp
             var accumulator = OpArguments.View(workspace, 0, DType.F32, rows, n);
             yield return new GemmStep(GemmEngine.Cublas, x.Slice(0, r0, rows), args.Weight, accumulator, TransposeB: true);
             var epilogue = GemmEpilogueKernel.Plan(accumulator, output.Slice(0, r0, rows), args.Bias, null, residual?.Slice(0, r0, rows), r0);
-            yield return new LaunchStep<GemmEpilogueParams>(GemmEpilogueKernel.SourceFile, epilogue!.Value);
+            yield return new LaunchStep<GemmEpilogueParams>(epilogue!.Value);
         }
     }
 }
