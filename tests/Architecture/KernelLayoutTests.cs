@@ -26,10 +26,6 @@ public sealed partial class KernelLayoutTests
         ["LaunchChecks.cs"] = "the argument checks every launcher shares",
     };
 
-    /// <summary>
-    /// Files that belong in <see cref="Subfolders"/>'s Backend and move there with the memory work of issue 13 (which
-    /// rewrites them); remove each name here when it moves.
-    /// </summary>
     /// <summary>The subfolders of Kernels/Cuda, and what each holds.</summary>
     private static readonly Dictionary<string, string> Subfolders = new()
     {

@@ -41,6 +41,20 @@ public sealed partial class SourceRulesTests
     }
 
     [Fact]
+    public void The_memory_capability_is_written_against_no_device_backend()
+    {
+        // Kernels/Memory is what every backend implements and the engine uses: it may record through the planning
+        // backend, but it never names the CPU or CUDA backend or the CUDA runtime, or the engine would run two paths.
+        string[] deviceNamespaces = ["CudaI2V.Kernels.Cuda", "CudaI2V.Kernels.Cpu", "CudaI2V.Runtime.Cuda"];
+        var offences = SourceFiles(["Kernels/Memory"], "*.cs").Append(Path.Combine(RepoPaths.Root, "Kernels", "IOps.cs"))
+            .SelectMany(f => File.ReadAllLines(f).Select((line, i) => (File: f, Line: i + 1, Code: CodeOf(line))))
+            .Where(l => deviceNamespaces.Any(n => l.Code.Contains(n, StringComparison.Ordinal)) || Backends.Take(2).Any(b => Regex.IsMatch(l.Code, $@"\b{b}\b")))
+            .Select(l => $"{Relative(l.File)}:{l.Line}: {l.Code.Trim()}")
+            .ToList();
+        Assert.True(offences.Count == 0, "The memory capability names a device backend (keep it in that backend's folder):\n" + string.Join('\n', offences));
+    }
+
+    [Fact]
     public void No_hand_written_source_file_is_over_400_lines()
     {
         var long_ = SourceFiles(SourceFolders, "*.cs").Concat(SourceFiles(["Kernels"], "*.cu")).Concat(SourceFiles(["Kernels"], "*.cuh"))
