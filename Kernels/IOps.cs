@@ -60,10 +60,11 @@ public interface IOps
     Tensor FromHost(Tensor host, DType? dtype = null);
 
     /// <summary>
-    /// A convolution filter [Cout, Cin, kh, kw] (PyTorch's layout, any floating-point host dtype) uploaded once for
-    /// <see cref="Conv2d"/>, in <see cref="ActivationDType"/> and the memory layout this backend's convolution reads
-    /// best. The result is addressed as [Cout, Cin, kh, kw] like the host filter, but may be a strided view: the one
-    /// exception to the contiguity contract, accepted as <see cref="Conv2d"/>'s weight. By default, <see cref="FromHost"/>.
+    /// A convolution filter [Cout, Cin, kh, kw], or a temporal one [Cout, Cin, kt, 1, 1] (PyTorch's layouts, any
+    /// floating-point host dtype), uploaded once for <see cref="Conv2d"/> or <see cref="TemporalConv"/>, in
+    /// <see cref="ActivationDType"/> and the memory layout this backend's convolution reads best. The result is
+    /// addressed in the host filter's shape, but may be a strided view: the one exception to the contiguity contract,
+    /// accepted as those ops' weight. By default, <see cref="FromHost"/>.
     /// </summary>
     Tensor UploadConvWeight(Tensor host) => FromHost(host);
 

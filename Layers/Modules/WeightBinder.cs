@@ -25,6 +25,10 @@ public sealed class WeightBinder(IOps ops, WeightSet weights)
     public Tensor TakeConvWeight(string key, int outChannels, int inChannels, int kernelHeight, int kernelWidth) =>
         Ops.UploadConvWeight(Weights.Take(key, new TensorShape(outChannels, inChannels, kernelHeight, kernelWidth)));
 
+    /// <summary>Takes the temporal convolution filter <paramref name="key"/> [Cout, Cin, kt, 1, 1] and uploads it for <see cref="IOps.TemporalConv"/> (<see cref="IOps.UploadConvWeight"/>).</summary>
+    public Tensor TakeTemporalConvWeight(string key, int outChannels, int inChannels, int kernelFrames) =>
+        Ops.UploadConvWeight(Weights.Take(key, new TensorShape(outChannels, inChannels, kernelFrames, 1, 1)));
+
     /// <summary>True when the set holds <paramref name="key"/> (for optional weights such as a bias).</summary>
     public bool Has(string key) => Weights.Contains(key);
 }

@@ -24,7 +24,7 @@ public sealed class TemporalConvLayer
         {
             var convIndex = k == 0 ? 2 : 3;
             _norms[k] = new GroupNorm(w, $"{prefix}.conv{k + 1}.0", groups, channels, 1e-5f);
-            _weights[k] = w.Take($"{prefix}.conv{k + 1}.{convIndex}.weight", channels, channels, 3, 1, 1);
+            _weights[k] = w.TakeTemporalConvWeight($"{prefix}.conv{k + 1}.{convIndex}.weight", channels, channels, 3);
             _biases[k] = w.Take($"{prefix}.conv{k + 1}.{convIndex}.bias", channels);
         }
     }

@@ -174,34 +174,37 @@ public sealed class CudaOps : IOps, IDisposable
     }
 
     /// <summary>
-    /// Uploads the filter packed as [Cout, kh, kw, Cin] (<see cref="ConvWeightLayout.Packed"/>: each tap's input
-    /// channels contiguous, the order Im2col.cu's hwc gather writes 16 bytes at a time and the GEMM reads as
-    /// [Cout, K]) and returns it addressed as [Cout, Cin, kh, kw]; a 1x1 filter is the same either way and stays
-    /// contiguous.
+    /// Uploads the filter packed (<see cref="ConvWeightLayout.Packed"/>: [Cout, kh, kw, Cin], or [Cout, kt, Cin] for a
+    /// temporal [Cout, Cin, kt, 1, 1] one; each tap's input channels contiguous, the order Im2col.cu's hwc gather reads 16
+    /// bytes at a time and the GEMM reads as [Cout, K]) and returns it addressed in PyTorch's order
+    /// (<see cref="ConvWeights.TorchOrderView"/>); a 1x1 filter is the same either way and stays contiguous.
     /// </summary>
     public Tensor UploadConvWeight(Tensor host)
     {
         ArgumentNullException.ThrowIfNull(host);
-        if (host.Shape.Rank != 4 || host.Shape[2] * host.Shape[3] == 1)
-        {
-            return FromHost(host);
-        }
-
-        return FromHost(ConvWeights.PackedOrderView(host)).Permute(0, 3, 1, 2);
+        var packable = host.Shape.Rank == 4 ? host.Shape[2] * host.Shape[3] > 1 : host.Shape.Rank == 5 && host.Shape[2] > 1 && host.Shape[3] * host.Shape[4] == 1;
+        return packable ? ConvWeights.TorchOrderView(FromHost(ConvWeights.PackedOrderView(host))) : FromHost(host);
     }
 
     /// <inheritdoc/>
     public Tensor Conv2d(Tensor x, Tensor weight, Tensor? bias, int stride, Padding2D padding, Tensor? perImage = null, Tensor? residual = null)
     {
-        var (filter, layout) = ConvWeights.IsPackedView(weight) ? (weight.Permute(0, 2, 3, 1), ConvWeightLayout.Packed) : (weight, ConvWeightLayout.Torch);
+        var (filter, layout) = FilterOf(weight);
         return Matrix(nameof(Conv2d), OpShapes.Conv2d(x, weight, bias, stride, padding, perImage, residual), y =>
             _matrixOps.Conv2d.Run(_opContext, new Conv2dArgs(x, filter, layout, bias, stride, padding, perImage, residual, y), Workspace));
     }
 
     /// <inheritdoc/>
-    public Tensor TemporalConv(Tensor x, int frames, Tensor weight, Tensor? bias, Tensor? residual = null) =>
-        Matrix(nameof(TemporalConv), OpShapes.TemporalConv(x, frames, weight, bias, residual), y =>
-            _matrixOps.TemporalConv.Run(_opContext, new TemporalConvArgs(x, frames, weight, ConvWeightLayout.Torch, bias, residual, y), Workspace));
+    public Tensor TemporalConv(Tensor x, int frames, Tensor weight, Tensor? bias, Tensor? residual = null)
+    {
+        var (filter, layout) = FilterOf(weight);
+        return Matrix(nameof(TemporalConv), OpShapes.TemporalConv(x, frames, weight, bias, residual), y =>
+            _matrixOps.TemporalConv.Run(_opContext, new TemporalConvArgs(x, frames, filter, layout, bias, residual, y), Workspace));
+    }
+
+    /// <summary>A filter as <see cref="UploadConvWeight"/> made it (packed), or as a caller passed it (PyTorch's order).</summary>
+    private static (Tensor Filter, ConvWeightLayout Layout) FilterOf(Tensor weight) =>
+        ConvWeights.IsPackedView(weight) ? (ConvWeights.PackedFilter(weight), ConvWeightLayout.Packed) : (weight, ConvWeightLayout.Torch);
 
     /// <summary>A matrix op: its output from memory, run by the strategy <see cref="MatrixOps"/> holds, timed when profiling.</summary>
     private Tensor Matrix(string op, TensorShape shape, Action<Tensor> run)

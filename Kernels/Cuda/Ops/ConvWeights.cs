@@ -34,13 +34,48 @@ public static class ConvWeights
     }
 
     /// <summary>
-    /// True when <paramref name="weight"/> is a packed filter addressed as [Cout, Cin, kh, kw] (what
-    /// <see cref="CudaOps.UploadConvWeight"/> returns): not contiguous itself, contiguous in packed order.
+    /// A contiguous packed filter addressed in PyTorch's order, without a copy: [Cout, kh, kw, Cin] as [Cout, Cin, kh,
+    /// kw], and a temporal [Cout, kt, Cin] as [Cout, Cin, kt, 1, 1] (what <see cref="CudaOps.UploadConvWeight"/>
+    /// returns, so that the layers and the other backends see one shape).
+    /// </summary>
+    public static Tensor TorchOrderView(Tensor packed)
+    {
+        ArgumentNullException.ThrowIfNull(packed);
+        return packed.Shape.Rank switch
+        {
+            4 => packed.Permute(0, 3, 1, 2),
+            3 => packed.Reshape(packed.Shape[0], packed.Shape[1], packed.Shape[2], 1, 1).Permute(0, 2, 1, 3, 4),
+            _ => throw new ArgumentException($"A packed filter is [Cout, kh, kw, Cin] or [Cout, kt, Cin]; got {packed.Shape}.", nameof(packed)),
+        };
+    }
+
+    /// <summary>
+    /// True when <paramref name="weight"/> is a packed filter addressed in PyTorch's order (<see cref="TorchOrderView"/>):
+    /// not contiguous itself, contiguous in packed order. A 1x1 (or kt = 1) filter is the same either way and is not one.
     /// </summary>
     public static bool IsPackedView(Tensor weight)
     {
         ArgumentNullException.ThrowIfNull(weight);
-        return weight.Shape.Rank == 4 && !weight.IsContiguous && weight.Permute(0, 2, 3, 1).IsContiguous;
+        return weight.Shape.Rank switch
+        {
+            4 => !weight.IsContiguous && weight.Permute(0, 2, 3, 1).IsContiguous,
+            5 => weight.Shape[3] == 1 && weight.Shape[4] == 1 && !weight.IsContiguous && weight.Permute(0, 2, 1, 3, 4).IsContiguous,
+            _ => false,
+        };
+    }
+
+    /// <summary>The packed filter behind a <see cref="IsPackedView"/> view: [Cout, kh, kw, Cin], or [Cout, kt, Cin] for a temporal one.</summary>
+    public static Tensor PackedFilter(Tensor view)
+    {
+        ArgumentNullException.ThrowIfNull(view);
+        if (!IsPackedView(view))
+        {
+            throw new ArgumentException($"The filter {view.Shape} is not a packed filter addressed in PyTorch's order.", nameof(view));
+        }
+
+        return view.Shape.Rank == 4
+            ? view.Permute(0, 2, 3, 1)
+            : view.Permute(0, 2, 1, 3, 4).Reshape(view.Shape[0], view.Shape[2], view.Shape[1]);
     }
 
     /// <summary>A new contiguous host tensor: the packed filter in <paramref name="dtype"/> (converted and permuted in one pass).</summary>

@@ -181,6 +181,31 @@ public sealed class ConvOpPlanTests
         Assert.Equal("temporal-as-im2col-cublas", op.Name);
     }
 
+    [Theory]
+    [InlineData(320)]
+    [InlineData(640)]
+    [InlineData(1280)]
+    public void Every_release_temporal_conv_gathers_16_bytes_at_a_time_from_its_packed_filter(int channels)
+    {
+        // The release UNet's temporal convolutions (kt = 3 over 16 frames) at each of its channel counts, with the
+        // filter as CudaOps.UploadConvWeight leaves it: packed [Cout, kt, Cin], addressed as [Cout, Cin, kt, 1, 1].
+        var packed = Device(DType.F16, channels, 3, channels);
+        var view = ConvWeights.TorchOrderView(packed);
+        Assert.Equal(new TensorShape(channels, channels, 3, 1, 1), view.Shape);
+        Assert.True(ConvWeights.IsPackedView(view));
+        var filter = ConvWeights.PackedFilter(view);
+        Assert.Equal((packed.Shape, packed.DeviceAddress()), (filter.Shape, filter.DeviceAddress()));
+
+        var (x, y) = (Device(DType.F16, 32, 4, 6, channels), Device(DType.F16, 32, 4, 6, channels));
+        var op = new TemporalConvAsConv2dOp(new Im2colConv2dOp());
+        var shape = new TemporalConvShape(32, 16, 4, 6, channels, channels, 3, DType.F16);
+        var conv = new Im2colConv2dOp();
+        var plan = conv.Plan(TemporalConvAsConv2dOp.AsConv2d(new TemporalConvArgs(x, 16, filter, ConvWeightLayout.Packed, null, x, y)), Workspace(op.WorkspaceBytes(shape)));
+
+        var gathers = plan.Steps.OfType<LaunchStep<Im2colParams>>().Select(s => s.Launch.Entry).Distinct().ToList();
+        Assert.Equal(["im2col_hwcv_f16"], gathers);
+    }
+
     [Fact]
     public void A_temporal_conv_refuses_partial_videos_and_wrong_filters()
     {

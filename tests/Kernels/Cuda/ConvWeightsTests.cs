@@ -22,6 +22,22 @@ public sealed class ConvWeightsTests
     }
 
     [Fact]
+    public void A_packed_temporal_filter_addressed_in_torch_order_is_recognised_and_reads_the_same_values()
+    {
+        var torch = Tensor.FromArray(Enumerable.Range(0, 4 * 6 * 3).Select(i => (float)i).ToArray(), 4, 6, 3, 1, 1);
+        var packed = ConvWeights.PackOnHost(torch, DType.F32);   // [4, 3, 6], contiguous
+        var view = ConvWeights.TorchOrderView(packed);           // what CudaOps.UploadConvWeight returns
+
+        Assert.Equal(torch.Shape, view.Shape);
+        Assert.Equal(torch.ToFloat32Array(), view.Contiguous().ToFloat32Array());
+        Assert.True(ConvWeights.IsPackedView(view));
+        Assert.False(ConvWeights.IsPackedView(torch));
+        Assert.Equal(packed.ToFloat32Array(), ConvWeights.PackedFilter(view).ToFloat32Array());
+        Assert.False(ConvWeights.IsPackedView(Tensor.Zeros(DType.F32, new TensorShape(4, 6, 1, 1, 1)))); // kt = 1: one layout
+        Assert.Throws<ArgumentException>(() => ConvWeights.PackedFilter(torch));
+    }
+
+    [Fact]
     public void Pack_shapes_and_host_packing_follow_the_documented_layouts()
     {
         Assert.Equal(new TensorShape(7, 3, 2, 5), ConvWeights.PackedShape(new TensorShape(7, 5, 3, 2)));
