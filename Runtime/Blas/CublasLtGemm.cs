@@ -45,13 +45,25 @@ public sealed class CublasLtGemm : IDisposable
     public void Linear(Tensor x, Tensor weight, Tensor? bias, Tensor y) => MatMul(x, weight, y, bias, transposeB: true);
 
     /// <summary>
-    /// Enqueues <c>C = op(A) op(B) + beta C + bias</c>; <paramref name="bias"/> is a contiguous [N] vector of C's dtype,
-    /// added to every row of C (of every batch entry), or null for none. With <paramref name="beta"/> 1, C's previous
-    /// contents (a residual copied there) are added in fp32 before the one rounding to C's dtype.
+    /// Enqueues <c>C = op(A) op(B) + beta addend + bias</c>; <paramref name="bias"/> is a contiguous [N] vector of C's
+    /// dtype, added to every row of C (of every batch entry), or null for none. The addend is C's previous contents, or
+    /// <paramref name="addend"/> (a residual read where it lies: same dtype, shape and strides as C, so it shares C's
+    /// layout). With <paramref name="beta"/> 1 it is added in fp32 before the one rounding to C's dtype.
     /// </summary>
-    public void MatMul(Tensor a, Tensor b, Tensor c, Tensor? bias, bool transposeA = false, bool transposeB = false, float beta = 0f)
+    public void MatMul(Tensor a, Tensor b, Tensor c, Tensor? bias, bool transposeA = false, bool transposeB = false, float beta = 0f, Tensor? addend = null)
     {
         var p = GemmProblem.Create(a, b, c, transposeA, transposeB);
+        var addendAddress = 0UL;
+        if (addend is not null)
+        {
+            if (addend.DType != c.DType || addend.Shape != c.Shape || !addend.Strides.SequenceEqual(c.Strides))
+            {
+                throw new ArgumentException($"GEMM: the addend must have C's dtype, shape and strides ({c.DType} {c.Shape}); got {addend.DType} {addend.Shape}.", nameof(addend));
+            }
+
+            addendAddress = CublasGemm.Address(addend, p.C, "addend");
+        }
+
         ulong biasAddress = 0;
         if (bias is not null)
         {
@@ -74,7 +86,7 @@ public sealed class CublasLtGemm : IDisposable
         }
 
         CublasLt.Matmul(
-            _handle.Value, plan.Matmul, 1f, pb, plan.First, pa, plan.Second, beta, pc, plan.Result,
+            _handle.Value, plan.Matmul, 1f, pb, plan.First, pa, plan.Second, beta, addend is null ? pc : addendAddress, pc, plan.Result,
             plan.Algorithm, _workspace.Address, _workspaceBytes, Stream.Handle);
     }
 

@@ -110,16 +110,17 @@ public static unsafe class CublasLt
     }
 
     /// <summary>
-    /// D = alpha op(A) op(B) + beta C, then the epilogue, with C and D the same matrix. SAFETY: every pointer must be
+    /// D = alpha op(A) op(B) + beta C, then the epilogue. C and D share one layout; C may be D (in place) or another
+    /// matrix (a residual read where it lies, instead of being copied into D first). SAFETY: every pointer must be
     /// valid for its layout and the workspace at least the algorithm's size, until the stream has run the call.
     /// </summary>
     public static void Matmul(
-        nint handle, nint matmul, float alpha, ulong a, nint aLayout, ulong b, nint bLayout, float beta, ulong d, nint dLayout,
+        nint handle, nint matmul, float alpha, ulong a, nint aLayout, ulong b, nint bLayout, float beta, ulong c, ulong d, nint dLayout,
         in CublasLtHeuristicResult algorithm, ulong workspace, long workspaceBytes, nint stream)
     {
         var algo = algorithm.Algo;
         Check(CublasLtApi.cublasLtMatmul(
-            handle, matmul, &alpha, a, aLayout, b, bLayout, &beta, d, dLayout, d, dLayout, &algo, workspace, (nuint)workspaceBytes, stream));
+            handle, matmul, &alpha, a, aLayout, b, bLayout, &beta, c, dLayout, d, dLayout, &algo, workspace, (nuint)workspaceBytes, stream));
     }
 
     private static void Check(int status, [CallerArgumentExpression(nameof(status))] string call = "")

@@ -47,8 +47,8 @@ public enum LinearPath
     Auto,
 
     /// <summary>
-    /// One cuBLASLt GEMM: the bias through its epilogue and the residual through beta = 1 on the output, into which it
-    /// is first copied (no copy when the residual is the output itself). No workspace.
+    /// One cuBLASLt GEMM: the bias through its epilogue and the residual through beta = 1, read where it lies as
+    /// cuBLASLt's C while the result goes to D, the output (no copy of the residual first). No workspace.
     /// </summary>
     Fused,
 
@@ -60,7 +60,7 @@ public enum LinearPath
 /// <param name="Shape">The sizes.</param>
 /// <param name="Fused">True for the cuBLASLt path.</param>
 /// <param name="ChunkRows">Rows per chunk.</param>
-/// <param name="Steps">The copy of the residual (fused, when needed), then per chunk the GEMM and (unfused) the epilogue.</param>
+/// <param name="Steps">The one GEMM (fused), or per chunk the GEMM and the epilogue (unfused).</param>
 public sealed record LinearPlan(LinearShape Shape, bool Fused, long ChunkRows, IEnumerable<OpStep> Steps);
 
 /// <summary>
@@ -197,12 +197,8 @@ public sealed class BlasLinearOp : ILinearOp
     {
         var (m, n) = ((int)s.Rows, s.OutFeatures);
         var output = args.Output.Reshape(m, n);
-        if (args.Residual is not null && !OpArguments.SameBytes(args.Residual, args.Output))
-        {
-            yield return new CopyStep(args.Residual.Reshape(m, n), output);
-        }
-
-        yield return new GemmStep(GemmEngine.CublasLt, args.X.Reshape(m, s.InFeatures), args.Weight, output, TransposeB: true, args.Bias, args.Residual is null ? 0f : 1f);
+        var addend = args.Residual is null || OpArguments.SameBytes(args.Residual, args.Output) ? null : args.Residual.Reshape(m, n);
+        yield return new GemmStep(GemmEngine.CublasLt, args.X.Reshape(m, s.InFeatures), args.Weight, output, TransposeB: true, args.Bias, args.Residual is null ? 0f : 1f, addend);
     }
 
     private static IEnumerable<OpStep> UnfusedSteps(LinearShape s, long chunk, LinearArgs args, Tensor workspace)

@@ -59,8 +59,10 @@ public sealed record LaunchStep<TParams>(KernelLaunch<TParams> Launch) : OpStep
 /// <param name="C">[M, N] or [batch, M, N].</param>
 /// <param name="TransposeB">Whether B is used transposed.</param>
 /// <param name="Bias">Optional [N] of C's dtype (cuBLASLt's epilogue).</param>
-/// <param name="Beta">Multiplies C's previous contents (0: overwritten).</param>
-public sealed record GemmStep(GemmEngine Engine, Tensor A, Tensor B, Tensor C, bool TransposeB, Tensor? Bias = null, float Beta = 0f) : OpStep
+/// <param name="Beta">Multiplies the addend (0: C is overwritten).</param>
+/// <param name="Addend">What <paramref name="Beta"/> multiplies when it is not C's previous contents: a residual shaped
+/// like C, read where it lies (cuBLASLt only, whose C and D may differ).</param>
+public sealed record GemmStep(GemmEngine Engine, Tensor A, Tensor B, Tensor C, bool TransposeB, Tensor? Bias = null, float Beta = 0f, Tensor? Addend = null) : OpStep
 {
     /// <summary>The checked problem (shapes, leading dimensions, batch strides) this step hands cuBLAS.</summary>
     public GemmProblem Problem => GemmProblem.Create(A, B, C, transposeB: TransposeB);
@@ -71,15 +73,15 @@ public sealed record GemmStep(GemmEngine Engine, Tensor A, Tensor B, Tensor C, b
         ArgumentNullException.ThrowIfNull(context);
         if (Engine == GemmEngine.CublasLt)
         {
-            context.BlasLt.MatMul(A, B, C, Bias, transposeB: TransposeB, beta: Beta);
+            context.BlasLt.MatMul(A, B, C, Bias, transposeB: TransposeB, beta: Beta, addend: Addend);
         }
-        else if (Bias is null)
+        else if (Bias is null && Addend is null)
         {
             context.Blas.MatMul(A, B, C, transposeB: TransposeB, beta: Beta);
         }
         else
         {
-            throw new InvalidOperationException("A cuBLAS GEMM step has no bias epilogue; use cuBLASLt.");
+            throw new InvalidOperationException("A cuBLAS GEMM step has no bias epilogue and no separate addend; use cuBLASLt.");
         }
     }
 }

@@ -105,6 +105,8 @@ internal static class GemmEmulation
         Assert.True(step.Engine == GemmEngine.CublasLt || step.Bias is null, "cuBLAS steps have no bias");
         var (a, b, c) = (memory.At(step.A.DeviceAddress(), p.A.DType), memory.At(step.B.DeviceAddress(), p.B.DType), memory.At(step.C.DeviceAddress(), p.C.DType));
         Elements? bias = step.Bias is null ? null : memory.At(step.Bias.DeviceAddress(), p.C.DType);
+        Assert.True(step.Engine == GemmEngine.CublasLt || step.Addend is null, "cuBLAS steps have no separate addend");
+        var addend = step.Addend is null ? c : memory.At(step.Addend.DeviceAddress(), p.C.DType); // C's layout (checked by CublasLtGemm)
         for (var batch = 0; batch < p.Batch; batch++)
         {
             for (var i = 0; i < p.M; i++)
@@ -123,7 +125,7 @@ internal static class GemmEmulation
                     var result = (float)sum;
                     if (step.Beta != 0)
                     {
-                        result += step.Beta * c[index];
+                        result += step.Beta * addend[index];
                     }
 
                     if (bias is { } added)
