@@ -69,7 +69,7 @@ public sealed class ComponentFolder
     private ComponentConfig LoadConfig()
     {
         RequireFolder();
-        if (_declaredClass is { } declared && declared != Kind.ExpectedClass())
+        if (_declaredClass is { } declared && declared != Kind.ExpectedClass() && !(Kind == ComponentKind.Scheduler && SamplerKinds.FromClassName(declared) is not null))
         {
             throw new ModelFileException(
                 $"The {Kind.FolderName()} component is a {declared}; CudaI2V implements {Kind.ExpectedClass()} for it.", Path);
@@ -83,7 +83,7 @@ public sealed class ComponentFolder
             ComponentKind.ImageEncoder => ClipVisionConfig.Load(ConfigPath),
             ComponentKind.Tokenizer => TokenizerConfig.Load(Path),
             ComponentKind.FeatureExtractor => FeatureExtractorConfig.Load(ConfigPath),
-            ComponentKind.Scheduler => SchedulerConfig.Load(ConfigPath),
+            ComponentKind.Scheduler => LoadScheduler(ConfigPath),
             _ => throw new ArgumentOutOfRangeException(nameof(Kind)),
         };
         if (Kind is ComponentKind.Unet or ComponentKind.Vae or ComponentKind.TextEncoder or ComponentKind.ImageEncoder
@@ -93,6 +93,21 @@ public sealed class ComponentFolder
         }
 
         return config;
+    }
+
+    /// <summary>
+    /// A scheduler config read as the class its <c>_class_name</c> names (DDIMScheduler when none): a
+    /// <see cref="SchedulerConfig"/> for DDIM, a <see cref="SamplerConfig"/> for the multistep samplers.
+    /// </summary>
+    private static ComponentConfig LoadScheduler(string path)
+    {
+        var named = SamplerConfig.DeclaredClass(path);
+        var kind = named is null ? SamplerKind.Ddim : SamplerKinds.FromClassName(named) ?? throw new ModelFileException(
+            $"{path}: '_class_name' is \"{named}\"; CudaI2V runs {string.Join(", ", SamplerKinds.All.Select(k => k.ClassName()))} "
+            + $"(choose one with --sampler {string.Join('|', SamplerKinds.All.Select(k => k.OptionName()))}, which reads this file's settings as that class would).",
+            path,
+            "_class_name");
+        return kind == SamplerKind.Ddim ? SchedulerConfig.Load(path) : SamplerConfig.Load(path, kind);
     }
 
     /// <summary>Reads the class name and model type a config.json declares, without validating the rest.</summary>

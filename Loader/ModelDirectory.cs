@@ -152,6 +152,11 @@ public sealed class ModelDirectory
     /// <summary>The feature extractor's settings.</summary>
     public FeatureExtractorConfig FeatureExtractor => (FeatureExtractorConfig)Get(ComponentKind.FeatureExtractor).Config;
 
-    /// <summary>The scheduler's settings.</summary>
-    public SchedulerConfig Scheduler => (SchedulerConfig)Get(ComponentKind.Scheduler).Config;
+    /// <summary>The scheduler's settings read as DDIMScheduler's (the release's class).</summary>
+    /// <exception cref="ModelFileException">The config names another sampler class (read it through <see cref="SchedulerConfigPath"/>).</exception>
+    public SchedulerConfig Scheduler => Get(ComponentKind.Scheduler).Config as SchedulerConfig ?? throw new ModelFileException(
+        $"{SchedulerConfigPath} describes a {Get(ComponentKind.Scheduler).Config.ClassName}, not the DDIMScheduler this use reads.", SchedulerConfigPath, "_class_name");
+
+    /// <summary>The scheduler's <c>scheduler_config.json</c> (whatever sampler class it names).</summary>
+    public string SchedulerConfigPath => Get(ComponentKind.Scheduler).ConfigPath;
 }

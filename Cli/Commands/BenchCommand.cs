@@ -14,8 +14,8 @@ internal static class BenchCommand
 {
     public static CommandSpec Spec { get; } = new(
         "bench",
-        "Measure the GPU: 'bench' (or 'bench unet') times the release-sized UNet step and VAE decode; 'bench gemm' our GEMM wrapper.",
-        "[unet] [--height 512 --width 512 --frames 16] [--steps N] [--dtype fp16|bf16] [--attention gemm|flash] [--json file]   |   gemm [--m 4096 --n 4096 --k 4096] [--dtype fp16|bf16] [--repeats N] [--api cublas|cublaslt]",
+        "Measure the GPU: 'bench' (or 'bench unet') times the release-sized UNet step and VAE decode; 'bench gemm' our GEMM wrapper; 'bench pipeline' whole requests per preset.",
+        "pipeline [--model <folder>] [--presets release,fast,draft] [--steps N] [--device auto|cpu|cuda] [--json file]   |   [unet] [--height 512 --width 512 --frames 16] [--steps N] [--dtype fp16|bf16] [--attention gemm|flash] [--json file]   |   gemm [--m 4096 --n 4096 --k 4096] [--dtype fp16|bf16] [--repeats N] [--api cublas|cublaslt]",
         [
             new OptionSpec("m", "rows", "Rows of A and C.", Default: "4096"),
             new OptionSpec("n", "cols", "Columns of B and C.", Default: "4096"),
@@ -26,10 +26,14 @@ internal static class BenchCommand
             new OptionSpec("height", "pixels", "unet: video height.", Default: "512"),
             new OptionSpec("width", "pixels", "unet: video width.", Default: "512"),
             new OptionSpec("frames", "n", "unet: frames (CFG batch 2).", Default: "16"),
-            new OptionSpec("steps", "n", "unet: timed UNet steps; the median is reported.", Default: "5"),
+            new OptionSpec("steps", "n", "unet: timed UNet steps; the median is reported. pipeline: at most this many steps run per preset (the figures per video then scale the median step).", Default: "5; pipeline: each preset's"),
             new OptionSpec("attention", "gemm|flash", "unet: the attention timed in full (the other is timed too, as ms per step).", Default: MatrixOpSet.DefaultAttention),
             new OptionSpec("vae-precision", "auto|model|fp32", "unet: the VAE decode's precision, as generate's (auto: fp32, the release VAE's force_upcast).", Default: "auto"),
-            new OptionSpec("json", "file", "unet: also write the figures, card, driver, commit and settings as JSON."),
+            new OptionSpec("json", "file", "unet, pipeline: also write the figures and settings as JSON."),
+            new OptionSpec("model", "folder", "pipeline: the pipeline folder.", Default: "the demo's tiny pipeline (random weights)"),
+            new OptionSpec("presets", "list", "pipeline: the presets to compare, comma-separated.", Default: "release,fast,draft"),
+            new OptionSpec("device", "auto|cpu|cuda", "pipeline: where it runs, as generate's.", Default: "auto"),
+            new OptionSpec("cache-dir", "folder", "pipeline: where built models and caches are kept.", Default: "$CUDAI2V_CACHE_DIR or the user cache folder"),
         ],
         Run,
         "Row-major C[M, N] = A[M, K] B[K, N] on random inputs. After a warm-up of about 300 ms (an idle GPU runs at a low\n"
@@ -37,7 +41,10 @@ internal static class BenchCommand
         + "are checked against a CPU dot product first. Without a GPU it exits 3.\n"
         + "unet: the release's UNet and VAE with weights generated from their layout (no download), fp16; the step's activations\n"
         + "are planned and replayed on one arena; reports ms per step, time per op family, VAE decode per 16 frames, memory and\n"
-        + "TFLOP/s against the counted FLOPs (41.87 TFLOP per step at 512x512).",
+        + "TFLOP/s against the counted FLOPs (41.87 TFLOP per step at 512x512).\n"
+        + "pipeline: one whole request per preset on one loaded engine (prompt, image, every step, decode, writing a GIF),\n"
+        + "timing each stage, counting UNet calls and TFLOP per video, with the planned memory. Without --model it runs the\n"
+        + "demo's tiny pipeline (on the CPU where there is no GPU); generated release-sized weights are not built for it yet.",
         ["benchmark"],
         RequiredPositionals: 0);
 
@@ -46,9 +53,14 @@ internal static class BenchCommand
     private static int Run(ParsedArgs args, CliContext context)
     {
         var what = args.Positionals.Count > 0 ? args.Positionals[0] : "unet";
-        if (what is not ("gemm" or "unet"))
+        if (what is not ("gemm" or "unet" or "pipeline"))
         {
-            throw new UsageException($"Unknown benchmark '{what}'. Benchmarks: unet (the default), gemm.");
+            throw new UsageException($"Unknown benchmark '{what}'. Benchmarks: unet (the default), gemm, pipeline.");
+        }
+
+        if (what == "pipeline")
+        {
+            return PipelineBench.Run(args, context);
         }
 
         if (what == "unet")

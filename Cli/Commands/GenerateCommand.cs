@@ -45,6 +45,7 @@ internal static class GenerateCommand
             new OptionSpec("dtype", "fp16|bf16|fp32", "The GPU's storage type (fp32 accumulation either way); bf16 has fp32's range, for runs that overflow in fp16; fp32 is the slow reference. The CPU runs in fp32.", Default: "fp16"),
             new OptionSpec("no-cuda-graphs", null, "On the GPU, launch the UNet step's kernels directly instead of replaying the step as a CUDA graph (the same video; graphs save a few ms per step)."),
             new OptionSpec("demo", null, "Write a small random-weight pipeline (no download) and make a short video from a built-in image."),
+            .. SamplerOptions.Specs,
         ],
         Run,
         "--demo needs no other option: the model's weights are random, so the video is noise-like; it shows the whole\n"
@@ -70,7 +71,7 @@ internal static class GenerateCommand
 
             modelPath = DemoModel.Ensure(cache.Path);
             image = DemoModel.Image();
-            options = ReadOptions(args, DemoModel.Prompt, DemoModel.NegativePrompt, frames: 4, steps: 3, height: 40, width: 56);
+            options = SamplerOptions.ApplyPreset(args, ReadOptions(args, DemoModel.Prompt, DemoModel.NegativePrompt, frames: 4, steps: 3, height: 40, width: 56), 3, context.Error);
             context.Error.WriteLine($"cudai2v generate: demo model at {modelPath}. Its weights are random, so the video will not look like anything; pass --model with a download of ali-vilab/i2vgen-xl for real videos.");
         }
         else
@@ -79,7 +80,7 @@ internal static class GenerateCommand
             var imagePath = args.Get("image") ?? throw new UsageException("'generate' needs --image <file> (or --demo).");
             var prompt = args.Get("prompt") ?? throw new UsageException("'generate' needs --prompt <text> (or --demo).");
             image = ImageLoader.Load(imagePath);
-            options = ReadOptions(args, prompt, null, frames: 16, steps: 50, height: 704, width: 1280);
+            options = SamplerOptions.ApplyPreset(args, ReadOptions(args, prompt, null, frames: 16, steps: 50, height: 704, width: 1280), null, context.Error);
         }
 
         var outPath = args.Get("out", demo ? DemoOut : "video.gif")!;
@@ -96,6 +97,7 @@ internal static class GenerateCommand
         try
         {
             var model = ModelDirectory.Open(modelPath);
+            SamplerOptions.Check(model, options);
             var ops = Backends.Create(device, cache, context.Error, dtype, args.GetAttention());
             var load = Stopwatch.StartNew();
             using var engine = VideoEngineLoader.Load(model, new EngineLoadOptions(cache, variant, line => context.Error.WriteLine($"cudai2v generate: {line}"), ops, vaePrecision));
@@ -152,6 +154,7 @@ internal static class GenerateCommand
             Width = args.GetInt32("width", width, 8, 16384),
             Seed = args.Has("seed") ? args.GetUInt64("seed") : null,
             DecodeChunk = args.GetInt32("decode-chunk", 1, 1, 1024),
+            Sampler = SamplerOptions.Sampler(args),
         };
         try
         {

@@ -40,7 +40,7 @@ internal sealed class ConfigReader
 
         try
         {
-            using var document = JsonDocument.Parse(File.ReadAllBytes(path));
+            using var document = JsonDocument.Parse(PythonJson.QuoteNonFinite(File.ReadAllText(path)));
             if (document.RootElement.ValueKind != JsonValueKind.Object)
             {
                 throw new ModelFileException($"{path} must hold a JSON object.", path);
@@ -200,8 +200,12 @@ internal sealed class ConfigReader
     private int ToInt(string key, JsonElement v) =>
         v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out var i) ? i : throw Bad(key, "an integer", v);
 
-    private double ToDouble(string key, JsonElement v) =>
-        v.ValueKind == JsonValueKind.Number ? v.GetDouble() : throw Bad(key, "a number", v);
+    private double ToDouble(string key, JsonElement v) => v.ValueKind switch
+    {
+        JsonValueKind.Number => v.GetDouble(),
+        JsonValueKind.String when PythonJson.NonFinite(v.GetString()!) is { } literal => literal,
+        _ => throw Bad(key, "a number", v),
+    };
 
     /// <summary>
     /// The block lists of a UNet or VAE config describe one level each: block_out_channels, down_block_types and

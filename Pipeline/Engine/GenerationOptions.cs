@@ -1,3 +1,4 @@
+using CudaI2V.Pipeline.Scheduling;
 using CudaI2V.Runtime.Tensors;
 
 namespace CudaI2V.Pipeline.Engine;
@@ -51,6 +52,12 @@ public sealed record GenerationOptions
     /// <summary>DDIM eta: 0 is deterministic; above 0 adds noise from the generator at each step.</summary>
     public float Eta { get; init; }
 
+    /// <summary>
+    /// The sampler: ddim, dpmpp-2m, unipc or euler, reading the folder's scheduler_config.json as that class's
+    /// from_config does; null runs the class the config's <c>_class_name</c> names (docs/samplers.md).
+    /// </summary>
+    public string? Sampler { get; init; }
+
     /// <summary>How the input image's latent is taken.</summary>
     public VaeEncodeMode VaeEncode { get; init; } = VaeEncodeMode.Mean;
 
@@ -76,6 +83,7 @@ public sealed record GenerationOptions
         Check(Width >= 8 && Width % 8 == 0, nameof(Width), $"width must be a positive multiple of 8, got {Width}");
         Check(DecodeChunk >= 1, nameof(DecodeChunk), $"decode chunk must be 1 or more, got {DecodeChunk}");
         Check(Eta >= 0 && float.IsFinite(Eta), nameof(Eta), $"eta must be 0 or more, got {Eta}");
+        Check(Sampler is null || Samplers.Names.Contains(Sampler), nameof(Sampler), $"sampler must be one of {string.Join(", ", Samplers.Names)}, got '{Sampler}'");
     }
 
     private static void Check(bool ok, string name, string message)

@@ -39,6 +39,9 @@ public interface IGenerationObserver
     /// "vae.moments" (1,2L,h,w), "image_latents" (B2,L,F,h,w), "prompt_embeds" (B2,77,D), "latents.initial" (1,L,F,h,w).</summary>
     void Tensor(string name, Tensor value);
 
-    /// <summary>The UNet's input latents (B2,L,F,h,w), timestep and output (B2,L,F,h,w) at a denoising step.</summary>
-    void UNetStep(int stepIndex, int timestep, Tensor input, Tensor output);
+    /// <summary>
+    /// The UNet's input latents (B2,L,F,h,w), timestep (whole but for Euler's fractional ones) and output (B2,L,F,h,w)
+    /// at a denoising step.
+    /// </summary>
+    void UNetStep(int stepIndex, float timestep, Tensor input, Tensor output);
 }

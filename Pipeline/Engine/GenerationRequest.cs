@@ -28,6 +28,7 @@ internal sealed class GenerationRequest
     private readonly int _batch;
     private readonly int _latentH;
     private readonly int _latentW;
+    private Sampler? _sampler;
 
     public GenerationRequest(
         VideoEngine engine, RgbImage image, GenerationOptions options, IProgress<GenerationProgress>? progress, IGenerationObserver? observer, CancellationToken cancellation)
@@ -56,6 +57,8 @@ internal sealed class GenerationRequest
     /// <summary>Runs every stage and returns the video.</summary>
     public GenerationResult Run()
     {
+        _sampler = _engine.CreateSampler(_options.Sampler, _options.Steps);
+        _engine.Log?.Invoke($"sampler: {string.Join(", ", _sampler.Settings().Select(p => $"{p.Name} {p.Value}"))}");
         var promptEmbeds = EncodePrompt();
         var memory = PlanMemory(promptEmbeds.Shape[1]);
         var (imageEmbeddings, imageLatents) = EncodeImage();
@@ -84,7 +87,7 @@ internal sealed class GenerationRequest
         var models = new RequestModels(Ops.ActivationDType, _engine.UNet.Config, _engine.UNetShapes, Vae.Ops.ActivationDType, Vae.Config, _engine.VaeShapes);
         var memory = Ops.Memory;
         var available = memory.AvailableBytes;
-        var plan = RequestMemory.PlanWithin(models, available, memory.Description, _batch, Frames, _options.Height, _options.Width, textTokens, _options.DecodeChunk);
+        var plan = RequestMemory.PlanWithin(models, available, memory.Description, _batch, Frames, _options.Height, _options.Width, textTokens, _options.DecodeChunk, _sampler!.StateSlots);
         _engine.Log?.Invoke($"memory for this request: {plan.Describe()}; {ArenaPlan.FormatBytes(available)} available in {memory.Description}");
         return plan;
     }
@@ -133,20 +136,21 @@ internal sealed class GenerationRequest
     }
 
     /// <summary>
-    /// 3. The denoising loop. The scheduler's latents stay F32 on the backend and are updated there, fused with the
-    /// guidance (<see cref="IOps.DdimStep"/>), which also writes the next UNet input; nothing returns to the host per step
-    /// but the non-finite counts, read one step late. The conditioning and every step's embedding are computed first.
+    /// 3. The denoising loop. The sampler's latents stay F32 on the backend and are updated there, fused with the
+    /// guidance (<see cref="IOps.DdimStep"/> for DDIM, <see cref="IOps.SamplerPredict"/> and
+    /// <see cref="IOps.SamplerCombine"/> for the others), which also writes the next (scaled) UNet input; nothing returns
+    /// to the host per step but the non-finite counts, read one step late. The conditioning and every step's embedding
+    /// are computed first, and the sampler's history is allocated once in the request's scope (planned with its memory).
     /// Returns the final latents (F, h, w, L) as an F32 backend tensor.
     /// </summary>
     private Tensor Denoise(RequestPlan memory, Tensor promptEmbeds, Tensor imageEmbeddings, Tensor imageLatents)
     {
-        _clock.Enter(GenerationStage.Denoising, _options.Steps);
+        var sampler = _sampler!;
+        _clock.Enter(GenerationStage.Denoising, sampler.NumInferenceSteps);
         var unet = _engine.UNet;
-        var scheduler = new DDIMScheduler(_engine.Scheduler);
-        scheduler.SetTimesteps(_options.Steps);
         var fps = Enumerable.Repeat((float)_options.Fps, _batch).ToArray();
         var conditioning = unet.Condition(Ops.FromHost(imageLatents), Ops.FromHost(imageEmbeddings), Ops.FromHost(promptEmbeds), fps, Frames);
-        var stepEmbeddings = scheduler.Timesteps.Select(t => unet.StepEmbedding(t, conditioning)).ToList();
+        var stepEmbeddings = sampler.Timesteps.Select(t => unet.StepEmbedding(t, conditioning)).ToList();
 
         using var step = PlannedUNetStep.Create(Ops, memory.Step, _engine.UseGraphs);
         if (step.UsesGraph)
@@ -155,21 +159,33 @@ internal sealed class GenerationRequest
         }
 
         var initial = Latents.Initial(_options.InitialNoise, _generator, Frames, _latentH, _latentW, LatentChannels);  // (F, h, w, L)
+        if (sampler.InitNoiseSigma != 1f)
+        {
+            initial = initial.Scaled(sampler.InitNoiseSigma);
+        }
+
         _observer?.Tensor("latents.initial", Latents.ToNcfhw(initial, Frames));
         var latents = Ops.FromHost(initial, DType.F32);
+        var run = sampler.Start(Ops, latents.Shape, _options.Eta);
         var input = Ops.FromHost(_options.UsesGuidance ? HostTensorMath.ConcatFirstAxis([initial, initial]) : initial); // (B2*F, h, w, L)
-        var watch = new NonFiniteWatch(Ops, [.. scheduler.Timesteps.Select(t => (float)t)], "the UNet's output", "the latents after the DDIM update");
-        for (var i = 0; i < scheduler.Timesteps.Count; i++)
+        if (sampler.InputScale(0) != 1f)
+        {
+            run.WriteInput(latents, input);
+        }
+
+        var watch = new NonFiniteWatch(Ops, [.. sampler.Timesteps], "the UNet's output", $"the latents after the {sampler.ClassName} update");
+        var guidance = _options.UsesGuidance ? (float)_options.Guidance : (float?)null;
+        for (var i = 0; i < sampler.NumInferenceSteps; i++)
         {
             _cancellation.ThrowIfCancellationRequested();
-            var t = scheduler.Timesteps[i];
+            var t = sampler.Timesteps[i];
             using (Ops.Memory.BeginScope())
             {
                 var output = step.Forward(unet, input, stepEmbeddings[i], conditioning);
                 _observer?.UNetStep(i, t, Latents.ToNcfhw(Ops.ToHost(input), Frames), Latents.ToNcfhw(Ops.ToHost(output), Frames));
                 watch.Count(i, 0, output);
-                var noise = _options.Eta > 0 ? Ops.FromHost(Latents.VarianceNoise(_generator, Frames, _latentH, _latentW, LatentChannels), DType.F32) : null;
-                Ops.DdimStep(output, latents, scheduler.StepSettings(t, _options.Eta, _options.UsesGuidance ? (float)_options.Guidance : null), noise, input);
+                var noise = run.NeedsNoise ? Ops.FromHost(Latents.VarianceNoise(_generator, Frames, _latentH, _latentW, LatentChannels), DType.F32) : null;
+                run.Step(output, latents, guidance, input, noise);
                 watch.Count(i, 1, latents);
                 watch.EndStep(i);
             }

@@ -17,18 +17,23 @@ namespace CudaI2V.Pipeline.Engine;
 public sealed record RequestModels(
     DType UNetDType, UNetConfig UNet, IReadOnlyList<WeightManifestEntry> UNetShapes, DType VaeDType, VaeConfig Vae, IReadOnlyList<WeightManifestEntry> VaeShapes);
 
-/// <summary>The memory one request plans: its UNet step's arena and its VAE decode's, each with a reserve beside it.</summary>
+/// <summary>
+/// The memory one request plans: its UNet step's arena and its VAE decode's, each with a reserve beside it, and what the
+/// sampler keeps between steps (the multistep history: F32 slots of the latents' size, allocated in the request's scope).
+/// </summary>
 /// <param name="Step">The UNet step.</param>
 /// <param name="Decode">The decode of <paramref name="DecodeChunk"/> frames.</param>
 /// <param name="DecodeChunk">Frames decoded at a time.</param>
-public sealed record RequestPlan(UNetStepPlan Step, ForwardPlan Decode, int DecodeChunk)
+/// <param name="SamplerBytes">The sampler's state between steps (0 for DDIM).</param>
+public sealed record RequestPlan(UNetStepPlan Step, ForwardPlan Decode, int DecodeChunk, long SamplerBytes = 0)
 {
     /// <summary>Everything the request takes from the backend's available memory.</summary>
-    public long Bytes => Step.Arena.Peak + RequestMemory.Reserve + Decode.Arena.Peak + RequestMemory.Reserve;
+    public long Bytes => Step.Arena.Peak + RequestMemory.Reserve + Decode.Arena.Peak + RequestMemory.Reserve + SamplerBytes;
 
     /// <summary>One line for the log: the total and the largest buffers of each arena.</summary>
     public string Describe() =>
-        $"{ArenaPlan.FormatBytes(Bytes)} (UNet step: {Step.Arena.Describe(3)}; VAE decode of {DecodeChunk} frame(s) at a time: {Decode.Arena.Describe(3)})";
+        $"{ArenaPlan.FormatBytes(Bytes)} (UNet step: {Step.Arena.Describe(3)}; VAE decode of {DecodeChunk} frame(s) at a time: {Decode.Arena.Describe(3)}"
+        + (SamplerBytes > 0 ? $"; sampler history {ArenaPlan.FormatBytes(SamplerBytes)})" : ")");
 }
 
 /// <summary>
@@ -43,9 +48,10 @@ public static class RequestMemory
     /// <summary>
     /// Plans a request of <paramref name="frames"/> frames at <paramref name="height"/> x <paramref name="width"/>
     /// pixels with <paramref name="batch"/> videos (2 with guidance) and <paramref name="textTokens"/> prompt tokens,
-    /// without touching a device.
+    /// without touching a device; <paramref name="samplerSlots"/> is the number of F32 latent-sized tensors the sampler
+    /// keeps between steps (<see cref="Scheduling.Sampler.StateSlots"/>).
     /// </summary>
-    public static RequestPlan Plan(RequestModels models, int batch, int frames, int height, int width, int textTokens, int decodeChunk)
+    public static RequestPlan Plan(RequestModels models, int batch, int frames, int height, int width, int textTokens, int decodeChunk, int samplerSlots = 0)
     {
         ArgumentNullException.ThrowIfNull(models);
         var scale = models.Vae.ScaleFactor;
@@ -54,7 +60,8 @@ public static class RequestMemory
             models.UNetDType, models.UNet, models.UNetShapes, new TensorShape(batch * frames, h, w, models.UNet.InChannels),
             new TensorShape(batch, 1, cross), new TensorShape(batch, textTokens, cross), frames);
         var decode = PlannedVaeDecode.PlanDecode(models.VaeDType, models.Vae, models.VaeShapes, chunk, h, w);
-        return new RequestPlan(step, decode, chunk);
+        var latentBytes = (long)frames * h * w * models.Vae.LatentChannels * sizeof(float);
+        return new RequestPlan(step, decode, chunk, samplerSlots * latentBytes);
     }
 
     /// <summary>
@@ -63,12 +70,13 @@ public static class RequestMemory
     /// (<see cref="WhatFits"/>).
     /// </summary>
     /// <exception cref="ArenaOutOfMemoryException">The request needs more than <paramref name="free"/> bytes.</exception>
-    public static RequestPlan PlanWithin(RequestModels models, long free, string where, int batch, int frames, int height, int width, int textTokens, int decodeChunk)
+    public static RequestPlan PlanWithin(
+        RequestModels models, long free, string where, int batch, int frames, int height, int width, int textTokens, int decodeChunk, int samplerSlots = 0)
     {
-        var plan = Plan(models, batch, frames, height, width, textTokens, decodeChunk);
+        var plan = Plan(models, batch, frames, height, width, textTokens, decodeChunk, samplerSlots);
         if (plan.Bytes > free)
         {
-            var fits = WhatFits((f, h, w) => Plan(models, batch, f, h, w, textTokens, decodeChunk).Bytes, free, frames, height, width, models.Vae.ScaleFactor);
+            var fits = WhatFits((f, h, w) => Plan(models, batch, f, h, w, textTokens, decodeChunk, samplerSlots).Bytes, free, frames, height, width, models.Vae.ScaleFactor);
             throw new ArenaOutOfMemoryException(
                 $"A {width}x{height} video of {frames} frame{(frames == 1 ? "" : "s")} needs {ArenaPlan.FormatBytes(plan.Bytes)} of memory for its activations "
                 + $"(UNet step {ArenaPlan.FormatBytes(plan.Step.Arena.Peak)}, VAE decode {ArenaPlan.FormatBytes(plan.Decode.Arena.Peak)}, "

@@ -5,6 +5,7 @@ using CudaI2V.Layers.Vae;
 using CudaI2V.Loader;
 using CudaI2V.Loader.Configs;
 using CudaI2V.Pipeline.Imaging;
+using CudaI2V.Pipeline.Scheduling;
 
 namespace CudaI2V.Pipeline.Engine;
 
@@ -12,7 +13,7 @@ namespace CudaI2V.Pipeline.Engine;
 /// The image-to-video engine an application embeds: load the models once, then generate many videos. It runs
 /// diffusers' I2VGen-XL pipeline step by step (docs/i2vgenxl-spec.md section 2): prompt embeddings (negative first),
 /// the CLIP image embedding (zeros for the negative half), the VAE latent of the image and the frame-position ramp of
-/// the other frames, fps conditioning, DDIM with classifier-free guidance as one batch, then the VAE decoder in
+/// the other frames, fps conditioning, the sampler (DDIM by default) with classifier-free guidance as one batch, then the VAE decoder in
 /// chunks of frames. Everything that does not change between steps is computed once per request, and each request
 /// plans its memory before any work (<see cref="GenerationRequest"/>). One request at a time per engine: a second
 /// concurrent call throws; use one engine per concurrent stream of requests.
@@ -24,12 +25,14 @@ public sealed class VideoEngine : IDisposable
 
     /// <summary>
     /// Assembles an engine from loaded parts; <paramref name="owned"/> is disposed with it (weights, sessions, backends).
+    /// <paramref name="schedulerConfigPath"/> is the folder's <c>scheduler_config.json</c>: each request builds its sampler
+    /// from it (the class its <c>_class_name</c> names, or the one <see cref="GenerationOptions.Sampler"/> names).
     /// <paramref name="unetShapes"/> and <paramref name="vaeShapes"/> are the weight layouts (key, dtype, shape) from
     /// which each request plans its UNet step and VAE decode.
     /// </summary>
     public VideoEngine(
         IOps ops, IPromptEncoder prompts, ClipVisionModelWithProjection imageEncoder, AutoencoderKL vae, I2VGenXLUNet unet,
-        FeatureExtractorConfig features, SchedulerConfig scheduler, IReadOnlyList<WeightManifestEntry> unetShapes,
+        FeatureExtractorConfig features, string schedulerConfigPath, IReadOnlyList<WeightManifestEntry> unetShapes,
         IReadOnlyList<WeightManifestEntry> vaeShapes, IDisposable? owned = null)
     {
         Ops = ops ?? throw new ArgumentNullException(nameof(ops));
@@ -38,7 +41,7 @@ public sealed class VideoEngine : IDisposable
         Vae = vae ?? throw new ArgumentNullException(nameof(vae));
         UNet = unet ?? throw new ArgumentNullException(nameof(unet));
         Features = features ?? throw new ArgumentNullException(nameof(features));
-        Scheduler = scheduler ?? throw new ArgumentNullException(nameof(scheduler));
+        SchedulerConfigPath = schedulerConfigPath ?? throw new ArgumentNullException(nameof(schedulerConfigPath));
         UNetShapes = unetShapes ?? throw new ArgumentNullException(nameof(unetShapes));
         VaeShapes = vaeShapes ?? throw new ArgumentNullException(nameof(vaeShapes));
         _owned = owned;
@@ -73,7 +76,8 @@ public sealed class VideoEngine : IDisposable
 
     internal FeatureExtractorConfig Features { get; }
 
-    internal SchedulerConfig Scheduler { get; }
+    /// <summary>The <c>scheduler_config.json</c> every request's sampler is built from.</summary>
+    public string SchedulerConfigPath { get; }
 
     internal IReadOnlyList<WeightManifestEntry> UNetShapes { get; }
 
@@ -111,6 +115,32 @@ public sealed class VideoEngine : IDisposable
         {
             Volatile.Write(ref _busy, 0);
         }
+    }
+
+    /// <summary>
+    /// The sampler a request with <paramref name="name"/> (ddim, dpmpp-2m, unipc, euler; null for the folder's class) runs,
+    /// set to <paramref name="steps"/> steps: what <see cref="Generate"/> builds first, for checking a request before it runs.
+    /// </summary>
+    /// <exception cref="ModelFileException">The config cannot be read as that sampler, or asks for a setting CudaI2V does not run.</exception>
+    /// <exception cref="ArgumentException">The name is not a sampler, or the schedule of that many steps cannot run (the message says why).</exception>
+    public Sampler CreateSampler(string? name, int steps)
+    {
+        var sampler = Samplers.Create(name, SchedulerConfigPath);
+        sampler.SetTimesteps(steps);
+        return sampler;
+    }
+
+    /// <summary>
+    /// The memory and work a request of <paramref name="options"/> plans (shapes only, nothing runs): its UNet step
+    /// (<see cref="UNetStepPlan.Flops"/> per UNet call), its VAE decode and the sampler's history, for
+    /// <paramref name="textTokens"/> prompt tokens (CLIP's 77).
+    /// </summary>
+    public RequestPlan PlanRequest(GenerationOptions options, int textTokens = 77)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var models = new RequestModels(Ops.ActivationDType, UNet.Config, UNetShapes, Vae.Ops.ActivationDType, Vae.Config, VaeShapes);
+        return RequestMemory.Plan(
+            models, options.UsesGuidance ? 2 : 1, options.Frames, options.Height, options.Width, textTokens, options.DecodeChunk, CreateSampler(options.Sampler, options.Steps).StateSlots);
     }
 
     /// <inheritdoc/>

@@ -115,7 +115,7 @@ public static class VideoEngineLoader
             }
 
             var prompts = owned.Add(PromptEncoder.Open(model, new PromptEncoderOptions(options.Cache, options.Variant, Log: options.Log)));
-            return new VideoEngine(ops, prompts, imageEncoder, vae, unet, model.FeatureExtractor, model.Scheduler, unetWeights.Layout(), vaeWeights.Layout(), owned)
+            return new VideoEngine(ops, prompts, imageEncoder, vae, unet, model.FeatureExtractor, model.SchedulerConfigPath, unetWeights.Layout(), vaeWeights.Layout(), owned)
             {
                 Log = options.Log,
             };

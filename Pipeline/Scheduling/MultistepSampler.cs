@@ -55,6 +55,9 @@ public abstract class MultistepSampler : Sampler
     /// <summary>True when a run keeps the last sample too (UniPC's corrector).</summary>
     public virtual bool UsesLastSample => false;
 
+    /// <inheritdoc/>
+    public override int StateSlots => HistoryDepth + (UsesLastSample ? 1 : 0);
+
     internal SigmaTables Tables { get; }
 
     /// <summary>

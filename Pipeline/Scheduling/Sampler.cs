@@ -45,6 +45,12 @@ public abstract class Sampler
     /// <summary>The standard deviation of the initial noise: 1, or for Euler its largest sigma (see <see cref="EulerSampler"/>).</summary>
     public abstract float InitNoiseSigma { get; }
 
+    /// <summary>
+    /// How many F32 tensors of the latents' size a run keeps between steps (<see cref="Start"/> allocates them): 0 for
+    /// DDIM, the history (and UniPC's last sample) for the multistep samplers. A request plans them with its memory.
+    /// </summary>
+    public virtual int StateSlots => 0;
+
     /// <summary>Chooses the timesteps (and sigmas) of a run of <paramref name="steps"/> steps, as diffusers' set_timesteps.</summary>
     /// <exception cref="ArgumentOutOfRangeException">The count is below 1 or above T, or the schedule it gives cannot run (the message says why).</exception>
     public abstract void SetTimesteps(int steps);

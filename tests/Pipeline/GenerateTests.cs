@@ -115,20 +115,20 @@ public sealed class GenerateTests
         var (t, input, output) = steps.Steps[0];
         var half = (int)shape.ElementCount;
         var expected = scheduler.Step(
-            GuidanceReference.Guide(output, (float)options.Guidance), t, CudaI2V.Runtime.Tensors.Tensor.FromSpan<float>(input.ToFloat32Array().AsSpan(0, half), shape),
+            GuidanceReference.Guide(output, (float)options.Guidance), (int)t, CudaI2V.Runtime.Tensors.Tensor.FromSpan<float>(input.ToFloat32Array().AsSpan(0, half), shape),
             options.Eta, new CudaI2V.Pipeline.Noise.SeededRandom(5));
         Assert.Equal(expected.ToFloat32Array(), steps.Steps[1].Input.ToFloat32Array()[..half]);
     }
 
     private sealed class StepObserver : IGenerationObserver
     {
-        public List<(int Timestep, CudaI2V.Runtime.Tensors.Tensor Input, CudaI2V.Runtime.Tensors.Tensor Output)> Steps { get; } = [];
+        public List<(float Timestep, CudaI2V.Runtime.Tensors.Tensor Input, CudaI2V.Runtime.Tensors.Tensor Output)> Steps { get; } = [];
 
         public void Tensor(string name, CudaI2V.Runtime.Tensors.Tensor value)
         {
         }
 
-        public void UNetStep(int stepIndex, int timestep, CudaI2V.Runtime.Tensors.Tensor input, CudaI2V.Runtime.Tensors.Tensor output) => Steps.Add((timestep, input, output));
+        public void UNetStep(int stepIndex, float timestep, CudaI2V.Runtime.Tensors.Tensor input, CudaI2V.Runtime.Tensors.Tensor output) => Steps.Add((timestep, input, output));
     }
 
     [Fact]
@@ -165,7 +165,7 @@ public sealed class GenerateTests
         {
         }
 
-        public void UNetStep(int stepIndex, int timestep, CudaI2V.Runtime.Tensors.Tensor input, CudaI2V.Runtime.Tensors.Tensor output) => batches.Add(input.Shape[0]);
+        public void UNetStep(int stepIndex, float timestep, CudaI2V.Runtime.Tensors.Tensor input, CudaI2V.Runtime.Tensors.Tensor output) => batches.Add(input.Shape[0]);
     }
 
     [Fact]

@@ -98,7 +98,7 @@ internal sealed class PipelineVerifier : IComponentVerifier
             }
         }
 
-        public void UNetStep(int stepIndex, int timestep, Tensor input, Tensor output)
+        public void UNetStep(int stepIndex, float timestep, Tensor input, Tensor output)
         {
             Steps = stepIndex + 1;
             var prefix = $"unet/root@{stepIndex}::";
