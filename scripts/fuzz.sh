@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The fuzzer of tests/Fuzz with any seed and count, for a person (CI runs seed 20261202, 5,000 cases):
+# The fuzzer of tests/Fuzz with any seed and count, for a person (CI runs seed 20261202, 3,000 cases):
 #
 #   scripts/fuzz.sh SEED COUNT        e.g. scripts/fuzz.sh 7 200000
 #
