@@ -54,7 +54,7 @@ public static class CliApp
 
             return spec.Run(parsed, context);
         }
-        catch (UsageException e)
+        catch (Exception e) when (e is UsageException or OutputPathException)
         {
             stderr.WriteLine($"cudai2v {spec.Name}: {e.Message}");
             return ExitCodes.Usage;

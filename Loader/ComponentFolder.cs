@@ -113,9 +113,8 @@ public sealed class ComponentFolder
     /// <summary>Reads the class name and model type a config.json declares, without validating the rest.</summary>
     internal static (string? ClassName, string? ModelType) ProbeClass(string configPath)
     {
-        try
+        using (var document = ConfigReader.ParseFile(configPath))
         {
-            using var document = JsonDocument.Parse(File.ReadAllBytes(configPath));
             var root = document.RootElement;
             if (root.ValueKind != JsonValueKind.Object)
             {
@@ -135,10 +134,6 @@ public sealed class ComponentFolder
 
             var modelType = root.TryGetProperty("model_type", out var m) && m.ValueKind == JsonValueKind.String ? m.GetString() : null;
             return (className, modelType);
-        }
-        catch (JsonException e)
-        {
-            throw new ModelFileException($"{configPath} is not valid JSON: {e.Message}", configPath, null, e);
         }
     }
 }

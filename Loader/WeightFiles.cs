@@ -1,4 +1,5 @@
 using System.Text.Json;
+using CudaI2V.Loader.Configs;
 using CudaI2V.Runtime.Tensors;
 
 namespace CudaI2V.Loader;
@@ -88,17 +89,20 @@ public sealed record WeightFiles(
     private static WeightFiles ReadIndex(string folder, string indexPath, WeightVariant variant)
     {
         var map = new Dictionary<string, string>(StringComparer.Ordinal);
-        try
+        using (var document = ConfigReader.ParseFile(indexPath))
         {
-            using var document = JsonDocument.Parse(File.ReadAllBytes(indexPath));
-            foreach (var item in document.RootElement.GetProperty("weight_map").EnumerateObject())
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("weight_map", out var weightMap) || weightMap.ValueKind != JsonValueKind.Object)
             {
-                map[item.Name] = item.Value.GetString() ?? throw new FormatException($"weight_map entry '{item.Name}' is not a file name");
+                throw new ModelFileException($"{indexPath} is not a shard index: it needs a 'weight_map' object of tensor name -> file name.", indexPath);
             }
-        }
-        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
-        {
-            throw new ModelFileException($"{indexPath} is not a shard index with a 'weight_map': {e.Message}", indexPath, null, e);
+
+            foreach (var item in weightMap.EnumerateObject())
+            {
+                map[item.Name] = item.Value.ValueKind == JsonValueKind.String
+                    ? item.Value.GetString()!
+                    : throw new ModelFileException($"{indexPath}: weight_map entry '{item.Name}' must be a file name, found {item.Value.GetRawText()}.", indexPath, item.Name);
+            }
         }
 
         if (map.Count == 0)

@@ -68,6 +68,13 @@ public sealed class WeightSet : IDisposable
                             $"Tensor '{entry.Name}' of {component} is in both {first} and {path}.", path, entry.Name);
                     }
 
+                    if (!IsIgnoredBuffer(entry.Name) && entry.DType is not (DType.F32 or DType.F16 or DType.BF16))
+                    {
+                        throw new ModelFileException(
+                            $"{path}: tensor '{entry.Name}' of {component} is {entry.DType.SafetensorsName()}; the model's weights must be F32, F16 or BF16.",
+                            path, entry.Name);
+                    }
+
                     origin[entry.Name] = path;
                     var name = entry.Name;
                     set.Add(name, entry.Shape, entry.DType, () => file.GetTensor(name));

@@ -58,6 +58,18 @@ internal static class GenerateCommand
         var dtype = args.GetGpuDType(allowFp32: true);
         var vaePrecision = args.GetVaePrecision();
         var demo = args.Has("demo");
+
+        // The output is checked first: a path that cannot be written is refused before any model or image is read.
+        var outPath = args.Get("out", demo ? DemoOut : "video.gif")!;
+        try
+        {
+            OutputPath.Check(outPath);
+        }
+        catch (OutputPathException e)
+        {
+            throw new UsageException($"--out: {e.Message}");
+        }
+
         var cache = CacheRoot.Resolve(args.Get("cache-dir"));
         string modelPath;
         RgbImage image;
@@ -83,8 +95,6 @@ internal static class GenerateCommand
             options = SamplerOptions.ApplyPreset(args, ReadOptions(args, prompt, null, frames: 16, steps: 50, height: 704, width: 1280), null, context.Error);
         }
 
-        var outPath = args.Get("out", demo ? DemoOut : "video.gif")!;
-        VideoWriter.CheckWritable(outPath);
         var variant = args.Variant();
 
         using var cancellation = CancellationTokenSource.CreateLinkedTokenSource(context.Cancellation);

@@ -1,5 +1,7 @@
 using System.Globalization;
 using CudaI2V.Loader;
+using CudaI2V.Loader.Configs;
+using CudaI2V.Pipeline.Text;
 using CudaI2V.Runtime.Tensors;
 
 namespace CudaI2V.Cli.Commands;
@@ -55,6 +57,27 @@ internal static class InspectCommand
             }
         }
 
+        if (failures == 0 && model.IsPipeline)
+        {
+            // What generate checks across components before loading: inspect refuses the same folders.
+            try
+            {
+                PipelineChecks.Check(model);
+                if (model.Has(ComponentKind.Tokenizer) && model.Has(ComponentKind.TextEncoder))
+                {
+                    ClipTokenizer.Load(model.Tokenizer).CheckFits(model.TextEncoder);
+                }
+
+                output.WriteLine();
+                output.WriteLine("components agree (channels, widths, crop size, token positions)");
+            }
+            catch (ModelFileException e)
+            {
+                failures++;
+                context.Error.WriteLine($"cudai2v inspect: {e.Message}");
+            }
+        }
+
         return failures == 0 ? ExitCodes.Success : ExitCodes.BadInput;
     }
 
@@ -62,6 +85,13 @@ internal static class InspectCommand
     {
         var config = component.Config;
         output.WriteLine($"{component.Kind.FolderName()}: {component.ClassName}");
+        if (config is TokenizerConfig tokenizerConfig)
+        {
+            // vocab.json and merges.txt are read as generate reads them.
+            var tokenizer = ClipTokenizer.Load(tokenizerConfig);
+            output.WriteLine($"  vocabulary: {tokenizer.VocabularySize} tokens");
+        }
+
         if (component.Kind.HasWeights())
         {
             var files = component.ResolveWeights(variant, WeightVariant.Fp32);

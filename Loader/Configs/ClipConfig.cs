@@ -26,13 +26,13 @@ public abstract class ClipConfig : ComponentConfig
     {
         r.Known("model_type", "transformers_version", "torch_dtype", "dtype", "_name_or_path", "initializer_range",
             "initializer_factor", "attention_dropout", "dropout");
-        HiddenSize = r.Int("hidden_size", hiddenSize);
-        IntermediateSize = r.Int("intermediate_size", intermediateSize);
-        ProjectionDim = r.Int("projection_dim", projectionDim);
-        NumHiddenLayers = r.Int("num_hidden_layers", layers);
-        NumAttentionHeads = r.Int("num_attention_heads", heads);
+        HiddenSize = r.Int("hidden_size", hiddenSize, 1, ConfigLimits.MaxChannels);
+        IntermediateSize = r.Int("intermediate_size", intermediateSize, 1, ConfigLimits.MaxChannels);
+        ProjectionDim = r.Int("projection_dim", projectionDim, 1, ConfigLimits.MaxChannels);
+        NumHiddenLayers = r.Int("num_hidden_layers", layers, 1, ConfigLimits.MaxLayers);
+        NumAttentionHeads = r.Int("num_attention_heads", heads, 1, ConfigLimits.MaxChannels);
         HiddenAct = r.Enum("hidden_act", ClipActivation.QuickGelu, Activations);
-        LayerNormEps = r.Double("layer_norm_eps", 1e-5);
+        LayerNormEps = r.Double("layer_norm_eps", 1e-5, 0, 1, minExclusive: true);
         if (NumAttentionHeads <= 0 || HiddenSize % NumAttentionHeads != 0)
         {
             throw new ModelFileException(
@@ -83,11 +83,12 @@ public sealed class ClipTextConfig : ClipConfig
     private ClipTextConfig(ConfigReader r)
         : base(r, hiddenSize: 512, intermediateSize: 2048, projectionDim: 512, layers: 12, heads: 8)
     {
-        VocabSize = r.Int("vocab_size", 49408);
-        MaxPositionEmbeddings = r.Int("max_position_embeddings", 77);
-        PadTokenId = r.Int("pad_token_id", 1);
-        BosTokenId = r.Int("bos_token_id", 49406);
-        EosTokenId = r.Int("eos_token_id", 49407);
+        VocabSize = r.Int("vocab_size", 49408, 1, ConfigLimits.MaxVocabulary);
+        MaxPositionEmbeddings = r.Int("max_position_embeddings", 77, 1, ConfigLimits.MaxPositions);
+        var lastId = VocabSize - 1;
+        PadTokenId = r.Int("pad_token_id", Math.Min(1, lastId), 0, lastId);
+        BosTokenId = r.Int("bos_token_id", Math.Min(49406, lastId), 0, lastId);
+        EosTokenId = r.Int("eos_token_id", Math.Min(49407, lastId), 0, lastId);
         Finish();
     }
 
@@ -121,9 +122,10 @@ public sealed class ClipVisionConfig : ClipConfig
     private ClipVisionConfig(ConfigReader r)
         : base(r, hiddenSize: 768, intermediateSize: 3072, projectionDim: 512, layers: 12, heads: 12)
     {
-        NumChannels = r.Int("num_channels", 3);
-        ImageSize = r.Int("image_size", 224);
-        PatchSize = r.Int("patch_size", 32);
+        // The pipeline hands the encoder RGB images.
+        NumChannels = r.Int("num_channels", 3, 3, 3);
+        ImageSize = r.Int("image_size", 224, 1, ConfigLimits.MaxPositions);
+        PatchSize = r.Int("patch_size", 32, 1, ImageSize);
         if (PatchSize <= 0 || ImageSize % PatchSize != 0)
         {
             throw new ModelFileException($"{r.Path}: image_size {ImageSize} is not a multiple of patch_size {PatchSize}.", r.Path, "patch_size");

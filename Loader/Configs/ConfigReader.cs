@@ -1,12 +1,15 @@
 using System.Globalization;
 using System.Text.Json;
+using CudaI2V.Loader.Json;
 
 namespace CudaI2V.Loader.Configs;
 
 /// <summary>
 /// Reads typed values from one JSON config file and remembers which keys were read, so that every key the
 /// config type does not know is kept and reported (<see cref="UnknownKeys"/>) rather than silently dropped.
-/// Each failure names the file, the key and the expected type.
+/// The file is parsed strictly (<see cref="StrictJson"/>) and each value's kind is checked before it is read; the
+/// ranged readers refuse a value outside what the model can use. Each failure is a <see cref="ModelFileException"/>
+/// naming the file, the key and the expected type or range.
 /// </summary>
 internal sealed class ConfigReader
 {
@@ -38,20 +41,23 @@ internal sealed class ConfigReader
             throw new ModelFileException($"Config file not found: {path}.", path);
         }
 
-        try
+        using var document = ParseFile(path);
+        if (document.RootElement.ValueKind != JsonValueKind.Object)
         {
-            using var document = JsonDocument.Parse(PythonJson.QuoteNonFinite(File.ReadAllText(path)));
-            if (document.RootElement.ValueKind != JsonValueKind.Object)
-            {
-                throw new ModelFileException($"{path} must hold a JSON object.", path);
-            }
+            throw new ModelFileException($"{path} must hold a JSON object, found {document.RootElement.ValueKind}.", path);
+        }
 
-            return new ConfigReader(path, document.RootElement);
-        }
-        catch (JsonException e)
-        {
-            throw new ModelFileException($"{path} is not valid JSON: {e.Message}", path, null, e);
-        }
+        return new ConfigReader(path, document.RootElement);
+    }
+
+    /// <summary>The largest JSON file read (a CLIP vocab.json or tokenizer.json is a few MB).</summary>
+    public const long MaxJsonBytes = 64L * 1024 * 1024;
+
+    /// <summary>Parses a model folder's JSON file strictly, after checking it is a regular file of bounded size.</summary>
+    public static JsonDocument ParseFile(string path)
+    {
+        InputFile.RequireModelFile(path, "JSON file");
+        return StrictJson.ParseFile(path, MaxJsonBytes, PythonJson.QuoteNonFinite);
     }
 
     public bool Has(string key) => _values.TryGetValue(key, out var v) && v.ValueKind != JsonValueKind.Null;
@@ -200,12 +206,57 @@ internal sealed class ConfigReader
     private int ToInt(string key, JsonElement v) =>
         v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out var i) ? i : throw Bad(key, "an integer", v);
 
+    /// <summary>A JSON number (finite), or one of the non-finite words Python writes (<see cref="PythonJson"/>).</summary>
     private double ToDouble(string key, JsonElement v) => v.ValueKind switch
     {
-        JsonValueKind.Number => v.GetDouble(),
+        JsonValueKind.Number when v.TryGetDouble(out var d) && double.IsFinite(d) => d,
         JsonValueKind.String when PythonJson.NonFinite(v.GetString()!) is { } literal => literal,
         _ => throw Bad(key, "a number", v),
     };
+
+    /// <summary>An integer in [<paramref name="min"/>, <paramref name="max"/>], or <paramref name="fallback"/> when absent.</summary>
+    public int Int(string key, int fallback, int min, int max) => InRange(key, Int(key, fallback), min, max);
+
+    /// <summary>An integer in [<paramref name="min"/>, <paramref name="max"/>], or null when absent.</summary>
+    public int? OptionalInt(string key, int min, int max) => OptionalInt(key) is { } v ? InRange(key, v, min, max) : null;
+
+    /// <summary>A number in [<paramref name="min"/>, <paramref name="max"/>] (above <paramref name="min"/> when <paramref name="minExclusive"/>).</summary>
+    public double Double(string key, double fallback, double min, double max, bool minExclusive = false)
+    {
+        var value = Double(key, fallback);
+        Check(value <= max && (minExclusive ? value > min : value >= min), key,
+            $"a number {(minExclusive ? "above" : "from")} {Format(min)}{(minExclusive ? " and at most" : " to")} {Format(max)}", Format(value));
+        return value;
+    }
+
+    /// <summary>A list of 1 to <paramref name="maxCount"/> integers, each in [<paramref name="min"/>, <paramref name="max"/>].</summary>
+    public IReadOnlyList<int> IntList(string key, IReadOnlyList<int>? fallback, int min, int max, int maxCount)
+    {
+        var values = IntList(key, fallback);
+        Check(values.Count is > 0 && values.Count <= maxCount, key, $"a list of 1 to {maxCount} integers", values.Count + " values");
+        foreach (var v in values)
+        {
+            InRange(key, v, min, max);
+        }
+
+        return values;
+    }
+
+    /// <summary>Throws naming the file, the key and what is allowed when <paramref name="ok"/> is false.</summary>
+    public void Check(bool ok, string key, string allowed, object found)
+    {
+        if (!ok)
+        {
+            var text = found is double d ? Format(d) : Convert.ToString(found, CultureInfo.InvariantCulture);
+            throw new ModelFileException($"{Path}: '{key}' must be {allowed}, found {text}.", Path, key);
+        }
+    }
+
+    private int InRange(string key, int value, int min, int max)
+    {
+        Check(value >= min && value <= max, key, $"an integer from {min} to {max}", value);
+        return value;
+    }
 
     /// <summary>
     /// The block lists of a UNet or VAE config describe one level each: block_out_channels, down_block_types and

@@ -18,16 +18,16 @@ public sealed class FeatureExtractorConfig : ComponentConfig
         ShortestEdge = ReadShortestEdge(r);
         ImageMean = r.DoubleList("image_mean", [0.48145466, 0.4578275, 0.40821073]);
         ImageStd = r.DoubleList("image_std", [0.26862954, 0.26130258, 0.27577711]);
-        Resample = r.Int("resample", 3);
-        RescaleFactor = r.Double("rescale_factor", 1.0 / 255.0);
+        Resample = r.Int("resample", 3, 0, 5);
+        RescaleFactor = r.Double("rescale_factor", 1.0 / 255.0, 0, 1e6, minExclusive: true);
         DoCenterCrop = r.Bool("do_center_crop", true);
         DoConvertRgb = r.Bool("do_convert_rgb", true);
         DoNormalize = r.Bool("do_normalize", true);
         DoRescale = r.Bool("do_rescale", true);
         DoResize = r.Bool("do_resize", true);
-        if (ImageMean.Count != 3 || ImageStd.Count != 3 || ImageStd.Any(s => s <= 0))
+        if (ImageMean.Count != 3 || ImageStd.Count != 3 || ImageStd.Any(s => s < 1e-6))
         {
-            throw new ModelFileException($"{r.Path}: image_mean and image_std must have 3 values each, std positive.", r.Path, "image_std");
+            throw new ModelFileException($"{r.Path}: image_mean and image_std must have 3 values each, every std at least 1e-6.", r.Path, "image_std");
         }
 
         Finish();
@@ -80,18 +80,20 @@ public sealed class FeatureExtractorConfig : ComponentConfig
             return (fallback, fallback);
         }
 
-        if (v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out var side))
+        if (Side(v) is { } side)
         {
             return (side, side);
         }
 
         if (v.ValueKind == JsonValueKind.Object && v.TryGetProperty("height", out var h) && v.TryGetProperty("width", out var w)
-            && h.TryGetInt32(out var height) && w.TryGetInt32(out var width) && height > 0 && width > 0)
+            && Side(h) is { } height && Side(w) is { } width)
         {
             return (height, width);
         }
 
-        throw new ModelFileException($"{r.Path}: '{key}' must be an integer or {{\"height\", \"width\"}}, found {v.GetRawText()}.", r.Path, key);
+        throw new ModelFileException(
+            $"{r.Path}: '{key}' must be an integer from 1 to {ConfigLimits.MaxSide} or {{\"height\": n, \"width\": n}} of such integers, found {v.GetRawText()}.",
+            r.Path, key);
     }
 
     private static int ReadShortestEdge(ConfigReader r)
@@ -102,18 +104,23 @@ public sealed class FeatureExtractorConfig : ComponentConfig
             return 224;
         }
 
-        if (v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out var side))
+        if (Side(v) is { } side)
         {
             return side;
         }
 
-        if (v.ValueKind == JsonValueKind.Object && v.TryGetProperty("shortest_edge", out var e) && e.TryGetInt32(out var edge))
+        if (v.ValueKind == JsonValueKind.Object && v.TryGetProperty("shortest_edge", out var e) && Side(e) is { } edge)
         {
             return edge;
         }
 
-        throw new ModelFileException($"{r.Path}: 'size' must be an integer or {{\"shortest_edge\"}}, found {v.GetRawText()}.", r.Path, "size");
+        throw new ModelFileException(
+            $"{r.Path}: 'size' must be an integer from 1 to {ConfigLimits.MaxSide} or {{\"shortest_edge\": n}}, found {v.GetRawText()}.", r.Path, "size");
     }
+
+    /// <summary>A side in pixels: a JSON integer from 1 to <see cref="ConfigLimits.MaxSide"/>, else null.</summary>
+    private static int? Side(JsonElement v) =>
+        v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out var side) && side is > 0 and <= ConfigLimits.MaxSide ? side : null;
 
     /// <inheritdoc/>
     public override IEnumerable<(string Name, string Value)> Summary()

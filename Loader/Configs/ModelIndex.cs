@@ -54,7 +54,7 @@ public sealed class ModelIndex : ComponentConfig
     public static ModelIndex Load(string path)
     {
         var reader = ConfigReader.Load(path);
-        using var document = JsonDocument.Parse(File.ReadAllBytes(path));
+        using var document = ConfigReader.ParseFile(path);
         return new ModelIndex(reader, document.RootElement);
     }
 

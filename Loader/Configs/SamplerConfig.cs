@@ -33,7 +33,7 @@ public sealed class SamplerConfig : ComponentConfig
         r.Known("_diffusers_version");
         var path = r.Path;
         NumTrainTimesteps = r.Int("num_train_timesteps", 1000);
-        Check(NumTrainTimesteps >= 2, path, "num_train_timesteps", "an integer of at least 2", NumTrainTimesteps);
+        Check(NumTrainTimesteps is >= 2 and <= ConfigLimits.MaxTrainTimesteps, path, "num_train_timesteps", $"an integer from 2 to {ConfigLimits.MaxTrainTimesteps}", NumTrainTimesteps);
         BetaStart = r.Double("beta_start", 0.0001);
         BetaEnd = r.Double("beta_end", 0.02);
         BetaSchedule = r.Enum("beta_schedule", BetaSchedule.Linear, SchedulerConfig.BetaScheduleNames);
@@ -213,6 +213,7 @@ public sealed class SamplerConfig : ComponentConfig
         SigmaMax = r.OptionalDouble("sigma_max");
         Check(SigmaMin is null or > 0, path, "sigma_min", "null or a number above 0", SigmaMin ?? 0);
         Check(SigmaMax is null or > 0, path, "sigma_max", "null or a number above 0", SigmaMax ?? 0);
+        Check(SigmaMin is null || SigmaMax is null || SigmaMin < SigmaMax, path, "sigma_min", $"below sigma_max ({ConfigReader.Format(SigmaMax ?? 0)})", SigmaMin ?? 0);
     }
 
     private static void Check(bool ok, string path, string key, string allowed, object found)

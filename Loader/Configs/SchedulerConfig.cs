@@ -51,31 +51,30 @@ public sealed class SchedulerConfig : ComponentConfig
         : base(r, r.OptionalString("_class_name"))
     {
         r.Known("_diffusers_version");
-        NumTrainTimesteps = r.Int("num_train_timesteps", 1000);
-        BetaStart = r.Double("beta_start", 0.0001);
-        BetaEnd = r.Double("beta_end", 0.02);
+        NumTrainTimesteps = r.Int("num_train_timesteps", 1000, 1, ConfigLimits.MaxTrainTimesteps);
         BetaSchedule = r.Enum("beta_schedule", BetaSchedule.Linear, BetaScheduleNames);
         TrainedBetas = r.Has("trained_betas") ? r.DoubleList("trained_betas", null) : null;
         r.Known("trained_betas");
+
+        // The betas must be probabilities: alphas = 1 - beta are multiplied together and their square roots divided by.
+        var scheduled = TrainedBetas is null && BetaSchedule != BetaSchedule.SquaredCosCapV2;
+        BetaStart = scheduled ? r.Double("beta_start", 0.0001, 0, 0.999, minExclusive: true) : r.Double("beta_start", 0.0001);
+        BetaEnd = scheduled ? r.Double("beta_end", 0.02, 0, 0.999, minExclusive: true) : r.Double("beta_end", 0.02);
         ClipSample = r.Bool("clip_sample", true);
         SetAlphaToOne = r.Bool("set_alpha_to_one", true);
-        StepsOffset = r.Int("steps_offset", 0);
+        StepsOffset = r.Int("steps_offset", 0, 0, NumTrainTimesteps - 1);
         PredictionType = r.Enum("prediction_type", PredictionType.Epsilon, PredictionTypeNames);
         Thresholding = r.Bool("thresholding", false);
         DynamicThresholdingRatio = r.Double("dynamic_thresholding_ratio", 0.995);
-        ClipSampleRange = r.Double("clip_sample_range", 1.0);
+        ClipSampleRange = r.Double("clip_sample_range", 1.0, 0, 1e6, minExclusive: true);
         SampleMaxValue = r.Double("sample_max_value", 1.0);
         TimestepSpacing = r.Enum("timestep_spacing", TimestepSpacing.Leading, TimestepSpacingNames);
         RescaleBetasZeroSnr = r.Bool("rescale_betas_zero_snr", false);
-        if (NumTrainTimesteps <= 0)
+        if (TrainedBetas is { } betas)
         {
-            throw new ModelFileException($"{r.Path}: num_train_timesteps must be positive, found {NumTrainTimesteps}.", r.Path, "num_train_timesteps");
-        }
-
-        if (TrainedBetas is { } betas && betas.Count != NumTrainTimesteps)
-        {
-            throw new ModelFileException(
-                $"{r.Path}: trained_betas has {betas.Count} values for {NumTrainTimesteps} training timesteps.", r.Path, "trained_betas");
+            r.Check(betas.Count == NumTrainTimesteps, "trained_betas", $"a list of num_train_timesteps ({NumTrainTimesteps}) values", betas.Count + " values");
+            var bad = betas.FirstOrDefault(b => !(b > 0 && b < 1), 0.5);
+            r.Check(bad is > 0 and < 1, "trained_betas", "values in (0, 1)", bad);
         }
 
         Finish();

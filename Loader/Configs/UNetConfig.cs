@@ -16,15 +16,15 @@ public sealed class UNetConfig : ComponentConfig
         : base(r, r.OptionalString("_class_name"))
     {
         r.Known("_diffusers_version", "_name_or_path");
-        SampleSize = r.OptionalInt("sample_size");
-        InChannels = r.Int("in_channels", 4);
-        OutChannels = r.Int("out_channels", 4);
-        BlockOutChannels = r.IntList("block_out_channels", null);
+        SampleSize = r.OptionalInt("sample_size", 1, ConfigLimits.MaxSide);
+        InChannels = r.Int("in_channels", 4, 1, ConfigLimits.MaxLatentChannels);
+        OutChannels = r.Int("out_channels", 4, 1, ConfigLimits.MaxLatentChannels);
+        BlockOutChannels = r.IntList("block_out_channels", null, 1, ConfigLimits.MaxChannels, ConfigLimits.MaxLevels);
         DownBlockTypes = r.StringList("down_block_types", null);
         UpBlockTypes = r.StringList("up_block_types", null);
-        LayersPerBlock = r.Int("layers_per_block", 2);
-        NormNumGroups = r.Int("norm_num_groups", 32);
-        CrossAttentionDim = r.Int("cross_attention_dim", 1024);
+        LayersPerBlock = r.Int("layers_per_block", 2, 1, ConfigLimits.MaxLayersPerBlock);
+        NormNumGroups = r.Int("norm_num_groups", 32, 1, ConfigLimits.MaxChannels);
+        CrossAttentionDim = r.Int("cross_attention_dim", 1024, 1, ConfigLimits.MaxChannels);
         (AttentionHeadDim, HeadDimSource) = ResolveHeadDim(r);
         if (HeadDimSource == "num_attention_heads")
         {
@@ -83,10 +83,10 @@ public sealed class UNetConfig : ComponentConfig
                 return null;
             }
 
-            return v.ValueKind == System.Text.Json.JsonValueKind.Number && v.TryGetInt32(out var i) && i > 0
+            return v.ValueKind == System.Text.Json.JsonValueKind.Number && v.TryGetInt32(out var i) && i > 0 && i <= ConfigLimits.MaxChannels
                 ? i
                 : throw new ModelFileException(
-                    $"{r.Path}: '{key}' must be one positive integer for an I2VGenXLUNet, found {v.GetRawText()}.", r.Path, key);
+                    $"{r.Path}: '{key}' must be one integer from 1 to {ConfigLimits.MaxChannels} for an I2VGenXLUNet, found {v.GetRawText()}.", r.Path, key);
         }
 
         var fromHeadDim = Read("attention_head_dim", headDim);

@@ -15,20 +15,28 @@ public sealed class VaeConfig : ComponentConfig
         : base(r, r.OptionalString("_class_name"))
     {
         r.Known("_diffusers_version", "_name_or_path");
-        InChannels = r.Int("in_channels", 3);
-        OutChannels = r.Int("out_channels", 3);
-        BlockOutChannels = r.IntList("block_out_channels", null);
+        // The pipeline reads and writes RGB images.
+        InChannels = r.Int("in_channels", 3, 3, 3);
+        OutChannels = r.Int("out_channels", 3, 3, 3);
+        BlockOutChannels = r.IntList("block_out_channels", null, 1, ConfigLimits.MaxChannels, ConfigLimits.MaxLevels);
         DownBlockTypes = r.StringList("down_block_types", null);
         UpBlockTypes = r.StringList("up_block_types", null);
-        LayersPerBlock = r.Int("layers_per_block", 1);
+        LayersPerBlock = r.Int("layers_per_block", 1, 1, ConfigLimits.MaxLayersPerBlock);
         ActFn = r.String("act_fn", "silu");
-        LatentChannels = r.Int("latent_channels", 4);
-        NormNumGroups = r.Int("norm_num_groups", 32);
-        SampleSize = r.Int("sample_size", 32);
-        ScalingFactor = r.Double("scaling_factor", 0.18215);
-        ShiftFactor = r.OptionalDouble("shift_factor");
+        LatentChannels = r.Int("latent_channels", 4, 1, ConfigLimits.MaxLatentChannels);
+        NormNumGroups = r.Int("norm_num_groups", 32, 1, ConfigLimits.MaxChannels);
+        SampleSize = r.Int("sample_size", 32, 1, ConfigLimits.MaxSide);
+
+        // Latents are multiplied by the factor after encoding and divided by it before decoding: 0 would decode a
+        // black video, a huge or tiny one non-finite values.
+        ScalingFactor = r.Double("scaling_factor", 0.18215, 1e-6, 1e6, minExclusive: true);
+        ShiftFactor = r.Has("shift_factor") ? r.Double("shift_factor", 0, -1e6, 1e6) : null;
+        r.Known("shift_factor");
         LatentsMean = r.Has("latents_mean") ? r.DoubleList("latents_mean", null) : null;
         LatentsStd = r.Has("latents_std") ? r.DoubleList("latents_std", null) : null;
+        r.Check(LatentsMean is null || LatentsMean.Count == LatentChannels, "latents_mean", $"null or latent_channels ({LatentChannels}) numbers", (LatentsMean?.Count ?? 0) + " values");
+        r.Check(LatentsStd is null || (LatentsStd.Count == LatentChannels && LatentsStd.All(s => s > 0)), "latents_std",
+            $"null or latent_channels ({LatentChannels}) positive numbers", LatentsStd is null ? "null" : "[" + string.Join(", ", LatentsStd.Select(ConfigReader.Format)) + "]");
         r.Known("latents_mean", "latents_std");
         ForceUpcast = r.Bool("force_upcast", true);
         UseQuantConv = r.Bool("use_quant_conv", true);
@@ -36,6 +44,20 @@ public sealed class VaeConfig : ComponentConfig
         MidBlockAddAttention = r.Bool("mid_block_add_attention", true);
 
         r.RequireSameLevels(BlockOutChannels, DownBlockTypes, UpBlockTypes);
+        foreach (var c in BlockOutChannels.Where(c => c % NormNumGroups != 0))
+        {
+            throw new ModelFileException($"{r.Path}: block_out_channels value {c} is not a multiple of norm_num_groups ({NormNumGroups}).", r.Path, "block_out_channels");
+        }
+
+        foreach (var t in DownBlockTypes.Where(t => t != "DownEncoderBlock2D"))
+        {
+            throw new ModelFileException($"{r.Path}: unsupported down block type '{t}' (expected DownEncoderBlock2D).", r.Path, "down_block_types");
+        }
+
+        foreach (var t in UpBlockTypes.Where(t => t != "UpDecoderBlock2D"))
+        {
+            throw new ModelFileException($"{r.Path}: unsupported up block type '{t}' (expected UpDecoderBlock2D).", r.Path, "up_block_types");
+        }
 
         if (ActFn != "silu")
         {

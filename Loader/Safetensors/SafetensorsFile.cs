@@ -61,6 +61,8 @@ public sealed unsafe class SafetensorsFile : IDisposable
             throw new ModelFileException($"Weight file not found: {path}.", path);
         }
 
+        InputFile.RequireModelFile(path, "weight file");
+
         long fileLength;
         List<SafetensorsEntry> entries;
         Dictionary<string, string> metadata;

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Text.Json;
+using CudaI2V.Loader.Json;
 using CudaI2V.Runtime.Tensors;
 
 namespace CudaI2V.Loader.Safetensors;
@@ -7,7 +8,9 @@ namespace CudaI2V.Loader.Safetensors;
 /// <summary>
 /// Parses and validates a safetensors header: an 8-byte little-endian length, then that many bytes of JSON
 /// mapping each tensor name to {dtype, shape, data_offsets}, plus an optional "__metadata__" map of strings.
-/// Every rule is checked before any tensor data is used; each failure names the file and the tensor.
+/// Every rule is checked before any tensor data is used; each failure is a <see cref="ModelFileException"/> naming
+/// the file and the tensor: the JSON is parsed strictly (<see cref="StrictJson"/>) and every value's kind is checked
+/// before it is read.
 /// </summary>
 internal static class SafetensorsHeader
 {
@@ -15,6 +18,9 @@ internal static class SafetensorsHeader
     public const long MaxHeaderBytes = 100_000_000;
 
     public const string MetadataKey = "__metadata__";
+
+    /// <summary>The most dimensions a tensor may have (the model's have at most 5).</summary>
+    public const int MaxRank = 8;
 
     /// <summary>Reads the header of <paramref name="stream"/> (positioned at 0) and checks it against the file size.</summary>
     public static (List<SafetensorsEntry> Entries, Dictionary<string, string> Metadata, long DataStart) Read(
@@ -46,17 +52,8 @@ internal static class SafetensorsHeader
 
     private static (List<SafetensorsEntry>, Dictionary<string, string>) Parse(byte[] header, string path, long dataLength)
     {
-        JsonDocument document;
-        try
-        {
-            document = JsonDocument.Parse(header);
-        }
-        catch (JsonException e)
-        {
-            throw new ModelFileException($"{path}: the header is not valid JSON ({e.Message}).", path, null, e);
-        }
-
-        using (document)
+        // Strictly parsed: valid UTF-8, every name and string decodable, so nothing below can fail on text.
+        using (var document = StrictJson.Parse(header, path))
         {
             if (document.RootElement.ValueKind != JsonValueKind.Object)
             {
@@ -132,6 +129,11 @@ internal static class SafetensorsHeader
             throw Bad("missing the array field 'shape'.");
         }
 
+        if (shapeElement.GetArrayLength() > MaxRank)
+        {
+            throw Bad($"shape {shapeElement.GetRawText()} has more than {MaxRank} dimensions.");
+        }
+
         var dims = new List<int>();
         foreach (var d in shapeElement.EnumerateArray())
         {
@@ -145,6 +147,7 @@ internal static class SafetensorsHeader
 
         if (!value.TryGetProperty("data_offsets", out var offsets) || offsets.ValueKind != JsonValueKind.Array
             || offsets.GetArrayLength() != 2
+            || offsets[0].ValueKind != JsonValueKind.Number || offsets[1].ValueKind != JsonValueKind.Number
             || !offsets[0].TryGetInt64(out var begin) || !offsets[1].TryGetInt64(out var end)
             || begin < 0 || end < begin)
         {

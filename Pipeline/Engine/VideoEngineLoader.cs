@@ -65,6 +65,8 @@ public static class VideoEngineLoader
                 model.Root);
         }
 
+        // Every config is read and the components' agreement checked before any weight is opened.
+        PipelineChecks.Check(model);
         foreach (var note in model.UNet.Notes)
         {
             options.Log?.Invoke($"note: {note}");

@@ -21,8 +21,20 @@ public static class ImagePreprocessor
     {
         ArgumentNullException.ThrowIfNull(image);
         var scale = Math.Min((double)image.Width / width, (double)image.Height / height);
-        var newWidth = (int)PythonMath.Round(PythonMath.FloorDivide(image.Width, scale));
-        var newHeight = (int)PythonMath.Round(PythonMath.FloorDivide(image.Height, scale));
+        var coverWidth = PythonMath.Round(PythonMath.FloorDivide(image.Width, scale));
+        var coverHeight = PythonMath.Round(PythonMath.FloorDivide(image.Height, scale));
+
+        // An image far narrower or wider than the target must be scaled up a long way to cover it: refuse before
+        // allocating the intermediate (a 16384x1 strip covering 1280x704 would need 11 million x 704 pixels).
+        if (coverWidth < 1 || coverHeight < 1 || (double)coverWidth * coverHeight > ImageLoader.MaxPixels)
+        {
+            throw new ImageInputException(
+                $"The {image.Width}x{image.Height} image is too far from the {width}x{height} target's aspect ratio: covering it needs "
+                + $"{coverWidth}x{coverHeight} pixels, over the {ImageLoader.MaxPixels / (1024 * 1024)} megapixel limit. Crop the image nearer to the video's shape.");
+        }
+
+        var newWidth = (int)coverWidth;
+        var newHeight = (int)coverHeight;
         var resized = PilResample.Resize(image, newWidth, newHeight, PilFilter.Box);
         var left = FloorDiv(newWidth - width, 2);
         var top = FloorDiv(newHeight - height, 2);

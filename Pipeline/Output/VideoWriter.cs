@@ -64,39 +64,6 @@ public sealed class VideoWriter(string? ffmpegPath = null)
         };
     }
 
-    /// <summary>
-    /// Checks before a long run that <paramref name="path"/> names a known format and that its folder can be
-    /// created and written to (by writing and removing a probe file); throws <see cref="VideoOutputException"/>.
-    /// </summary>
-    public static void CheckWritable(string path)
-    {
-        FormatOf(path);
-        var full = Path.GetFullPath(path).TrimEnd(Path.DirectorySeparatorChar);
-        var parent = Path.GetDirectoryName(full) ?? ".";
-        var probe = Path.Combine(parent, $".cudai2v-probe-{Guid.NewGuid():N}");
-        try
-        {
-            Directory.CreateDirectory(parent);
-            File.WriteAllBytes(probe, []);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new VideoOutputException($"Cannot write '{path}': {e.Message}", e);
-        }
-        finally
-        {
-            if (File.Exists(probe))
-            {
-                File.Delete(probe);
-            }
-        }
-
-        if (File.Exists(full) && FormatOf(path) == VideoFormat.PngFrames)
-        {
-            throw new VideoOutputException($"Cannot write frames to '{path}': it is a file, not a folder.");
-        }
-    }
-
     /// <summary>The file name of frame <paramref name="index"/> in a frames folder.</summary>
     public static string FrameName(int index) => string.Create(CultureInfo.InvariantCulture, $"frame_{index:D4}.png");
 
@@ -270,7 +237,8 @@ public sealed class VideoWriter(string? ffmpegPath = null)
         }
     }
 
-    private static string? FindOnPath(string name)
+    /// <summary>The full path of the executable <paramref name="name"/> on the PATH, or null.</summary>
+    internal static string? FindOnPath(string name)
     {
         var exe = OperatingSystem.IsWindows() ? name + ".exe" : name;
         foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries))

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using CudaI2V.Loader;
 using CudaI2V.Loader.Configs;
+using CudaI2V.Loader.Json;
 
 namespace CudaI2V.Pipeline.Text;
 
@@ -37,6 +38,7 @@ public sealed class ClipTokenizer
     private static readonly Dictionary<char, byte> CharToByte = ByteToChar.Select((c, b) => (c, b)).ToDictionary(p => p.c, p => (byte)p.b);
 
     private readonly Dictionary<string, int> _vocab;
+    private readonly string _vocabPath;
     private readonly string?[] _tokens;
     private readonly Dictionary<(string, string), int> _ranks;
     private readonly string[] _specialTokens;
@@ -45,6 +47,7 @@ public sealed class ClipTokenizer
     private ClipTokenizer(Dictionary<string, int> vocab, Dictionary<(string, string), int> ranks, TokenizerConfig config, string folder)
     {
         _vocab = vocab;
+        _vocabPath = config.VocabPath;
         _ranks = ranks;
         _tokens = new string?[vocab.Values.Max() + 1];
         foreach (var (token, id) in vocab)
@@ -82,6 +85,22 @@ public sealed class ClipTokenizer
 
     /// <summary>Number of vocabulary entries.</summary>
     public int VocabularySize => _vocab.Count;
+
+    /// <summary>
+    /// Throws a <see cref="ModelFileException"/> when an id of vocab.json has no row in the text encoder's token
+    /// embedding (<paramref name="textEncoder"/>'s vocab_size), which would fail only when a prompt used it.
+    /// </summary>
+    public void CheckFits(ClipTextConfig textEncoder)
+    {
+        ArgumentNullException.ThrowIfNull(textEncoder);
+        var (token, id) = _vocab.MaxBy(p => p.Value);
+        if (id >= textEncoder.VocabSize)
+        {
+            throw new ModelFileException(
+                $"{_vocabPath}: token '{token}' has id {id}, but {textEncoder.Path} has 'vocab_size' {textEncoder.VocabSize}; the tokenizer and the text encoder come from different models.",
+                _vocabPath, token);
+        }
+    }
 
     /// <summary>Reads the tokenizer of a model folder (a pipeline or a tokenizer folder).</summary>
     public static ClipTokenizer Load(ModelDirectory model)
@@ -258,12 +277,15 @@ public sealed class ClipTokenizer
             ? id
             : throw new ModelFileException($"The tokenizer's {key} '{token}' is not in {Path.Combine(folder, "vocab.json")}.", folder, key);
 
+    /// <summary>The largest vocab.json or merges.txt read (CLIP's are under 2 MB).</summary>
+    private const long MaxFileBytes = 64L * 1024 * 1024;
+
     private static Dictionary<string, int> ReadVocab(string path)
     {
         var vocab = new Dictionary<string, int>(StringComparer.Ordinal);
-        try
+        InputFile.RequireModelFile(path, "tokenizer vocabulary");
+        using (var document = StrictJson.ParseFile(path, MaxFileBytes))
         {
-            using var document = JsonDocument.Parse(File.ReadAllBytes(path));
             if (document.RootElement.ValueKind != JsonValueKind.Object)
             {
                 throw new ModelFileException($"{path} must hold a JSON object of token -> id.", path);
@@ -272,9 +294,10 @@ public sealed class ClipTokenizer
             var seen = new HashSet<int>();
             foreach (var entry in document.RootElement.EnumerateObject())
             {
-                if (entry.Value.ValueKind != JsonValueKind.Number || !entry.Value.TryGetInt32(out var id) || id < 0 || id > 10_000_000)
+                if (entry.Value.ValueKind != JsonValueKind.Number || !entry.Value.TryGetInt32(out var id) || id < 0 || id >= ConfigLimits.MaxVocabulary)
                 {
-                    throw new ModelFileException($"{path}: token '{entry.Name}' has id {entry.Value.GetRawText()}; ids are non-negative integers.", path, entry.Name);
+                    throw new ModelFileException(
+                        $"{path}: token '{entry.Name}' has id {entry.Value.GetRawText()}; ids are integers from 0 to {ConfigLimits.MaxVocabulary - 1}.", path, entry.Name);
                 }
 
                 if (!seen.Add(id) || !vocab.TryAdd(entry.Name, id))
@@ -283,10 +306,6 @@ public sealed class ClipTokenizer
                 }
             }
         }
-        catch (JsonException e)
-        {
-            throw new ModelFileException($"{path} is not valid JSON: {e.Message}", path, null, e);
-        }
 
         return vocab.Count > 0 ? vocab : throw new ModelFileException($"{path} holds no tokens.", path);
     }
@@ -294,6 +313,12 @@ public sealed class ClipTokenizer
     private static Dictionary<(string, string), int> ReadMerges(string path, Dictionary<string, int> vocab)
     {
         var ranks = new Dictionary<(string, string), int>();
+        InputFile.RequireModelFile(path, "tokenizer merges");
+        if (new FileInfo(path).Length > MaxFileBytes)
+        {
+            throw new ModelFileException($"{path} is larger than {MaxFileBytes} bytes; a CLIP merges.txt is under 1 MB.", path);
+        }
+
         var lineNumber = 0;
         foreach (var line in File.ReadLines(path, Encoding.UTF8))
         {

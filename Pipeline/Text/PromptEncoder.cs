@@ -52,6 +52,7 @@ public sealed class PromptEncoder : IPromptEncoder, IDisposable
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(options);
         var tokenizer = ClipTokenizer.Load(model);
+        tokenizer.CheckFits(model.TextEncoder);
         var session = TextEncoderSession.OpenCached(
             model.Get(ComponentKind.TextEncoder), options.Variant, options.Cache, includeHiddenStates: false,
             new TextEncoderSessionOptions(options.Provider, options.Log));

@@ -237,13 +237,13 @@ public sealed class GenerateTests
         Assert.Equal(ExitCodes.Usage, Run(Args("--guidance", "-1")).Code);
         Assert.Equal(ExitCodes.Usage, Run(["generate", "--image", png, "--prompt", "x"]).Code);
         var avi = Run(Args("--out", Path.Combine(_dir, "v.avi")));
-        Assert.Equal(ExitCodes.BadInput, avi.Code);
+        Assert.Equal(ExitCodes.Usage, avi.Code);
         Assert.Contains(".gif or .mp4", avi.Err, StringComparison.Ordinal);
 
         var blocker = Path.Combine(_dir, "a-file");
         File.WriteAllText(blocker, "x");
         var unwritable = Run(Args("--out", Path.Combine(blocker, "v.gif")));
-        Assert.Equal(ExitCodes.BadInput, unwritable.Code);
+        Assert.Equal(ExitCodes.Usage, unwritable.Code);
         Assert.Contains("Cannot write", unwritable.Err, StringComparison.Ordinal);
 
         var broken = Path.Combine(_dir, "broken-model");

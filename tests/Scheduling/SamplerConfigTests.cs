@@ -31,7 +31,7 @@ public sealed class SamplerConfigTests
         { SamplerKind.EulerDiscrete, """{"timestep_type": "continuous", "prediction_type": "v_prediction"}""", "timestep_type", "is \"continuous\" with v_prediction" },
         { SamplerKind.EulerDiscrete, """{"sigma_min": -1}""", "sigma_min", "must be null or a number above 0, found -1" },
         { SamplerKind.EulerDiscrete, """{"steps_offset": 1000}""", "steps_offset", "must be an integer from 0 to num_train_timesteps - 1 (999), found 1000" },
-        { SamplerKind.EulerDiscrete, """{"num_train_timesteps": 1}""", "num_train_timesteps", "must be an integer of at least 2, found 1" },
+        { SamplerKind.EulerDiscrete, """{"num_train_timesteps": 1}""", "num_train_timesteps", "must be an integer from 2 to 100000, found 1" },
         { SamplerKind.DpmSolverMultistep, """{"beta_end": 1.5}""", "beta_end", "must be a number in (0, 1), found 1.5" },
         { SamplerKind.UniPcMultistep, """{"num_train_timesteps": 3, "trained_betas": [0.1, 0.2]}""", "trained_betas", "must be a list of num_train_timesteps (3) values, found 2 values" },
         { SamplerKind.UniPcMultistep, """{"num_train_timesteps": 2, "trained_betas": [0.1, 1.0]}""", "trained_betas", "must be values in (0, 1), found 1" },
