@@ -2,6 +2,7 @@ using System.Diagnostics;
 using CudaI2V.Kernels;
 using CudaI2V.Layers.Vae;
 using CudaI2V.Pipeline.Imaging;
+using CudaI2V.Pipeline.MemoryPlanning;
 using CudaI2V.Pipeline.Noise;
 using CudaI2V.Pipeline.Output;
 using CudaI2V.Pipeline.Scheduling;
@@ -59,9 +60,9 @@ internal sealed class GenerationRequest
         var promptEmbeds = EncodePrompt();
         var memory = PlanMemory(promptEmbeds.Shape[1]);
         var (imageEmbeddings, imageLatents) = EncodeImage();
-        var latents = Denoise(memory, promptEmbeds, imageEmbeddings, imageLatents);
-        var video = Decode(memory, latents);
-        return new GenerationResult(VideoFrames.ToImages(video), video, _seed, _clock.Times);
+        var latents = Denoise(memory.Request, promptEmbeds, imageEmbeddings, imageLatents);
+        var video = Decode(memory.Request, latents);
+        return new GenerationResult(VideoFrames.ToImages(video), video, _seed, _clock.Times) { Memory = memory };
     }
 
     /// <summary>1. Prompt embeddings: [negative ; positive] with guidance, (B2, tokens, D).</summary>
@@ -76,16 +77,23 @@ internal sealed class GenerationRequest
     }
 
     /// <summary>
-    /// Plans the UNet step and the VAE decode (shapes only) and refuses the request when the memory available cannot
-    /// hold both, saying what would fit: before the image encoders or any step run.
+    /// Plans the UNet step and the VAE decode (shapes only) under the cheapest memory choices that fit the budget (the
+    /// device's free memory when none is given), and refuses the request when even the smallest do not, saying what
+    /// would fit: before the image encoders or any step run.
     /// </summary>
-    private RequestPlan PlanMemory(int textTokens)
+    private MemoryPlan PlanMemory(int textTokens)
     {
         var models = new RequestModels(Ops.ActivationDType, _engine.UNet.Config, _engine.UNetShapes, Vae.Ops.ActivationDType, Vae.Config, _engine.VaeShapes);
         var memory = Ops.Memory;
         var available = memory.AvailableBytes;
-        var plan = RequestMemory.PlanWithin(models, available, memory.Description, _batch, Frames, _options.Height, _options.Width, textTokens, _options.DecodeChunk);
-        _engine.Log?.Invoke($"memory for this request: {plan.Describe()}; {ArenaPlan.FormatBytes(available)} available in {memory.Description}");
+        var budget = _options.MemoryBudget ?? _engine.MemoryBudget;
+
+        // The weights are loaded already: a budget counts them and the device's overhead; the free memory does not.
+        var resident = _engine.WeightBytes + (budget is null ? 0 : MemoryPlanner.DeviceOverhead);
+        var limit = budget is { } b ? Math.Min(b - resident, available) : available;
+        var request = new MemoryRequest(_batch, Frames, _options.Height, _options.Width, textTokens, _options.Steps, _options.DecodeChunk);
+        var plan = MemoryPlanner.Plan(models, request, resident, limit, budget, memory.Description, _options.MemoryChoices);
+        _engine.Log?.Invoke($"memory plan: {plan.Describe()}; {ArenaPlan.FormatBytes(available)} available in {memory.Description}");
         return plan;
     }
 

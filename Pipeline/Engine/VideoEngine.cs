@@ -44,6 +44,15 @@ public sealed class VideoEngine : IDisposable
         _owned = owned;
     }
 
+    /// <summary>
+    /// The most memory a request may hold on the device, weights included, in bytes, unless its options say otherwise
+    /// (null: the device's free memory).
+    /// </summary>
+    public long? MemoryBudget { get; set; }
+
+    /// <summary>The bytes of the weights the engine holds on its backends (what a budget counts beside the activations).</summary>
+    public long WeightBytes { get; init; }
+
     /// <summary>Receives one-line notes (the planned memory of each request, graphs).</summary>
     public Action<string>? Log { get; set; }
 
