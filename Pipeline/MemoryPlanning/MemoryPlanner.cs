@@ -145,6 +145,13 @@ public static class MemoryPlanner
             ? $"the budget of {ArenaPlan.FormatBytes(b)} leaves {ArenaPlan.FormatBytes(Math.Max(0, limit))} for them beside {ArenaPlan.FormatBytes(resident)} of weights and device overhead"
             : $"{ArenaPlan.FormatBytes(limit)} is free in {where}";
         var fits = RequestMemory.WhatFits((f, h, w) => Need(request with { Frames = f, Height = h, Width = w }), Math.Max(0, limit), request.Frames, request.Height, request.Width, planner.Models.Vae.ScaleFactor);
+        if (budget is not null)
+        {
+            // Under a budget the advice that helps most is the budget this video needs.
+            var nothing = fits.StartsWith("Nothing smaller fits", StringComparison.Ordinal);
+            fits = (nothing ? "Nothing smaller fits either" : fits.TrimEnd('.')) + $"; or a budget of {ArenaPlan.FormatBytes(resident + need)} or more for this video.";
+        }
+
         return new ArenaOutOfMemoryException(
             $"A {request.Width}x{request.Height} video of {request.Frames} frame{(request.Frames == 1 ? "" : "s")} needs at least {ArenaPlan.FormatBytes(need)} for its activations "
             + $"even with the smallest memory choices ({smallest.Describe()}), but {room}. {fits}");

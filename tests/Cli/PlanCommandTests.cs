@@ -34,6 +34,7 @@ public sealed class PlanCommandTests
         (code, output, error) = Run("plan", "--memory-budget", "6GiB");
         Assert.Equal(ExitCodes.BadInput, code);
         Assert.Contains("What would fit in the ", error, StringComparison.Ordinal);
+        Assert.Contains("; or a budget of 7.28 GiB or more for this video.", error, StringComparison.Ordinal);
     }
 
     [Fact]
