@@ -3,6 +3,7 @@ using System.Text;
 using CudaI2V.Kernels.Cuda.Ops;
 using CudaI2V.Loader;
 using CudaI2V.Pipeline.Engine;
+using CudaI2V.Pipeline.MemoryPlanning;
 using CudaI2V.Runtime.Tensors;
 
 namespace CudaI2V.Cli;
@@ -207,6 +208,15 @@ public sealed class ParsedArgs
         }
 
         return value;
+    }
+
+    /// <summary>A size option such as 24GiB (<see cref="ByteSize"/>), or null when not given.</summary>
+    public long? GetByteSize(string name)
+    {
+        var text = Get(name);
+        return text is null ? null
+            : ByteSize.TryParse(text, out var bytes) ? bytes
+            : throw new UsageException($"--{name} must be {ByteSize.Accepted}, got '{text}'.");
     }
 
     /// <summary>A floating-point option of 0 or more.</summary>

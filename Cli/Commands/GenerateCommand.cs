@@ -35,7 +35,8 @@ internal static class GenerateCommand
             new OptionSpec("height", "pixels", "Video height, a multiple of 8.", Default: "704"),
             new OptionSpec("width", "pixels", "Video width, a multiple of 8.", Default: "1280"),
             new OptionSpec("seed", "n", "Seed of the noise; the same seed gives the same noise on every machine.", Default: "random (printed)"),
-            new OptionSpec("decode-chunk", "n", "Frames the VAE decodes at a time (memory only).", Default: "1"),
+            new OptionSpec("decode-chunk", "n", "Frames the VAE decodes at a time (memory only).", Default: "planned"),
+            new OptionSpec("memory-budget", "size", "The most device memory to use, weights included (24GiB, 8GiB, 512MiB): the run holds less at once, more slowly, to fit; see 'cudai2v plan'.", Default: "the free memory"),
             new OptionSpec("out", "path", "video.gif, video.mp4 (needs ffmpeg) or a folder/ of PNG frames.", Default: "video.gif"),
             new OptionSpec("device", "auto|cpu|cuda", "Where the UNet, VAE and image encoder run: the GPU when one works (auto), the fp32 CPU reference, or the GPU only.", Default: "auto"),
             new OptionSpec("variant", "fp32|fp16", "Which weight files to load where both exist.", Default: "fp32 on the CPU"),
@@ -163,7 +164,8 @@ internal static class GenerateCommand
             Height = args.GetInt32("height", height, 8, 16384),
             Width = args.GetInt32("width", width, 8, 16384),
             Seed = args.Has("seed") ? args.GetUInt64("seed") : null,
-            DecodeChunk = args.GetInt32("decode-chunk", 1, 1, 1024),
+            DecodeChunk = args.Has("decode-chunk") ? args.GetInt32("decode-chunk", 1, 1, 1024) : null,
+            MemoryBudget = args.GetByteSize("memory-budget"),
             Sampler = SamplerOptions.Sampler(args),
         };
         try

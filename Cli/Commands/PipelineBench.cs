@@ -64,7 +64,7 @@ internal static class PipelineBench
             var instead = stepCap is { } cap && cap < preset.Steps ? cap : (int?)null;
             var (options, settings) = preset.Apply(request, new HashSet<PresetSetting>(), instead, "--steps");
             log($"preset {preset.Name}: {string.Join(", ", settings)}; {width}x{height}, {frames} frames on {device}.");
-            var plan = engine.PlanRequest(options);
+            var plan = engine.PlanRequest(options).Request;
             var clock = new StepClock();
             var result = engine.Generate(image, options, clock, cancellation: context.Cancellation);
             var write = Stopwatch.StartNew();

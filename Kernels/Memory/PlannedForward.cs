@@ -15,7 +15,7 @@ public sealed record ForwardPlan(ArenaPlan Arena, double Flops, IReadOnlyDiction
 /// One forward run on a planned arena, the one way the engine runs release-sized work on any backend: plan it without
 /// touching a device (<see cref="Record"/>: the forward runs through <see cref="PlanningOps"/> on shape-only tensors and
 /// its tensors are packed by liveness), take the arena (<see cref="Create"/>, refused up front when it does not fit),
-/// then run it as often as needed (<see cref="Run"/>), optionally replayed as a graph. The UNet step and the VAE decode
+/// then run it as often as needed (<see cref="Run(Func{Tensor})"/>), optionally replayed as a graph. The UNet step and the VAE decode
 /// are thin uses of it (docs/architecture.md, "Memory").
 /// </summary>
 /// <remarks>
@@ -29,8 +29,8 @@ public sealed class PlannedForward : IDisposable
     private readonly IBackendMemory _memory;
     private readonly IPlannedArena _arena;
     private readonly bool _graphs;
-    private IForwardGraph? _graph;
-    private int _runs;
+    private readonly Dictionary<int, IForwardGraph> _recorded = [];
+    private readonly Dictionary<int, int> _runs = [];
 
     private PlannedForward(IBackendMemory memory, ForwardPlan plan, IPlannedArena arena, bool graphs)
     {
@@ -75,16 +75,30 @@ public sealed class PlannedForward : IDisposable
     }
 
     /// <summary>Runs the planned forward (or replays its graph); the output stays valid until the next run.</summary>
-    public Tensor Run(Func<Tensor> forward)
+    public Tensor Run(Func<Tensor> forward) => Run(forward, 0);
+
+    /// <summary>
+    /// Runs one of several forwards that share the plan (the same ops on the same shapes, reading different inputs,
+    /// such as the two halves of a guided batch run one after the other), each with its own graph, numbered by
+    /// <paramref name="variant"/>; the output stays valid until the next run of any variant.
+    /// </summary>
+    public Tensor Run(Func<Tensor> forward, int variant)
     {
         ArgumentNullException.ThrowIfNull(forward);
-        if (!_graphs || _runs++ == 0)
+        var runs = _runs.GetValueOrDefault(variant);
+        _runs[variant] = runs + 1;
+        if (!_graphs || runs == 0)
         {
             return _arena.Run(forward);
         }
 
-        _graph ??= _memory.Capture(() => _arena.Run(forward));
-        return _graph.Replay();
+        if (!_recorded.TryGetValue(variant, out var graph))
+        {
+            graph = _memory.Capture(() => _arena.Run(forward));
+            _recorded[variant] = graph;
+        }
+
+        return graph.Replay();
     }
 
     /// <summary>Runs the forward by direct launches, graphs or not (what a replay is compared with).</summary>
@@ -97,7 +111,11 @@ public sealed class PlannedForward : IDisposable
     /// <summary>Releases the graph and the arena (after queued work that uses them).</summary>
     public void Dispose()
     {
-        _graph?.Dispose();
+        foreach (var graph in _recorded.Values)
+        {
+            graph.Dispose();
+        }
+
         _arena.Dispose();
     }
 }

@@ -53,6 +53,12 @@ public sealed class PlanningOps : IOps
     /// <summary>Tensors created by ops so far.</summary>
     public int TensorCount => _records.Count;
 
+    /// <summary>
+    /// The bytes of every tensor ops created since the recording began, without reuse: what a backend holds when work
+    /// runs outside an arena, in a scope that frees it only when it ends (such as a request's conditioning).
+    /// </summary>
+    public long RecordedBytes => _records.Sum(r => r.Bytes);
+
     /// <summary>Ops run so far.</summary>
     public int Steps => _step;
 

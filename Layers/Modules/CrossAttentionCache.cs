@@ -20,6 +20,21 @@ public sealed class CrossAttentionCache
         _projected[attention] = attention.ProjectContext(context);
     }
 
+    /// <summary>The same cache over rows [<paramref name="start"/>, start + <paramref name="count"/>) of every kept key and value (views).</summary>
+    public CrossAttentionCache Rows(int start, int count)
+    {
+        var rows = new CrossAttentionCache();
+        foreach (var (attention, (k, v)) in _projected)
+        {
+            rows._projected[attention] = (k.Slice(0, start, count), v.Slice(0, start, count));
+        }
+
+        return rows;
+    }
+
+    /// <summary>Every kept key and value tensor.</summary>
+    public IEnumerable<Tensor> Tensors => _projected.Values.SelectMany(p => new[] { p.K, p.V });
+
     /// <summary>The kept keys and values of <paramref name="attention"/>, if any.</summary>
     public bool TryGet(Attention attention, out (Tensor K, Tensor V) projected) => _projected.TryGetValue(attention, out projected);
 }

@@ -18,12 +18,13 @@ public enum FeedForwardActivation
 /// </summary>
 /// <remarks>
 /// Every token goes through the layer on its own, so a long sequence is run in chunks of tokens whose widened
-/// hidden layer stays under <see cref="MaxHiddenBytes"/>, and the chunks' outputs are joined: the same values,
+/// hidden layer stays under the model's <see cref="LayerChunking.FeedForwardHiddenBytes"/> (<see cref="MaxHiddenBytes"/> unless a
+/// request's memory plan chose otherwise), and the chunks' outputs are joined: the same values,
 /// without the hidden layer of every token at once (at 704x1280 that layer is the step's largest tensor, 3.4 GiB).
 /// </remarks>
 public sealed class FeedForward
 {
-    /// <summary>The most bytes the projection's output (the widened hidden layer) may take at once.</summary>
+    /// <summary>The most bytes the projection's output (the widened hidden layer) may take at once, by default.</summary>
     public const long MaxHiddenBytes = 256L << 20;
 
     private readonly WeightBinder _w;
@@ -32,12 +33,16 @@ public sealed class FeedForward
     private readonly FeedForwardActivation _activation;
     private readonly int _dim;
     private readonly int _hidden;
-    private readonly long _maxHiddenBytes;
+    private readonly long? _maxHiddenBytes;
 
-    /// <summary>Binds the layer; <paramref name="maxHiddenBytes"/> bounds the hidden layer of one chunk of tokens.</summary>
-    public FeedForward(WeightBinder w, string prefix, int dim, int inner, FeedForwardActivation activation, long maxHiddenBytes = MaxHiddenBytes)
+    /// <summary>
+    /// Binds the layer; <paramref name="maxHiddenBytes"/> bounds the hidden layer of one chunk of tokens (null: the
+    /// binder's <see cref="WeightBinder.Chunking"/>, read at each call).
+    /// </summary>
+    public FeedForward(WeightBinder w, string prefix, int dim, int inner, FeedForwardActivation activation, long? maxHiddenBytes = null)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(maxHiddenBytes, 1);
+        ArgumentNullException.ThrowIfNull(w);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxHiddenBytes ?? 1, 1);
         _w = w;
         _maxHiddenBytes = maxHiddenBytes;
         _activation = activation;
@@ -52,7 +57,7 @@ public sealed class FeedForward
     {
         ArgumentNullException.ThrowIfNull(x);
         var tokens = x.Shape.Rank > 0 && x.Shape[^1] == _dim ? x.ElementCount / _dim : 0;
-        var chunk = Math.Max(1, _maxHiddenBytes / ((long)_hidden * _w.Ops.ActivationDType.SizeOf()));
+        var chunk = Math.Max(1, (_maxHiddenBytes ?? _w.Chunking.FeedForwardHiddenBytes) / ((long)_hidden * _w.Ops.ActivationDType.SizeOf()));
         if (tokens <= chunk)
         {
             return Apply(x, residual);

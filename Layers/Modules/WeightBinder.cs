@@ -17,6 +17,9 @@ public sealed class WeightBinder(IOps ops, WeightSet weights)
     /// <summary>The component's weights.</summary>
     public WeightSet Weights { get; } = weights;
 
+    /// <summary>How the bound layers chunk their work (one setting for the whole model, read at run time).</summary>
+    public LayerChunking Chunking { get; } = new();
+
     /// <summary>Takes <paramref name="key"/>, checks it has <paramref name="shape"/>, and uploads it.</summary>
     public Tensor Take(string key, params ReadOnlySpan<int> shape) =>
         Ops.FromHost(Weights.Take(key, new TensorShape(shape)));

@@ -19,6 +19,19 @@ public sealed record UNetConditioning(Tensor Context, Tensor ImageStream, Tensor
 {
     /// <summary>Videos in the batch.</summary>
     public int Batch => FpsEmbedding.Shape[0];
+
+    /// <summary>
+    /// The conditioning of video <paramref name="index"/> alone (views of this one's rows, nothing is computed): a batch
+    /// run one video at a time gives the same values, since every layer treats each video on its own.
+    /// </summary>
+    public UNetConditioning Video(int index)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(index);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, Batch);
+        return new UNetConditioning(
+            Context.Slice(0, index * Frames, Frames), ImageStream.Slice(0, index * Frames, Frames), FpsEmbedding.Slice(0, index, 1), Frames,
+            CrossKeyValues?.Rows(index * Frames, Frames));
+    }
 }
 
 /// <summary>
@@ -54,6 +67,7 @@ public sealed class I2VGenXLUNet
         ArgumentNullException.ThrowIfNull(config);
         _ops = w.Ops;
         _config = config;
+        Chunking = w.Chunking;
         _dims = UNetDims.From(config);
         var channels = config.BlockOutChannels;
         int inC = config.InChannels, c0 = channels[0], t = _dims.TimeEmbedDim, cross = config.CrossAttentionDim;
@@ -118,6 +132,9 @@ public sealed class I2VGenXLUNet
 
     /// <summary>The config the model was built from.</summary>
     public UNetConfig Config => _config;
+
+    /// <summary>How its layers chunk their work (the feed-forward's token chunk), read at each call.</summary>
+    public LayerChunking Chunking { get; }
 
     /// <summary>Block sizes.</summary>
     public UNetDims Dims => _dims;

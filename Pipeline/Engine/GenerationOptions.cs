@@ -1,3 +1,4 @@
+using CudaI2V.Pipeline.MemoryPlanning;
 using CudaI2V.Pipeline.Scheduling;
 using CudaI2V.Runtime.Tensors;
 
@@ -46,8 +47,18 @@ public sealed record GenerationOptions
     /// <summary>Seed of the noise generator; a random seed when null (reported in the result).</summary>
     public ulong? Seed { get; init; }
 
-    /// <summary>Frames the VAE decodes at a time (memory only; the result does not depend on it).</summary>
-    public int DecodeChunk { get; init; } = 1;
+    /// <summary>Frames the VAE decodes at a time (memory only; the result does not depend on it); null lets the memory plan choose.</summary>
+    public int? DecodeChunk { get; init; }
+
+    /// <summary>
+    /// The most memory the request may hold on its device, weights included, in bytes (null: the engine's
+    /// <see cref="VideoEngine.MemoryBudget"/>, else the device's free memory). The request is planned to fit it before
+    /// any work, trading launches for memory (<see cref="MemoryPlanner"/>), or refused with what would fit.
+    /// </summary>
+    public long? MemoryBudget { get; init; }
+
+    /// <summary>Fixed memory choices instead of the planner's (they must fit), e.g. to compare runs under each.</summary>
+    public MemoryChoices? MemoryChoices { get; init; }
 
     /// <summary>DDIM eta: 0 is deterministic; above 0 adds noise from the generator at each step.</summary>
     public float Eta { get; init; }
@@ -81,7 +92,8 @@ public sealed record GenerationOptions
         Check(Fps >= 1, nameof(Fps), $"fps must be 1 or more, got {Fps}");
         Check(Height >= 8 && Height % 8 == 0, nameof(Height), $"height must be a positive multiple of 8, got {Height}");
         Check(Width >= 8 && Width % 8 == 0, nameof(Width), $"width must be a positive multiple of 8, got {Width}");
-        Check(DecodeChunk >= 1, nameof(DecodeChunk), $"decode chunk must be 1 or more, got {DecodeChunk}");
+        Check(MemoryBudget is null or > 0, nameof(MemoryBudget), $"the memory budget must be positive, got {MemoryBudget}");
+        Check(DecodeChunk is null or >= 1, nameof(DecodeChunk), $"decode chunk must be 1 or more, got {DecodeChunk}");
         Check(Eta >= 0 && float.IsFinite(Eta), nameof(Eta), $"eta must be 0 or more, got {Eta}");
         Check(Sampler is null || Samplers.Names.Contains(Sampler), nameof(Sampler), $"sampler must be one of {string.Join(", ", Samplers.Names)}, got '{Sampler}'");
     }

@@ -1,4 +1,5 @@
 using CudaI2V.Pipeline.Imaging;
+using CudaI2V.Pipeline.MemoryPlanning;
 using CudaI2V.Runtime.Tensors;
 
 namespace CudaI2V.Pipeline.Engine;
@@ -27,7 +28,11 @@ public sealed record GenerationProgress(GenerationStage Stage, int Step, int Tot
 /// <param name="Video">(F, H, W, 3) in [0, 1], before the 8-bit conversion.</param>
 /// <param name="Seed">The seed of the noise generator (the given one or the one drawn).</param>
 /// <param name="StageTimes">Time spent in each stage.</param>
-public sealed record GenerationResult(IReadOnlyList<RgbImage> Frames, Tensor Video, ulong Seed, IReadOnlyDictionary<GenerationStage, TimeSpan> StageTimes);
+public sealed record GenerationResult(IReadOnlyList<RgbImage> Frames, Tensor Video, ulong Seed, IReadOnlyDictionary<GenerationStage, TimeSpan> StageTimes)
+{
+    /// <summary>The memory plan the request ran under: its choices, planned peak and cost.</summary>
+    public MemoryPlan? Memory { get; init; }
+}
 
 /// <summary>
 /// Receives the tensors a generation computes on the way, for checking a run against a reference

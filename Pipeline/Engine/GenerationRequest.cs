@@ -2,6 +2,7 @@ using System.Diagnostics;
 using CudaI2V.Kernels;
 using CudaI2V.Layers.Vae;
 using CudaI2V.Pipeline.Imaging;
+using CudaI2V.Pipeline.MemoryPlanning;
 using CudaI2V.Pipeline.Noise;
 using CudaI2V.Pipeline.Output;
 using CudaI2V.Pipeline.Scheduling;
@@ -62,9 +63,9 @@ internal sealed class GenerationRequest
         var promptEmbeds = EncodePrompt();
         var memory = PlanMemory(promptEmbeds.Shape[1]);
         var (imageEmbeddings, imageLatents) = EncodeImage();
-        var latents = Denoise(memory, promptEmbeds, imageEmbeddings, imageLatents);
-        var video = Decode(memory, latents);
-        return new GenerationResult(VideoFrames.ToImages(video), video, _seed, _clock.Times);
+        var latents = Denoise(memory.Request, promptEmbeds, imageEmbeddings, imageLatents);
+        var video = Decode(memory.Request, latents);
+        return new GenerationResult(VideoFrames.ToImages(video), video, _seed, _clock.Times) { Memory = memory };
     }
 
     /// <summary>1. Prompt embeddings: [negative ; positive] with guidance, (B2, tokens, D).</summary>
@@ -79,16 +80,14 @@ internal sealed class GenerationRequest
     }
 
     /// <summary>
-    /// Plans the UNet step and the VAE decode (shapes only) and refuses the request when the memory available cannot
-    /// hold both, saying what would fit: before the image encoders or any step run.
+    /// Plans the UNet step and the VAE decode (shapes only) under the cheapest memory choices that fit the budget (the
+    /// device's free memory when none is given), and refuses the request when even the smallest do not, saying what
+    /// would fit: before the image encoders or any step run.
     /// </summary>
-    private RequestPlan PlanMemory(int textTokens)
+    private MemoryPlan PlanMemory(int textTokens)
     {
-        var models = new RequestModels(Ops.ActivationDType, _engine.UNet.Config, _engine.UNetShapes, Vae.Ops.ActivationDType, Vae.Config, _engine.VaeShapes);
-        var memory = Ops.Memory;
-        var available = memory.AvailableBytes;
-        var plan = RequestMemory.PlanWithin(models, available, memory.Description, _batch, Frames, _options.Height, _options.Width, textTokens, _options.DecodeChunk, _sampler!.StateSlots);
-        _engine.Log?.Invoke($"memory for this request: {plan.Describe()}; {ArenaPlan.FormatBytes(available)} available in {memory.Description}");
+        var plan = _engine.PlanRequest(_options with { Frames = Frames }, textTokens);
+        _engine.Log?.Invoke($"memory plan: {plan.Describe()}; {ArenaPlan.FormatBytes(Ops.Memory.AvailableBytes)} available in {Ops.Memory.Description}");
         return plan;
     }
 

@@ -1,6 +1,7 @@
 using CudaI2V.Kernels;
 using CudaI2V.Kernels.Memory;
 using CudaI2V.Kernels.Planning;
+using CudaI2V.Layers.Modules;
 using CudaI2V.Layers.UNet;
 using CudaI2V.Loader;
 using CudaI2V.Loader.Configs;
@@ -10,10 +11,16 @@ using CudaI2V.Runtime.Tensors;
 namespace CudaI2V.Pipeline.Engine;
 
 /// <summary>A UNet step planned without a device (<see cref="PlannedUNetStep.PlanStep"/>).</summary>
-/// <param name="Forward">The step's planned forward: its arena, counted FLOPs and op count.</param>
+/// <param name="Forward">The planned forward of one UNet run: its arena, counted FLOPs and op count.</param>
 /// <param name="WeightBytes">The UNet's weights in the planned dtype (outside the arena).</param>
-/// <param name="StepEmbedding">The shape of the step embedding the forward takes, (B*F, T).</param>
-public sealed record UNetStepPlan(ForwardPlan Forward, long WeightBytes, TensorShape StepEmbedding)
+/// <param name="StepEmbedding">The shape of the step embedding one run takes, (B*F, T) for its B videos.</param>
+/// <param name="Runs">UNet runs per step: 2 when the guided batch's two videos run one after the other, else 1.</param>
+/// <param name="FeedForwardHiddenBytes">The feed-forward's chunk bound (<c>LayerChunking.FeedForwardHiddenBytes</c>).</param>
+/// <param name="ConditioningBytes">What the request holds outside the arena through the loop: the conditioning as computed (without reuse, as a scope holds it) for all runs.</param>
+/// <param name="Sample">The shape of one run's sample, (B*F, h, w, in), when known.</param>
+public sealed record UNetStepPlan(
+    ForwardPlan Forward, long WeightBytes, TensorShape StepEmbedding, int Runs = 1, long FeedForwardHiddenBytes = FeedForward.MaxHiddenBytes, long ConditioningBytes = 0,
+    TensorShape? Sample = null)
 {
     /// <summary>The step's activations packed by liveness.</summary>
     public ArenaPlan Arena => Forward.Arena;
@@ -41,14 +48,18 @@ public sealed class PlannedUNetStep : IDisposable
     private readonly IOps _ops;
     private readonly PlannedForward _forward;
     private readonly Tensor _slot;
+    private readonly Tensor? _joined;
     private Tensor? _sample;
+    private UNetConditioning? _conditioning;
+    private UNetConditioning[] _videos = [];
 
-    private PlannedUNetStep(IOps ops, UNetStepPlan plan, PlannedForward forward, Tensor slot)
+    private PlannedUNetStep(IOps ops, UNetStepPlan plan, PlannedForward forward, Tensor slot, Tensor? joined)
     {
         _ops = ops;
         Planned = plan;
         _forward = forward;
         _slot = slot;
+        _joined = joined;
     }
 
     /// <summary>What planning the step found: the packed arena, the counted FLOPs, the weights' size.</summary>
@@ -66,39 +77,55 @@ public sealed class PlannedUNetStep : IDisposable
     {
         ArgumentNullException.ThrowIfNull(ops);
         ArgumentNullException.ThrowIfNull(plan);
+        if (plan.Runs > 1 && plan.Sample is null)
+        {
+            throw new ArgumentException("A step of several runs needs the plan's sample shape (PlanStep records it).", nameof(plan));
+        }
+
         var forward = PlannedForward.Create(ops, plan.Forward, reserve, "UNet step arena", graphs);
-        return new PlannedUNetStep(ops, plan, forward, ops.Empty(ops.ActivationDType, plan.StepEmbedding));
+
+        // The runs' outputs are joined outside the arena (each run's output is overwritten by the next run).
+        var joined = plan.Runs > 1 ? ops.Empty(ops.ActivationDType, new TensorShape(plan.Runs * plan.Sample![0], plan.Sample[1], plan.Sample[2], plan.Sample[3])) : null;
+        return new PlannedUNetStep(ops, plan, forward, ops.Empty(ops.ActivationDType, plan.StepEmbedding), joined);
     }
 
     /// <summary>
     /// Plans one step without touching a device: the forward runs through <see cref="PlanningOps"/> in
-    /// <paramref name="dtype"/> on a shape-only UNet, and its tensors are packed by liveness.
+    /// <paramref name="dtype"/> on a shape-only UNet, and its tensors are packed by liveness. The shapes are one run's;
+    /// <paramref name="runs"/> runs make a step (the guided batch's videos one after the other), with the feed-forward
+    /// chunked under <paramref name="feedForwardHiddenBytes"/>.
     /// </summary>
     public static UNetStepPlan PlanStep(
         DType dtype, UNetConfig config, IReadOnlyList<WeightManifestEntry> shapes,
-        TensorShape latents, TensorShape imageEmbeddings, TensorShape text, int frames)
+        TensorShape latents, TensorShape imageEmbeddings, TensorShape text, int frames, int runs = 1, long feedForwardHiddenBytes = FeedForward.MaxHiddenBytes)
     {
         ArgumentNullException.ThrowIfNull(shapes);
         ArgumentNullException.ThrowIfNull(latents);
         ArgumentNullException.ThrowIfNull(text);
+        ArgumentOutOfRangeException.ThrowIfLessThan(runs, 1);
         TensorShape? embedding = null;
+        long conditioningBytes = 0;
         var forward = PlannedForward.Record(dtype, planning =>
         {
             using var weights = ShapeOnly("unet", shapes);
             var unet = I2VGenXLUNet.Load(planning, weights, config);
+            unet.Chunking.FeedForwardHiddenBytes = feedForwardHiddenBytes;
             var conditioning = unet.Condition(
                 Input(planning, latents), Input(planning, imageEmbeddings), Input(planning, text), Enumerable.Repeat(16f, text[0]).ToArray(), frames);
+            conditioningBytes = runs * planning.RecordedBytes;
             embedding = new TensorShape(latents[0], conditioning.FpsEmbedding.Shape[1]);
             var sample = Input(planning, latents);
             var stepEmbedding = Input(planning, embedding);
             return () => unet.Forward(sample, stepEmbedding, conditioning);
         });
-        return new UNetStepPlan(forward, WeightBytes(dtype, shapes), embedding!);
+        return new UNetStepPlan(forward, WeightBytes(dtype, shapes), embedding!, runs, feedForwardHiddenBytes, conditioningBytes, latents);
     }
 
     /// <summary>
     /// One UNet call on the arena; the output stays valid until the next call. Every call must pass the same
-    /// <paramref name="sample"/> buffer (a replay reads it by address).
+    /// <paramref name="sample"/> buffer (a replay reads it by address). A plan of several runs runs each video of the
+    /// batch on its own (each with its own graph) and joins their outputs: the same values as one batched run, since
+    /// every layer treats each video on its own.
     /// </summary>
     public Tensor Forward(I2VGenXLUNet unet, Tensor sample, Tensor stepEmbedding, UNetConditioning conditioning)
     {
@@ -111,8 +138,35 @@ public sealed class PlannedUNetStep : IDisposable
             throw new InvalidOperationException("A planned UNet step reads its sample by address: pass the same input buffer at every step.");
         }
 
-        _ops.CopyInto(stepEmbedding, _slot);
-        return _forward.Run(() => unet.Forward(sample, _slot, conditioning));
+        unet.Chunking.FeedForwardHiddenBytes = Planned.FeedForwardHiddenBytes;
+        if (_joined is null)
+        {
+            _ops.CopyInto(stepEmbedding, _slot);
+            return _forward.Run(() => unet.Forward(sample, _slot, conditioning));
+        }
+
+        if (!ReferenceEquals(conditioning, _conditioning))
+        {
+            if (conditioning.Batch != Planned.Runs)
+            {
+                throw new ArgumentException($"This step was planned to run {Planned.Runs} videos one at a time; the conditioning has {conditioning.Batch}.", nameof(conditioning));
+            }
+
+            _conditioning = conditioning;
+            _videos = [.. Enumerable.Range(0, Planned.Runs).Select(conditioning.Video)];
+        }
+
+        var rows = _slot.Shape[0];
+        for (var run = 0; run < Planned.Runs; run++)
+        {
+            var part = sample.Slice(0, run * rows, rows);
+            var video = _videos[run];
+            _ops.CopyInto(stepEmbedding.Slice(0, run * rows, rows), _slot);
+            var output = _forward.Run(() => unet.Forward(part, _slot, video), run);
+            _ops.CopyInto(output, _joined.Slice(0, run * rows, rows));
+        }
+
+        return _joined;
     }
 
     /// <summary>One UNet call on the arena by direct launches, graphs or not (what a replay is compared with).</summary>

@@ -2,6 +2,7 @@ using System.Globalization;
 using CudaI2V.Kernels.Memory;
 using CudaI2V.Loader;
 using CudaI2V.Loader.Configs;
+using CudaI2V.Pipeline.MemoryPlanning;
 using CudaI2V.Runtime.Memory;
 using CudaI2V.Runtime.Tensors;
 
@@ -27,7 +28,10 @@ public sealed record RequestModels(
 /// <param name="SamplerBytes">The sampler's state between steps (0 for DDIM).</param>
 public sealed record RequestPlan(UNetStepPlan Step, ForwardPlan Decode, int DecodeChunk, long SamplerBytes = 0)
 {
-    /// <summary>Everything the request takes from the backend's available memory.</summary>
+    /// <summary>The choices this plan was made under.</summary>
+    public MemoryChoices Choices => new(Step.Runs > 1, Step.FeedForwardHiddenBytes, DecodeChunk);
+
+    /// <summary>Everything the request takes from the backend's available memory, both arenas counted at once.</summary>
     public long Bytes => Step.Arena.Peak + RequestMemory.Reserve + Decode.Arena.Peak + RequestMemory.Reserve + SamplerBytes;
 
     /// <summary>One line for the log: the total and the largest buffers of each arena.</summary>
@@ -51,17 +55,44 @@ public static class RequestMemory
     /// without touching a device; <paramref name="samplerSlots"/> is the number of F32 latent-sized tensors the sampler
     /// keeps between steps (<see cref="Scheduling.Sampler.StateSlots"/>).
     /// </summary>
-    public static RequestPlan Plan(RequestModels models, int batch, int frames, int height, int width, int textTokens, int decodeChunk, int samplerSlots = 0)
+    public static RequestPlan Plan(RequestModels models, int batch, int frames, int height, int width, int textTokens, int decodeChunk, int samplerSlots = 0) =>
+        Plan(models, batch, frames, height, width, textTokens, MemoryChoices.Default(decodeChunk), samplerSlots);
+
+    /// <summary>
+    /// Plans a request as <see cref="Plan(RequestModels, int, int, int, int, int, int, int)"/> does, under <paramref name="choices"/>:
+    /// with <see cref="MemoryChoices.SplitGuidance"/> the step's arena is one video's, run once per video.
+    /// </summary>
+    public static RequestPlan Plan(RequestModels models, int batch, int frames, int height, int width, int textTokens, MemoryChoices choices, int samplerSlots = 0)
+    {
+        ArgumentNullException.ThrowIfNull(models);
+        ArgumentNullException.ThrowIfNull(choices);
+        var scale = models.Vae.ScaleFactor;
+        var chunk = Math.Min(choices.DecodeChunk, frames);
+        var step = PlanStep(models, batch, frames, height, width, textTokens, choices);
+        var decode = PlannedVaeDecode.PlanDecode(models.VaeDType, models.Vae, models.VaeShapes, chunk, height / scale, width / scale);
+        return new RequestPlan(step, decode, chunk, samplerSlots * SamplerSlotBytes(models, frames, height, width));
+    }
+
+    /// <summary>One F32 latent-sized tensor of one video, the unit of a sampler's state between steps.</summary>
+    public static long SamplerSlotBytes(RequestModels models, int frames, int height, int width)
     {
         ArgumentNullException.ThrowIfNull(models);
         var scale = models.Vae.ScaleFactor;
-        int h = height / scale, w = width / scale, cross = models.UNet.CrossAttentionDim, chunk = Math.Min(decodeChunk, frames);
-        var step = PlannedUNetStep.PlanStep(
-            models.UNetDType, models.UNet, models.UNetShapes, new TensorShape(batch * frames, h, w, models.UNet.InChannels),
-            new TensorShape(batch, 1, cross), new TensorShape(batch, textTokens, cross), frames);
-        var decode = PlannedVaeDecode.PlanDecode(models.VaeDType, models.Vae, models.VaeShapes, chunk, h, w);
-        var latentBytes = (long)frames * h * w * models.Vae.LatentChannels * sizeof(float);
-        return new RequestPlan(step, decode, chunk, samplerSlots * latentBytes);
+        return (long)frames * (height / scale) * (width / scale) * models.Vae.LatentChannels * sizeof(float);
+    }
+
+    /// <summary>Plans only the request's UNet step under <paramref name="choices"/> (their decode chunk is not used).</summary>
+    public static UNetStepPlan PlanStep(RequestModels models, int batch, int frames, int height, int width, int textTokens, MemoryChoices choices)
+    {
+        ArgumentNullException.ThrowIfNull(models);
+        ArgumentNullException.ThrowIfNull(choices);
+        var scale = models.Vae.ScaleFactor;
+        int h = height / scale, w = width / scale, cross = models.UNet.CrossAttentionDim;
+        var runs = choices.SplitGuidance ? batch : 1;
+        var videos = batch / runs;
+        return PlannedUNetStep.PlanStep(
+            models.UNetDType, models.UNet, models.UNetShapes, new TensorShape(videos * frames, h, w, models.UNet.InChannels),
+            new TensorShape(videos, 1, cross), new TensorShape(videos, textTokens, cross), frames, runs, choices.FeedForwardHiddenBytes);
     }
 
     /// <summary>

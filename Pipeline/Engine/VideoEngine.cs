@@ -5,6 +5,7 @@ using CudaI2V.Layers.Vae;
 using CudaI2V.Loader;
 using CudaI2V.Loader.Configs;
 using CudaI2V.Pipeline.Imaging;
+using CudaI2V.Pipeline.MemoryPlanning;
 using CudaI2V.Pipeline.Scheduling;
 
 namespace CudaI2V.Pipeline.Engine;
@@ -46,6 +47,15 @@ public sealed class VideoEngine : IDisposable
         VaeShapes = vaeShapes ?? throw new ArgumentNullException(nameof(vaeShapes));
         _owned = owned;
     }
+
+    /// <summary>
+    /// The most memory a request may hold on the device, weights included, in bytes, unless its options say otherwise
+    /// (null: the device's free memory).
+    /// </summary>
+    public long? MemoryBudget { get; set; }
+
+    /// <summary>The bytes of the weights the engine holds on its backends (what a budget counts beside the activations).</summary>
+    public long WeightBytes { get; init; }
 
     /// <summary>Receives one-line notes (the planned memory of each request, graphs).</summary>
     public Action<string>? Log { get; set; }
@@ -131,16 +141,25 @@ public sealed class VideoEngine : IDisposable
     }
 
     /// <summary>
-    /// The memory and work a request of <paramref name="options"/> plans (shapes only, nothing runs): its UNet step
-    /// (<see cref="UNetStepPlan.Flops"/> per UNet call), its VAE decode and the sampler's history, for
-    /// <paramref name="textTokens"/> prompt tokens (CLIP's 77).
+    /// The memory and work a request of <paramref name="options"/> plans (shapes only, nothing runs): the choices that
+    /// fit its budget (<see cref="GenerationOptions.MemoryBudget"/>, else this engine's, else the backend's available
+    /// memory), its UNet step (<see cref="UNetStepPlan.Flops"/> per UNet call), its VAE decode and the sampler's history,
+    /// for <paramref name="textTokens"/> prompt tokens (CLIP's 77). The request itself runs this plan.
     /// </summary>
-    public RequestPlan PlanRequest(GenerationOptions options, int textTokens = 77)
+    /// <exception cref="Runtime.Memory.ArenaOutOfMemoryException">Nothing fits; the message says what would.</exception>
+    public MemoryPlan PlanRequest(GenerationOptions options, int textTokens = 77)
     {
         ArgumentNullException.ThrowIfNull(options);
         var models = new RequestModels(Ops.ActivationDType, UNet.Config, UNetShapes, Vae.Ops.ActivationDType, Vae.Config, VaeShapes);
-        return RequestMemory.Plan(
-            models, options.UsesGuidance ? 2 : 1, options.Frames, options.Height, options.Width, textTokens, options.DecodeChunk, CreateSampler(options.Sampler, options.Steps).StateSlots);
+        var memory = Ops.Memory;
+        var budget = options.MemoryBudget ?? MemoryBudget;
+
+        // The weights are loaded already: a budget counts them and the device's overhead; the free memory does not.
+        var resident = WeightBytes + (budget is null ? 0 : MemoryPlanner.DeviceOverhead);
+        var limit = budget is { } b ? Math.Min(b - resident, memory.AvailableBytes) : memory.AvailableBytes;
+        var samplerBytes = CreateSampler(options.Sampler, options.Steps).StateSlots * RequestMemory.SamplerSlotBytes(models, options.Frames, options.Height, options.Width);
+        var request = new MemoryRequest(options.UsesGuidance ? 2 : 1, options.Frames, options.Height, options.Width, textTokens, options.Steps, options.DecodeChunk, samplerBytes);
+        return MemoryPlanner.Plan(models, request, resident, limit, budget, memory.Description, options.MemoryChoices);
     }
 
     /// <inheritdoc/>

@@ -41,8 +41,9 @@ public enum VaePrecision
 /// The VAE's precision (<see cref="VaePrecision.Auto"/> by default). Where it differs from the backend's, the VAE runs on a
 /// peer backend in fp32 on the same device (<see cref="IOps.CreatePeer"/>), which the engine owns and disposes before the first.
 /// </param>
+/// <param name="MemoryBudget">The most memory a request may hold on the device, weights included, in bytes (<see cref="VideoEngine.MemoryBudget"/>; null: its free memory).</param>
 public sealed record EngineLoadOptions(
-    CacheRoot Cache, WeightVariant? Variant = null, Action<string>? Log = null, IOps? Ops = null, VaePrecision VaePrecision = VaePrecision.Auto);
+    CacheRoot Cache, WeightVariant? Variant = null, Action<string>? Log = null, IOps? Ops = null, VaePrecision VaePrecision = VaePrecision.Auto, long? MemoryBudget = null);
 
 /// <summary>Loads every component of a pipeline folder into a <see cref="VideoEngine"/> on a backend (the CPU by default).</summary>
 public static class VideoEngineLoader
@@ -120,6 +121,9 @@ public static class VideoEngineLoader
             return new VideoEngine(ops, prompts, imageEncoder, vae, unet, model.FeatureExtractor, model.SchedulerConfigPath, unetWeights.Layout(), vaeWeights.Layout(), owned)
             {
                 Log = options.Log,
+                MemoryBudget = options.MemoryBudget,
+                WeightBytes = PlannedUNetStep.WeightBytes(ops.ActivationDType, [.. unetWeights.Layout(), .. clipWeights.Layout()])
+                    + PlannedUNetStep.WeightBytes(vaeOps.ActivationDType, vaeWeights.Layout()),
             };
         }
         catch

@@ -1,0 +1,111 @@
+using CudaI2V.Loader;
+using CudaI2V.Pipeline.Engine;
+using CudaI2V.Pipeline.Imaging;
+using CudaI2V.Pipeline.MemoryPlanning;
+using CudaI2V.Runtime.Caching;
+using CudaI2V.Runtime.Memory;
+using CudaI2V.Runtime.Tensors;
+using CudaI2V.Tests.Support;
+
+namespace CudaI2V.Tests.Pipeline;
+
+/// <summary>
+/// A memory budget on the tiny pipeline: every memory choice gives the same video bit for bit on the CPU, the planner
+/// picks the cheapest choices that fit, the result reports them, and a budget nothing fits is refused up front.
+/// </summary>
+public sealed class MemoryBudgetTests
+{
+    private const int Frames = 3;
+    private const int Height = 40;
+    private const int Width = 56;
+
+    private readonly string _cache = Path.Combine(Fixtures.TempFolder("memory-budget"), "cache");
+
+    private static GenerationOptions Options => new() { Prompt = "a cat", Frames = Frames, Steps = 3, Height = Height, Width = Width, Seed = 5 };
+
+    [Fact]
+    public void Every_memory_choice_gives_the_same_video_bit_for_bit()
+    {
+        using var engine = VideoEngineLoader.Load(ModelDirectory.Open(Fixtures.PipelineTiny), new EngineLoadOptions(new CacheRoot(_cache)));
+        var image = ImageLoader.Load(Fixtures.Path("pipeline-tiny", "input.png"));
+        var token = TestContext.Current.CancellationToken;
+        var unconstrained = new MemoryChoices(false, long.MaxValue, Frames);
+        var reference = engine.Generate(image, Options with { MemoryChoices = unconstrained }, cancellation: token);
+        Assert.Equal(unconstrained, reference.Memory!.Choices);
+        Assert.Equal(1.0, reference.Memory.Cost);
+
+        foreach (var choices in new[] { new MemoryChoices(true, long.MaxValue, Frames), new MemoryChoices(false, 2048, 2), new MemoryChoices(true, 1024, 1) })
+        {
+            var result = engine.Generate(image, Options with { MemoryChoices = choices }, cancellation: token);
+            Assert.Equal(choices, result.Memory!.Choices);
+            Assert.True(result.Memory.Cost > 1.0, $"{choices}: {result.Memory.Describe()}");
+            Assert.Equal(reference.Video.ToFloat32Array(), result.Video.ToFloat32Array());
+        }
+    }
+
+    [Fact]
+    public void A_budget_gets_the_cheapest_choices_that_fit_and_the_same_video()
+    {
+        using var engine = VideoEngineLoader.Load(ModelDirectory.Open(Fixtures.PipelineTiny), new EngineLoadOptions(new CacheRoot(_cache)));
+        var models = Models();
+        var request = new MemoryRequest(2, Frames, Height, Width, 77, 3);
+        var free = MemoryPlanner.Plan(models, request, 0, long.MaxValue, null, "test");
+        var smallest = MemoryPlanner.Plan(models, request, 0, long.MaxValue, null, "test", MemoryPlanner.Smallest(request));
+        Assert.Equal(new MemoryChoices(false, long.MaxValue, Frames), free.Choices);
+        Assert.True(smallest.ActivationBytes < free.ActivationBytes, $"{smallest.Describe()} / {free.Describe()}");
+
+        // Between the smallest and the unconstrained plan: some choice is made, and the plan fits its limit.
+        var limit = (smallest.ActivationBytes + free.ActivationBytes) / 2;
+        var planned = MemoryPlanner.Plan(models, request, 0, limit, null, "test");
+        Assert.NotEqual(free.Choices, planned.Choices);
+        Assert.True(planned.ActivationBytes <= limit && planned.Cost >= 1.0, planned.Describe());
+
+        // The same through the engine's budget (weights and the device overhead counted), with the same video.
+        var budget = engine.WeightBytes + MemoryPlanner.DeviceOverhead + limit;
+        var image = ImageLoader.Load(Fixtures.Path("pipeline-tiny", "input.png"));
+        var token = TestContext.Current.CancellationToken;
+        var result = engine.Generate(image, Options with { MemoryBudget = budget }, cancellation: token);
+        Assert.Equal(planned.Choices, result.Memory!.Choices);
+        Assert.Equal(budget, result.Memory.Budget);
+        Assert.True(result.Memory.Peak <= budget, result.Memory.Describe());
+        Assert.Contains("of a ", result.Memory.Describe(), StringComparison.Ordinal);
+        var reference = engine.Generate(image, Options, cancellation: token);
+        Assert.Equal(reference.Video.ToFloat32Array(), result.Video.ToFloat32Array());
+
+        // Below the smallest choices: refused before any work, saying what would fit.
+        var tooSmall = engine.WeightBytes + MemoryPlanner.DeviceOverhead + smallest.ActivationBytes - 1;
+        var e = Assert.Throws<ArenaOutOfMemoryException>(() => engine.Generate(image, Options with { MemoryBudget = tooSmall }, cancellation: token));
+        Assert.Contains("even with the smallest memory choices", e.Message, StringComparison.Ordinal);
+        Assert.Contains("fit", e.Message[e.Message.IndexOf(". ", StringComparison.Ordinal)..], StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("24GiB", 24L << 30)]
+    [InlineData("8 GiB", 8L << 30)]
+    [InlineData("512MiB", 512L << 20)]
+    [InlineData("1.5GiB", 3L << 29)]
+    [InlineData("6GB", 6_000_000_000L)]
+    [InlineData("4096", 4096L)]
+    public void Sizes_are_read_as_people_write_them(string text, long bytes)
+    {
+        Assert.True(ByteSize.TryParse(text, out var parsed));
+        Assert.Equal(bytes, parsed);
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("lots")]
+    [InlineData("-1GiB")]
+    [InlineData("0")]
+    [InlineData("12XB")]
+    public void Other_sizes_are_refused(string text) => Assert.False(ByteSize.TryParse(text, out _));
+
+    /// <summary>The tiny pipeline's models as the CPU engine plans them (fp32 throughout).</summary>
+    private static RequestModels Models()
+    {
+        var model = ModelDirectory.Open(Fixtures.PipelineTiny);
+        using var unet = model.Get(ComponentKind.Unet).OpenWeights(null, WeightVariant.Fp32);
+        using var vae = model.Get(ComponentKind.Vae).OpenWeights(null, WeightVariant.Fp32);
+        return new RequestModels(DType.F32, model.UNet, unet.Layout(), DType.F32, model.Vae, vae.Layout());
+    }
+}
