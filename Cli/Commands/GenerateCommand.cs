@@ -89,7 +89,16 @@ internal static class GenerateCommand
         using var cancellation = CancellationTokenSource.CreateLinkedTokenSource(context.Cancellation);
         ConsoleCancelEventHandler onCancel = (_, e) =>
         {
+            // The first Ctrl+C stops the run at the next op (a fraction of a second on the CPU) and writes nothing; a second
+            // one, while that is under way, ends the process at once.
+            if (cancellation.IsCancellationRequested)
+            {
+                return;
+            }
+
             e.Cancel = true;
+            context.Error.WriteLine();
+            context.Error.WriteLine("cudai2v generate: cancelling (press Ctrl+C again to quit at once)...");
             cancellation.Cancel();
         };
         Console.CancelKeyPress += onCancel;
@@ -101,9 +110,16 @@ internal static class GenerateCommand
             using var engine = VideoEngineLoader.Load(model, new EngineLoadOptions(cache, variant, line => context.Error.WriteLine($"cudai2v generate: {line}"), ops, vaePrecision));
             engine.UseGraphs = !args.Has("no-cuda-graphs");
             var loadTime = load.Elapsed;
-            var bar = new ProgressBar(context.Error);
-            var result = engine.Generate(image, options, bar, cancellation: cancellation.Token);
-            bar.Finish();
+            var bar = ProgressPrinter.ForStandardError(context.Error);
+            GenerationResult result;
+            try
+            {
+                result = engine.Generate(image, options, bar, cancellation: cancellation.Token);
+            }
+            finally
+            {
+                bar.Finish();
+            }
 
             var compilers = engine.Backends.Select(b => b.Compiler).Where(c => c is not null).Select(c => c!).ToList();
             if (compilers.Count > 0)
@@ -166,41 +182,4 @@ internal static class GenerateCommand
     }
 
     private static string Seconds(TimeSpan t) => t.TotalSeconds.ToString("F1", CultureInfo.InvariantCulture) + " s";
-
-    /// <summary>A one-line live progress bar on stderr: stage, step, it/s and ETA.</summary>
-    private sealed class ProgressBar(TextWriter output) : IProgress<GenerationProgress>
-    {
-        private readonly Stopwatch _stage = new();
-        private GenerationStage? _current;
-
-        public void Report(GenerationProgress value)
-        {
-            if (value.Stage != _current)
-            {
-                if (_current is not null)
-                {
-                    output.WriteLine();
-                }
-
-                _current = value.Stage;
-                _stage.Restart();
-            }
-
-            var rate = value.Step > 0 ? value.Step / Math.Max(_stage.Elapsed.TotalSeconds, 1e-9) : 0;
-            var eta = rate > 0 ? TimeSpan.FromSeconds((value.TotalSteps - value.Step) / rate) : TimeSpan.Zero;
-            const int Width = 30;
-            var filled = value.TotalSteps > 0 ? value.Step * Width / value.TotalSteps : 0;
-            output.Write(string.Create(
-                CultureInfo.InvariantCulture,
-                $"\r{value.Stage,-15} [{new string('#', filled)}{new string('.', Width - filled)}] {value.Step}/{value.TotalSteps} {rate:F2} it/s ETA {eta:mm\\:ss}"));
-        }
-
-        public void Finish()
-        {
-            if (_current is not null)
-            {
-                output.WriteLine();
-            }
-        }
-    }
 }

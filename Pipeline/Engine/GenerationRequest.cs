@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using CudaI2V.Kernels;
 using CudaI2V.Layers.Vae;
 using CudaI2V.Pipeline.Imaging;
@@ -56,8 +55,13 @@ internal sealed class GenerationRequest
     /// <summary>Runs every stage and returns the video.</summary>
     public GenerationResult Run()
     {
+        // The CPU checks the token between ops and inside long ones, so a cancelled step ends within a fraction of a second.
+        var watch = new OpWatch(_cancellation, _clock.OpStarted);
+        using var watchUNet = Ops.Watch(watch);
+        using var watchVae = ReferenceEquals(Vae.Ops, Ops) ? null : Vae.Ops.Watch(watch);
         var promptEmbeds = EncodePrompt();
         var memory = PlanMemory(promptEmbeds.Shape[1]);
+        WarnWhenLong(memory);
         var (imageEmbeddings, imageLatents) = EncodeImage();
         var latents = Denoise(memory, promptEmbeds, imageEmbeddings, imageLatents);
         var video = Decode(memory, latents);
@@ -87,6 +91,19 @@ internal sealed class GenerationRequest
         var plan = RequestMemory.PlanWithin(models, available, memory.Description, _batch, Frames, _options.Height, _options.Width, textTokens, _options.DecodeChunk);
         _engine.Log?.Invoke($"memory for this request: {plan.Describe()}; {ArenaPlan.FormatBytes(available)} available in {memory.Description}");
         return plan;
+    }
+
+    /// <summary>One log line before a run that the plan's FLOPs, at the backend's assumed rate, put above a few minutes.</summary>
+    private void WarnWhenLong(RequestPlan memory)
+    {
+        var chunks = (Frames + memory.DecodeChunk - 1) / memory.DecodeChunk;
+        var estimate = RunEstimate.Of(Ops, _options.Steps * memory.Step.Flops, Vae.Ops, chunks * memory.Decode.Flops);
+        if (estimate is { } e && e.Time >= RunEstimate.WarnAbove)
+        {
+            _engine.Log?.Invoke(
+                $"this request is estimated at about {RunEstimate.Format(e.Time)} on the {Ops.Name} backend ({e.Describe()}); "
+                + "a GPU, or a smaller size, fewer frames or fewer steps, would be much faster.");
+        }
     }
 
     /// <summary>2. The image: the CLIP embedding ([zeros ; embeds], (B2, 1, D)) and the image latents of every frame (B2*F, h, w, L).</summary>
@@ -159,6 +176,7 @@ internal sealed class GenerationRequest
         var latents = Ops.FromHost(initial, DType.F32);
         var input = Ops.FromHost(_options.UsesGuidance ? HostTensorMath.ConcatFirstAxis([initial, initial]) : initial); // (B2*F, h, w, L)
         var watch = new NonFiniteWatch(Ops, [.. scheduler.Timesteps.Select(t => (float)t)], "the UNet's output", "the latents after the DDIM update");
+        _clock.CountOps(memory.Step.Forward.Ops);
         for (var i = 0; i < scheduler.Timesteps.Count; i++)
         {
             _cancellation.ThrowIfCancellationRequested();
@@ -190,6 +208,7 @@ internal sealed class GenerationRequest
         var decoded = new List<Tensor>();
         using (var decoder = PlannedVaeDecode.Create(Vae.Ops, Vae.Config, memory.Decode, memory.DecodeChunk, _latentH, _latentW))
         {
+            _clock.CountOps(memory.Decode.Ops);
             for (var start = 0; start < Frames; start += memory.DecodeChunk)
             {
                 _cancellation.ThrowIfCancellationRequested();
@@ -203,37 +222,5 @@ internal sealed class GenerationRequest
         _observer?.Tensor("video", video.Reshape(1, Frames, _options.Height, _options.Width, 3));
         _clock.Leave(reportDone: false);
         return video;
-    }
-
-    /// <summary>Stage times and progress: each stage reports 0 of its total when it begins, and its steps as they finish.</summary>
-    private sealed class StageClock(IProgress<GenerationProgress>? progress, CancellationToken cancellation)
-    {
-        private readonly Stopwatch _total = Stopwatch.StartNew();
-        private readonly Stopwatch _stage = new();
-        private readonly Dictionary<GenerationStage, TimeSpan> _times = [];
-        private GenerationStage _current;
-        private int _steps;
-
-        public IReadOnlyDictionary<GenerationStage, TimeSpan> Times => _times;
-
-        public void Enter(GenerationStage stage, int steps)
-        {
-            cancellation.ThrowIfCancellationRequested();
-            _current = stage;
-            _steps = steps;
-            _stage.Restart();
-            Report(0);
-        }
-
-        public void Report(int step) => progress?.Report(new GenerationProgress(_current, step, _steps, _total.Elapsed));
-
-        public void Leave(bool reportDone)
-        {
-            _times[_current] = _stage.Elapsed;
-            if (reportDone)
-            {
-                Report(_steps);
-            }
-        }
     }
 }
