@@ -44,6 +44,9 @@ public sealed class VideoEngine : IDisposable
         _owned = owned;
     }
 
+    /// <summary>The weight files the engine's models were loaded from (full paths; empty for an engine assembled from memory).</summary>
+    public IReadOnlyList<string> WeightFiles { get; init; } = [];
+
     /// <summary>Receives one-line notes (the planned memory of each request, graphs).</summary>
     public Action<string>? Log { get; set; }
 

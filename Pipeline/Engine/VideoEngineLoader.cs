@@ -118,6 +118,7 @@ public static class VideoEngineLoader
             return new VideoEngine(ops, prompts, imageEncoder, vae, unet, model.FeatureExtractor, model.Scheduler, unetWeights.Layout(), vaeWeights.Layout(), owned)
             {
                 Log = options.Log,
+                WeightFiles = [.. new[] { unetWeights, vaeWeights, clipWeights }.SelectMany(w => w.Keys.Select(w.FileOf)).OfType<string>().Distinct(StringComparer.Ordinal)],
             };
         }
         catch

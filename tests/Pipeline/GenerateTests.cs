@@ -48,7 +48,7 @@ public sealed class GenerateTests
         (code, _, error) = Run(["generate", "--demo", "--out", folder, "--cache-dir", Cache, "--seed", "7", "--frames", "3", "--device", "cpu", "--no-cuda-graphs"]);
         Assert.True(code == ExitCodes.Success, error);
         var files = Directory.GetFiles(folder).Select(f => Path.GetFileName(f)!).Order().ToArray();
-        Assert.Equal(["frame_0000.png", "frame_0001.png", "frame_0002.png"], files);
+        Assert.Equal(["frame_0000.png", "frame_0001.png", "frame_0002.png", "frames.json"], files); // the settings inside the folder
         using var frame = Image.Load<Rgb24>(Path.Combine(folder, "frame_0002.png"));
         Assert.Equal((56, 40), (frame.Width, frame.Height));
     }
