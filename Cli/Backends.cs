@@ -1,8 +1,6 @@
 using CudaI2V.Kernels;
-using CudaI2V.Kernels.Cpu;
-using CudaI2V.Kernels.Cuda.Backend;
 using CudaI2V.Kernels.Cuda.Ops;
-using CudaI2V.Native.Errors;
+using CudaI2V.Pipeline.Engine;
 using CudaI2V.Runtime.Caching;
 using CudaI2V.Runtime.Tensors;
 
@@ -23,28 +21,21 @@ public static class Backends
     public static IOps Create(string device, CacheRoot cache, TextWriter messages, DType dtype = DType.F16, string attention = MatrixOpSet.DefaultAttention)
     {
         ArgumentNullException.ThrowIfNull(messages);
-        if (device == "cpu")
+        var backend = device switch
         {
-            return new CpuOps();
-        }
-
+            "cpu" => EngineBackend.Cpu,
+            "cuda" => EngineBackend.Cuda,
+            _ => EngineBackend.Auto,
+        };
         try
         {
-            return CudaOps.Open(0, new CudaOpsOptions(dtype, Cache: cache, MatrixOps: MatrixOpSet.ForAttention(attention)));
+            return EngineBackends.Open(backend, cache, line => messages.WriteLine($"cudai2v: {line}"), dtype, attention);
         }
-        catch (Exception e) when (e is CudaLibraryNotFoundException or CudaException or DllNotFoundException or ArgumentOutOfRangeException)
+        catch (GpuUnavailableException e)
         {
-            if (device == "cuda")
-            {
-                throw new NoGpuException($"--device cuda: no usable GPU: {e.Message} ('cudai2v info' says where it looked.)", e);
-            }
-
-            messages.WriteLine($"cudai2v: no usable GPU ({FirstLine(e.Message)}); running on the CPU reference backend.");
-            return new CpuOps();
+            throw new NoGpuException($"--device cuda: {e.Message} ('cudai2v info' says where it looked.)", e);
         }
     }
-
-    private static string FirstLine(string text) => text.Split('\n')[0].TrimEnd('.', ' ');
 }
 
 /// <summary>The user asked for the GPU and none works; the message says why (exit code 3).</summary>

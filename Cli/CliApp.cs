@@ -1,3 +1,4 @@
+using System.Reflection;
 using System.Text;
 using CudaI2V.Cli.Commands;
 using CudaI2V.Loader;
@@ -17,6 +18,9 @@ public static class CliApp
     /// <summary>Every command, in help order.</summary>
     public static IReadOnlyList<CommandSpec> Commands { get; } = [GenerateCommand.Spec, InspectCommand.Spec, VerifyCommand.Spec, TokenizeCommand.Spec, InfoCommand.Spec, BenchCommand.Spec, PlanCommand.Spec];
 
+    /// <summary>The tool's version and the commit it was built from ("0.1.0+3f2a9c1d4e5b").</summary>
+    public static string Version { get; } = ReadVersion();
+
     /// <summary>Runs the tool with <paramref name="args"/>; returns the exit code.</summary>
     public static int Run(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr) => Run(args, stdout, stderr, CancellationToken.None);
 
@@ -34,6 +38,12 @@ public static class CliApp
 
             stdout.Write(GeneralHelp());
             return args.Count == 0 ? ExitCodes.Usage : ExitCodes.Success;
+        }
+
+        if (args[0] is "--version" or "version")
+        {
+            stdout.WriteLine($"cudai2v {Version}");
+            return ExitCodes.Success;
         }
 
         var spec = Commands.FirstOrDefault(c => c.Name == args[0]);
@@ -71,6 +81,14 @@ public static class CliApp
         }
     }
 
+    private static string ReadVersion()
+    {
+        var assembly = typeof(CliApp).Assembly;
+        var version = assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
+        var commit = assembly.GetCustomAttributes<AssemblyMetadataAttribute>().FirstOrDefault(a => a.Key == "Commit")?.Value;
+        return version.Contains('+', StringComparison.Ordinal) || commit is null ? version : $"{version}+{commit}";
+    }
+
     /// <summary>The tool's overview.</summary>
     public static string GeneralHelp()
     {
@@ -87,7 +105,7 @@ public static class CliApp
         }
 
         sb.AppendLine();
-        sb.AppendLine("Run 'cudai2v <command> --help' for a command's options.");
+        sb.AppendLine("Run 'cudai2v <command> --help' for a command's options, 'cudai2v --version' for the version.");
         sb.AppendLine("--model accepts a whole diffusers pipeline folder (with model_index.json, e.g. a download of");
         sb.AppendLine("ali-vilab/i2vgen-xl) or one component's folder (e.g. its unet/).");
         sb.AppendLine();

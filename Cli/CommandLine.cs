@@ -30,7 +30,8 @@ public sealed class UsageException(string message) : Exception(message)
 /// <param name="Description">One line of help.</param>
 /// <param name="Required">Must be given.</param>
 /// <param name="Default">Default shown in help.</param>
-public sealed record OptionSpec(string Name, string? ValueName, string Description, bool Required = false, string? Default = null)
+/// <param name="Repeatable">May be given more than once (<see cref="ParsedArgs.GetAll"/>).</param>
+public sealed record OptionSpec(string Name, string? ValueName, string Description, bool Required = false, string? Default = null, bool Repeatable = false)
 {
     /// <summary>True when the option takes no value.</summary>
     public bool IsFlag => ValueName is null;
@@ -94,6 +95,8 @@ public sealed class ParsedArgs
 {
     private readonly Dictionary<string, string?> _values;
 
+    private readonly Dictionary<string, List<string>> _repeated = new(StringComparer.Ordinal);
+
     private readonly List<string> _positionals = [];
 
     private ParsedArgs(Dictionary<string, string?> values) => _values = values;
@@ -108,6 +111,7 @@ public sealed class ParsedArgs
     public static ParsedArgs Parse(CommandSpec spec, IReadOnlyList<string> args)
     {
         var values = new Dictionary<string, string?>(StringComparer.Ordinal);
+        var repeated = new List<(string Name, string Value)>();
         var positionals = new List<string>();
         var expected = spec.Positionals ?? [];
         for (var i = 0; i < args.Count; i++)
@@ -140,7 +144,7 @@ public sealed class ParsedArgs
 
             var option = spec.Options.FirstOrDefault(o => o.Name == name)
                 ?? throw new UsageException($"Unknown option '--{name}' for '{spec.Name}'; see 'cudai2v {spec.Name} --help'.");
-            if (values.ContainsKey(name))
+            if (values.ContainsKey(name) && !option.Repeatable)
             {
                 throw new UsageException($"Option '--{name}' is given twice.");
             }
@@ -167,6 +171,10 @@ public sealed class ParsedArgs
             }
 
             values[name] = inline;
+            if (option.Repeatable)
+            {
+                repeated.Add((name, inline));
+            }
         }
 
         if (positionals.Count < (spec.RequiredPositionals ?? expected.Count))
@@ -181,8 +189,16 @@ public sealed class ParsedArgs
 
         var parsed = new ParsedArgs(values);
         parsed._positionals.AddRange(positionals);
+        foreach (var (name, value) in repeated)
+        {
+            (parsed._repeated.TryGetValue(name, out var list) ? list : parsed._repeated[name] = []).Add(value);
+        }
+
         return parsed;
     }
+
+    /// <summary>Every value of a repeatable option, in command-line order (empty when not given).</summary>
+    public IReadOnlyList<string> GetAll(string name) => _repeated.TryGetValue(name, out var list) ? list : [];
 
     /// <summary>True when the option (or flag) was given.</summary>
     public bool Has(string name) => _values.ContainsKey(name);

@@ -49,6 +49,21 @@ public interface IOps
     /// <summary>The run-time kernel compiler of a backend that compiles kernels (its counts say how many NVRTC compiled and how many came from the cache); null elsewhere.</summary>
     KernelCompiler? Compiler => null;
 
+    /// <summary>
+    /// The rate of counted FLOPs (<c>PlanningOps.Flops</c>) this backend is assumed to sustain, from which the engine
+    /// warns before a run of many minutes; null where no rate is assumed (the GPU, where requests take seconds).
+    /// </summary>
+    double? AssumedFlopsPerSecond => null;
+
+    /// <summary>
+    /// Checks <paramref name="watch"/> between this backend's ops until the returned object is disposed: a backend that
+    /// computes as it is called (the CPU) throws <see cref="OperationCanceledException"/> from the op that starts, or the
+    /// long loop that runs, after the watch's token is cancelled, and counts each op it starts. By default nothing is
+    /// checked: a backend that queues work (the GPU) returns long before the work is done, so its callers check
+    /// between steps. One watch at a time.
+    /// </summary>
+    IDisposable Watch(OpWatch watch) => ManagedPieces.NoBlock;
+
     /// <summary>A new backend tensor of <paramref name="shape"/>; its contents are unspecified.</summary>
     Tensor Empty(DType dtype, TensorShape shape);
 

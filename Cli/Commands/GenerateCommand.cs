@@ -26,7 +26,7 @@ internal static class GenerateCommand
         [
             new OptionSpec("model", "folder", "The pipeline folder (model_index.json and its components)."),
             new OptionSpec("image", "file", "The first frame's image (PNG, JPEG, BMP, GIF, TGA, WebP, TIFF)."),
-            new OptionSpec("prompt", "text", "What the video should show."),
+            new OptionSpec("prompt", "text", "What the video should show; give it several times for one video (or --count) per prompt.", Repeatable: true),
             new OptionSpec("negative-prompt", "text", "What it should not show.", Default: "empty"),
             new OptionSpec("frames", "n", "Frames of video.", Default: "16"),
             new OptionSpec("steps", "n", "Denoising steps.", Default: "50"),
@@ -34,10 +34,12 @@ internal static class GenerateCommand
             new OptionSpec("fps", "n", "Frame rate: the model's conditioning and the video's.", Default: "16"),
             new OptionSpec("height", "pixels", "Video height, a multiple of 8.", Default: "704"),
             new OptionSpec("width", "pixels", "Video width, a multiple of 8.", Default: "1280"),
-            new OptionSpec("seed", "n", "Seed of the noise; the same seed gives the same noise on every machine.", Default: "random (printed)"),
+            new OptionSpec("seed", "n", "Seed of the noise; the same seed gives the same noise on every machine. One seed for several videos gives seed, seed+1, ...; or one per video.", Default: "random (printed)", Repeatable: true),
+            new OptionSpec("count", "n", "Videos per prompt, made on one loaded model; outputs are numbered (d.gif: d-1.gif, d-2.gif, ...).", Default: "1, or the number of seeds"),
+            new OptionSpec("batch", "file.jsonl", "Requests, one JSON object per line: prompt, negative_prompt, seed, image, out, frames, steps, guidance, fps, height, width, decode_chunk (the rest from the command line)."),
             new OptionSpec("decode-chunk", "n", "Frames the VAE decodes at a time (memory only).", Default: "planned"),
             new OptionSpec("memory-budget", "size", "The most device memory to use, weights included (24GiB, 8GiB, 512MiB): the run holds less at once, more slowly, to fit; see 'cudai2v plan'.", Default: "the free memory"),
-            new OptionSpec("out", "path", "video.gif, video.mp4 (needs ffmpeg) or a folder/ of PNG frames.", Default: "video.gif"),
+            new OptionSpec("out", "path", "video.gif, video.mp4 (needs ffmpeg) or a folder/ of PNG frames; its settings go beside it in video.json (frames: inside the folder).", Default: "video.gif"),
             new OptionSpec("device", "auto|cpu|cuda", "Where the UNet, VAE and image encoder run: the GPU when one works (auto), the fp32 CPU reference, or the GPU only.", Default: "auto"),
             new OptionSpec("variant", "fp32|fp16", "Which weight files to load where both exist.", Default: "fp32 on the CPU"),
             new OptionSpec("vae-precision", "auto|model|fp32", VaePrecisionHelp, Default: "auto"),
@@ -49,7 +51,8 @@ internal static class GenerateCommand
             .. SamplerOptions.Specs,
         ],
         Run,
-        "--demo needs no other option: the model's weights are random, so the video is noise-like; it shows the whole\n"
+        "Several --prompt values, --count or --batch make several videos on one loaded model.\n"
+        + "--demo needs no other option: the model's weights are random, so the video is noise-like; it shows the whole\n"
         + "pipeline running. For real videos, download the diffusers folder of ali-vilab/i2vgen-xl and pass it as --model.\n"
         + "Output files are written under a temporary name and renamed when complete; Ctrl+C leaves no partial video.");
 
@@ -62,93 +65,137 @@ internal static class GenerateCommand
 
         // The output is checked first: a path that cannot be written is refused before any model or image is read.
         var outPath = args.Get("out", demo ? DemoOut : "video.gif")!;
-        try
-        {
-            OutputPath.Check(outPath);
-        }
-        catch (OutputPathException e)
-        {
-            throw new UsageException($"--out: {e.Message}");
-        }
+        CheckOut(outPath);
 
         var cache = CacheRoot.Resolve(args.Get("cache-dir"));
-        string modelPath;
-        RgbImage image;
-        GenerationOptions options;
+        var jobs = PlanJobs(args, demo, context.Error);
+        foreach (var job in jobs.Where(j => j.Out != outPath))
+        {
+            CheckOut(job.Out);
+        }
+
+        var images = LoadImages(jobs);
+
+        var modelPath = demo ? DemoModel.Ensure(cache.Path) : args.Get("model")!;
         if (demo)
         {
-            if (args.Has("model") || args.Has("image"))
-            {
-                throw new UsageException("--demo makes its own model and image; drop --model and --image.");
-            }
-
-            modelPath = DemoModel.Ensure(cache.Path);
-            image = DemoModel.Image();
-            options = SamplerOptions.ApplyPreset(args, ReadOptions(args, DemoModel.Prompt, DemoModel.NegativePrompt, frames: 4, steps: 3, height: 40, width: 56), 3, context.Error);
             context.Error.WriteLine($"cudai2v generate: demo model at {modelPath}. Its weights are random, so the video will not look like anything; pass --model with a download of ali-vilab/i2vgen-xl for real videos.");
-        }
-        else
-        {
-            modelPath = args.Get("model") ?? throw new UsageException("'generate' needs --model <folder> (or --demo).");
-            var imagePath = args.Get("image") ?? throw new UsageException("'generate' needs --image <file> (or --demo).");
-            var prompt = args.Get("prompt") ?? throw new UsageException("'generate' needs --prompt <text> (or --demo).");
-            image = ImageLoader.Load(imagePath);
-            options = SamplerOptions.ApplyPreset(args, ReadOptions(args, prompt, null, frames: 16, steps: 50, height: 704, width: 1280), null, context.Error);
         }
 
         var variant = args.Variant();
-
         using var cancellation = CancellationTokenSource.CreateLinkedTokenSource(context.Cancellation);
         ConsoleCancelEventHandler onCancel = (_, e) =>
         {
+            // The first Ctrl+C stops the run at the next op (a fraction of a second on the CPU) and writes nothing; a second
+            // one, while that is under way, ends the process at once.
+            if (cancellation.IsCancellationRequested)
+            {
+                return;
+            }
+
             e.Cancel = true;
+            context.Error.WriteLine();
+            context.Error.WriteLine("cudai2v generate: cancelling (press Ctrl+C again to quit at once)...");
             cancellation.Cancel();
         };
         Console.CancelKeyPress += onCancel;
         try
         {
             var model = ModelDirectory.Open(modelPath);
-            SamplerOptions.Check(model, options);
+            foreach (var job in jobs)
+            {
+                SamplerOptions.Check(model, job.Options);
+            }
+
             var ops = Backends.Create(device, cache, context.Error, dtype, args.GetAttention());
             var load = Stopwatch.StartNew();
             using var engine = VideoEngineLoader.Load(model, new EngineLoadOptions(cache, variant, line => context.Error.WriteLine($"cudai2v generate: {line}"), ops, vaePrecision));
             engine.UseGraphs = !args.Has("no-cuda-graphs");
-            var loadTime = load.Elapsed;
-            var bar = new ProgressBar(context.Error);
-            var result = engine.Generate(image, options, bar, cancellation: cancellation.Token);
-            bar.Finish();
-
-            var compilers = engine.Backends.Select(b => b.Compiler).Where(c => c is not null).Select(c => c!).ToList();
-            if (compilers.Count > 0)
-            {
-                context.Error.WriteLine(
-                    $"cudai2v generate: kernels: {compilers.Sum(c => c.Compilations)} compiled by NVRTC, {compilers.Sum(c => c.DiskHits)} read from the cache under {cache.Path}.");
-            }
-
-            var write = Stopwatch.StartNew();
-            var format = new VideoWriter().Write(outPath, result.Frames, options.Fps, cancellation.Token);
-            context.Out.WriteLine(Path.GetFullPath(outPath));
-            context.Error.WriteLine(string.Create(
-                CultureInfo.InvariantCulture,
-                $"cudai2v generate: {result.Frames.Count} frames of {options.Width}x{options.Height}, seed {result.Seed}, {format} written. "
-                + $"Load {Seconds(loadTime)}, prompt {Seconds(result.StageTimes[GenerationStage.EncodingPrompt])}, image {Seconds(result.StageTimes[GenerationStage.EncodingImage])}, "
-                + $"denoising {Seconds(result.StageTimes[GenerationStage.Denoising])}, decoding {Seconds(result.StageTimes[GenerationStage.Decoding])}, writing {Seconds(write.Elapsed)}."));
-            return ExitCodes.Success;
-        }
-        catch (NonFiniteValuesException e)
-        {
-            context.Error.WriteLine($"cudai2v generate: {e.Message}");
-            return ExitCodes.Failed;
-        }
-        catch (OperationCanceledException)
-        {
-            context.Error.WriteLine("cudai2v generate: cancelled; no video was written.");
-            return ExitCodes.Failed;
+            var runModel = RunModel.Of(modelPath, engine, cache);
+            return new GenerateBatch(engine, runModel, load.Elapsed, context).Run(jobs, images, cache, cancellation.Token);
         }
         finally
         {
             Console.CancelKeyPress -= onCancel;
         }
+    }
+
+    /// <summary>An output path that cannot be written is a usage error, found before any model or image is read.</summary>
+    private static void CheckOut(string path)
+    {
+        try
+        {
+            OutputPath.Check(path);
+        }
+        catch (OutputPathException e)
+        {
+            throw new UsageException($"--out: {e.Message}");
+        }
+    }
+
+    /// <summary>The videos to make: from <c>--batch</c>, or the prompts, seeds and count of the command line.</summary>
+    private static IReadOnlyList<GenerationJob> PlanJobs(ParsedArgs args, bool demo, TextWriter log)
+    {
+        var prompts = args.GetAll("prompt");
+        string? image = null;
+        if (demo)
+        {
+            if (args.Has("model") || args.Has("image"))
+            {
+                throw new UsageException("--demo makes its own model and image; drop --model and --image.");
+            }
+        }
+        else
+        {
+            _ = args.Get("model") ?? throw new UsageException("'generate' needs --model <folder> (or --demo).");
+            image = args.Get("image") ?? (args.Has("batch") ? null : throw new UsageException("'generate' needs --image <file> (or --demo)."));
+            if (prompts.Count == 0 && !args.Has("batch"))
+            {
+                throw new UsageException("'generate' needs --prompt <text> (or --demo).");
+            }
+        }
+
+        var template = demo
+            ? SamplerOptions.ApplyPreset(args, ReadOptions(args, DemoModel.Prompt, DemoModel.NegativePrompt, frames: 4, steps: 3, height: 40, width: 56), 3, log)
+            : SamplerOptions.ApplyPreset(args, ReadOptions(args, prompts.Count > 0 ? prompts[0] : "(from --batch)", null, frames: 16, steps: 50, height: 704, width: 1280), null, log);
+        var outPath = args.Get("out", demo ? DemoOut : "video.gif")!;
+        int? count = args.Has("count") ? args.GetInt32("count", 1, 1, 10000) : null;
+        IReadOnlyList<GenerationJob> jobs;
+        if (args.Get("batch") is { } file)
+        {
+            if (prompts.Count > 0 || args.Has("seed") || count is not null)
+            {
+                throw new UsageException("--batch takes the prompts and seeds from its file; drop --prompt, --seed and --count (or put them in the file).");
+            }
+
+            jobs = GenerationJobs.FromJsonLines(file, template, image, outPath, promptRequired: !demo);
+            if (!demo && jobs.FirstOrDefault(j => j.ImagePath is null) is { } noImage)
+            {
+                throw new UsageException($"--batch: the request for {noImage.Out} has no image; give --image <file> or an \"image\" field.");
+            }
+        }
+        else
+        {
+            var seeds = args.GetAll("seed").Select(text => ulong.TryParse(text, System.Globalization.NumberStyles.Integer, CultureInfo.InvariantCulture, out var seed)
+                ? seed
+                : throw new UsageException($"--seed must be an integer from 0 to {ulong.MaxValue}, got '{text}'.")).ToList();
+            jobs = GenerationJobs.FromCommandLine(template, prompts.Count > 0 ? prompts : [template.Prompt], seeds, count, image, outPath);
+        }
+
+        var twice = jobs.GroupBy(j => Path.GetFullPath(j.Out).TrimEnd('/', Path.DirectorySeparatorChar), StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
+        return twice is null ? jobs : throw new UsageException($"Two videos of this run would be written to {twice.Key}; give each its own \"out\".");
+    }
+
+    /// <summary>Every input image of the run, read before the model loads (the demo's under the null key).</summary>
+    private static Dictionary<string, RgbImage> LoadImages(IReadOnlyList<GenerationJob> jobs)
+    {
+        var images = new Dictionary<string, RgbImage>(StringComparer.Ordinal);
+        foreach (var path in jobs.Select(j => j.ImagePath ?? "").Distinct(StringComparer.Ordinal))
+        {
+            images[path] = path.Length == 0 ? DemoModel.Image() : ImageLoader.Load(path);
+        }
+
+        return images;
     }
 
     private static GenerationOptions ReadOptions(ParsedArgs args, string prompt, string? negative, int frames, int steps, int height, int width)
@@ -163,7 +210,6 @@ internal static class GenerateCommand
             Fps = args.GetInt32("fps", 16, 1, 240),
             Height = args.GetInt32("height", height, 8, 16384),
             Width = args.GetInt32("width", width, 8, 16384),
-            Seed = args.Has("seed") ? args.GetUInt64("seed") : null,
             DecodeChunk = args.Has("decode-chunk") ? args.GetInt32("decode-chunk", 1, 1, 1024) : null,
             MemoryBudget = args.GetByteSize("memory-budget"),
             Sampler = SamplerOptions.Sampler(args),
@@ -180,42 +226,4 @@ internal static class GenerateCommand
         return options;
     }
 
-    private static string Seconds(TimeSpan t) => t.TotalSeconds.ToString("F1", CultureInfo.InvariantCulture) + " s";
-
-    /// <summary>A one-line live progress bar on stderr: stage, step, it/s and ETA.</summary>
-    private sealed class ProgressBar(TextWriter output) : IProgress<GenerationProgress>
-    {
-        private readonly Stopwatch _stage = new();
-        private GenerationStage? _current;
-
-        public void Report(GenerationProgress value)
-        {
-            if (value.Stage != _current)
-            {
-                if (_current is not null)
-                {
-                    output.WriteLine();
-                }
-
-                _current = value.Stage;
-                _stage.Restart();
-            }
-
-            var rate = value.Step > 0 ? value.Step / Math.Max(_stage.Elapsed.TotalSeconds, 1e-9) : 0;
-            var eta = rate > 0 ? TimeSpan.FromSeconds((value.TotalSteps - value.Step) / rate) : TimeSpan.Zero;
-            const int Width = 30;
-            var filled = value.TotalSteps > 0 ? value.Step * Width / value.TotalSteps : 0;
-            output.Write(string.Create(
-                CultureInfo.InvariantCulture,
-                $"\r{value.Stage,-15} [{new string('#', filled)}{new string('.', Width - filled)}] {value.Step}/{value.TotalSteps} {rate:F2} it/s ETA {eta:mm\\:ss}"));
-        }
-
-        public void Finish()
-        {
-            if (_current is not null)
-            {
-                output.WriteLine();
-            }
-        }
-    }
 }

@@ -31,6 +31,7 @@ public sealed partial class CpuOps
         Parallel.For(
             0,
             batch * heads * queries,
+            _parallel,
             () => (Scores: new double[keys], Sum: new double[d]),
             (task, _, scratch) =>
             {

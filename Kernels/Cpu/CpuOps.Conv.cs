@@ -40,6 +40,7 @@ public sealed partial class CpuOps
         Parallel.For(
             0,
             outShape[0] * outH,
+            _parallel,
             () => new float[patchLength],
             (row, _, patch) =>
             {
@@ -118,6 +119,7 @@ public sealed partial class CpuOps
         Parallel.For(
             0,
             x.Shape[0],
+            _parallel,
             () => new float[patchLength],
             (n, _, patch) =>
             {

@@ -35,7 +35,7 @@ public sealed partial class CpuOps
         var rows = d == 0 ? 0 : (int)(outShape.ElementCount / d);
         var y = NewTensor(nameof(Geglu), outShape);
 
-        Parallel.For(0, rows, row =>
+        Parallel.For(0, rows, _parallel, row =>
         {
             var input = x.AsSpan<float>().Slice(row * 2 * d, 2 * d);
             var value = input[..d];
@@ -121,10 +121,10 @@ public sealed partial class CpuOps
     }
 
     /// <summary><c>y[i] = f(x[i])</c> in double, rounded once; x and y may be the same tensor.</summary>
-    private static void Apply(Tensor x, Tensor y, Func<double, double> f)
+    private void Apply(Tensor x, Tensor y, Func<double, double> f)
     {
         var count = (int)x.ElementCount;
-        Parallel.For(0, (count + ChunkSize - 1) / ChunkSize, chunk =>
+        Parallel.For(0, (count + ChunkSize - 1) / ChunkSize, _parallel, chunk =>
         {
             var start = chunk * ChunkSize;
             var length = Math.Min(ChunkSize, count - start);

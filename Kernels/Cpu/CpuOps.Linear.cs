@@ -25,7 +25,7 @@ public sealed partial class CpuOps
         var rows = Product(x.Shape, 0, x.Shape.Rank - 1);
         var y = NewTensor(nameof(Linear), outShape);
 
-        Parallel.For(0, rows, row =>
+        Parallel.For(0, rows, _parallel, row =>
         {
             var input = x.AsSpan<float>().Slice(row * inFeatures, inFeatures);
             var output = y.AsSpan<float>().Slice(row * outFeatures, outFeatures);

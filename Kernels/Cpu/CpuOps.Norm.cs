@@ -36,7 +36,7 @@ public sealed partial class CpuOps
         var count = (double)positions * groupChannels;
         var y = NewTensor(op, x.Shape);
 
-        Parallel.For(0, videos * groups, task =>
+        Parallel.For(0, videos * groups, _parallel, task =>
         {
             var (video, group) = (task / groups, task % groups);
             var xs = x.AsSpan<float>().Slice(video * positions * c, positions * c);
@@ -99,7 +99,7 @@ public sealed partial class CpuOps
         var rows = c == 0 ? 0 : (int)(x.ElementCount / c);
         var y = NewTensor(nameof(LayerNorm), x.Shape);
 
-        Parallel.For(0, rows, row =>
+        Parallel.For(0, rows, _parallel, row =>
         {
             var xs = x.AsSpan<float>().Slice(row * c, c);
             var ys = y.AsSpan<float>().Slice(row * c, c);

@@ -14,7 +14,7 @@ public sealed partial class CpuOps
 
         var (h, w, c) = (x.Shape[1], x.Shape[2], x.Shape[3]);
         var y = NewTensor(nameof(UpsampleNearest), outShape);
-        Parallel.For(0, x.Shape[0] * outHeight, row =>
+        Parallel.For(0, x.Shape[0] * outHeight, _parallel, row =>
         {
             var (n, oy) = (row / outHeight, row % outHeight);
             var iy = (int)((long)oy * h / outHeight);
@@ -43,6 +43,7 @@ public sealed partial class CpuOps
         Parallel.For(
             0,
             x.Shape[0] * outHeight,
+            _parallel,
             () => new double[c],
             (row, _, sum) =>
             {

@@ -17,7 +17,12 @@ namespace CudaI2V.Kernels.Cpu;
 /// </remarks>
 public sealed partial class CpuOps : IOps
 {
+    /// <summary>The counted FLOPs one core sustains, assumed for <see cref="AssumedFlopsPerSecond"/>.</summary>
+    public const double PerCoreFlopsPerSecond = 1e9;
+
     private readonly HostMemory _memory = new();
+    private OpWatch? _watch;
+    private ParallelOptions _parallel = new();
 
     /// <inheritdoc/>
     public string Name => "cpu";
@@ -29,10 +34,36 @@ public sealed partial class CpuOps : IOps
     public DType ActivationDType => DType.F32;
 
     /// <inheritdoc/>
+    /// <remarks>
+    /// <see cref="PerCoreFlopsPerSecond"/> per core, measured on the development machine (docs/performance.md, "CPU reference
+    /// backend"); rough by design, for warnings only.
+    /// </remarks>
+    public double? AssumedFlopsPerSecond => Environment.ProcessorCount * PerCoreFlopsPerSecond;
+
+    /// <inheritdoc/>
+    /// <remarks>
+    /// Every op checks the watch as it allocates its output, and every <c>Parallel.For</c> stops between rows once the
+    /// watch's token is cancelled.
+    /// </remarks>
+    public IDisposable Watch(OpWatch watch)
+    {
+        ArgumentNullException.ThrowIfNull(watch);
+        if (_watch is not null)
+        {
+            throw new InvalidOperationException("This CPU backend is already watched; one watch at a time.");
+        }
+
+        _watch = watch;
+        _parallel = new ParallelOptions { CancellationToken = watch.Cancellation };
+        return new WatchEnd(this);
+    }
+
+    /// <inheritdoc/>
     /// <remarks>On the CPU the contents are zero.</remarks>
     public Tensor Empty(DType dtype, TensorShape shape)
     {
         ArgumentNullException.ThrowIfNull(shape);
+        _watch?.OpStarting();
         return _memory.Outputs.TryTake(nameof(Empty), dtype, shape) ?? Tensor.Zeros(dtype, shape);
     }
 
@@ -85,7 +116,12 @@ public sealed partial class CpuOps : IOps
     }
 
     /// <summary>The output of <paramref name="op"/>: the next planned tensor while an arena runs, else a new zeroed one.</summary>
-    private Tensor NewTensor(string op, TensorShape shape) => _memory.Outputs.TryTake(op, DType.F32, shape) ?? Tensor.Zeros(DType.F32, shape);
+    /// <remarks>It is where each op meets the watch (<see cref="Watch"/>): cancelled work stops here, and the op is counted.</remarks>
+    private Tensor NewTensor(string op, TensorShape shape)
+    {
+        _watch?.OpStarting();
+        return _memory.Outputs.TryTake(op, DType.F32, shape) ?? Tensor.Zeros(DType.F32, shape);
+    }
 
     /// <summary>Product of the dimensions in [from, to).</summary>
     private static int Product(TensorShape shape, int from, int to)
@@ -97,5 +133,14 @@ public sealed partial class CpuOps : IOps
         }
 
         return product;
+    }
+
+    private sealed class WatchEnd(CpuOps owner) : IDisposable
+    {
+        public void Dispose()
+        {
+            owner._watch = null;
+            owner._parallel = new ParallelOptions();
+        }
     }
 }

@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using CudaI2V.Pipeline.MemoryPlanning;
 using CudaI2V.Pipeline.Scheduling;
 using CudaI2V.Runtime.Tensors;
@@ -73,9 +74,11 @@ public sealed record GenerationOptions
     public VaeEncodeMode VaeEncode { get; init; } = VaeEncodeMode.Mean;
 
     /// <summary>Initial noise (1, 4, F, h, w) in diffusers' layout, instead of drawing it from the seed.</summary>
+    [JsonIgnore]
     public Tensor? InitialNoise { get; init; }
 
     /// <summary>True when classifier-free guidance runs (guidance above 1).</summary>
+    [JsonIgnore]
     public bool UsesGuidance => Guidance > 1.0;
 
     /// <summary>Checks every setting; throws <see cref="ArgumentException"/> naming the option.</summary>

@@ -20,8 +20,25 @@ public enum GenerationStage
     Decoding,
 }
 
-/// <summary>Where a generation is: the stage, the step within it (denoising steps, decoded frames), and the time since it began.</summary>
-public sealed record GenerationProgress(GenerationStage Stage, int Step, int TotalSteps, TimeSpan Elapsed);
+/// <summary>
+/// Where a generation is: the stage, the steps of it finished (denoising steps, decoded frames), and the time since it
+/// began. Each stage reports 0 of its total when it begins and each step as it finishes; between them, a backend that
+/// computes as it is called (the CPU) also reports how far the step in progress is, by the ops of its planned forward
+/// started so far (<paramref name="StepOps"/> of <paramref name="StepOpsTotal"/>, at most a few times a second). The
+/// engine reports on the thread that generates, in order; a <c>Progress&lt;T&gt;</c> posts each report to the thread
+/// pool, which may reorder them, so pass an <see cref="IProgress{T}"/> that handles the report where it is called.
+/// </summary>
+/// <param name="Stage">The stage.</param>
+/// <param name="Step">Steps of the stage finished.</param>
+/// <param name="TotalSteps">Steps of the stage.</param>
+/// <param name="Elapsed">Time since the generation began.</param>
+/// <param name="StepOps">Ops started of the step in progress (0 when not reported: the GPU queues a step at once).</param>
+/// <param name="StepOpsTotal">Ops of the step in progress, from its plan (0 when not reported).</param>
+public sealed record GenerationProgress(GenerationStage Stage, int Step, int TotalSteps, TimeSpan Elapsed, int StepOps = 0, int StepOpsTotal = 0)
+{
+    /// <summary>Steps finished plus the fraction of the step in progress.</summary>
+    public double Position => Step + (StepOpsTotal > 0 ? Math.Min(1.0, (double)StepOps / StepOpsTotal) : 0);
+}
 
 /// <summary>A finished generation.</summary>
 /// <param name="Frames">The video as 8-bit RGB frames.</param>

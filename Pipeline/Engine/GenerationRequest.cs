@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using CudaI2V.Kernels;
 using CudaI2V.Layers.Vae;
 using CudaI2V.Pipeline.Imaging;
@@ -60,8 +59,13 @@ internal sealed class GenerationRequest
     {
         _sampler = _engine.CreateSampler(_options.Sampler, _options.Steps);
         _engine.Log?.Invoke($"sampler: {string.Join(", ", _sampler.Settings().Select(p => $"{p.Name} {p.Value}"))}");
+        // The CPU checks the token between ops and inside long ones, so a cancelled step ends within a fraction of a second.
+        var watch = new OpWatch(_cancellation, _clock.OpStarted);
+        using var watchUNet = Ops.Watch(watch);
+        using var watchVae = ReferenceEquals(Vae.Ops, Ops) ? null : Vae.Ops.Watch(watch);
         var promptEmbeds = EncodePrompt();
         var memory = PlanMemory(promptEmbeds.Shape[1]);
+        WarnWhenLong(memory.Request);
         var (imageEmbeddings, imageLatents) = EncodeImage();
         var latents = Denoise(memory.Request, promptEmbeds, imageEmbeddings, imageLatents);
         var video = Decode(memory.Request, latents);
@@ -89,6 +93,19 @@ internal sealed class GenerationRequest
         var plan = _engine.PlanRequest(_options with { Frames = Frames }, textTokens);
         _engine.Log?.Invoke($"memory plan: {plan.Describe()}; {ArenaPlan.FormatBytes(Ops.Memory.AvailableBytes)} available in {Ops.Memory.Description}");
         return plan;
+    }
+
+    /// <summary>One log line before a run that the plan's FLOPs, at the backend's assumed rate, put above a few minutes.</summary>
+    private void WarnWhenLong(RequestPlan memory)
+    {
+        var chunks = (Frames + memory.DecodeChunk - 1) / memory.DecodeChunk;
+        var estimate = RunEstimate.Of(Ops, _options.Steps * memory.Step.Runs * memory.Step.Flops, Vae.Ops, chunks * memory.Decode.Flops);
+        if (estimate is { } e && e.Time >= RunEstimate.WarnAbove)
+        {
+            _engine.Log?.Invoke(
+                $"this request is estimated at about {RunEstimate.Format(e.Time)} on the {Ops.Name} backend ({e.Describe()}); "
+                + "a GPU, or a smaller size, fewer frames or fewer steps, would be much faster.");
+        }
     }
 
     /// <summary>2. The image: the CLIP embedding ([zeros ; embeds], (B2, 1, D)) and the image latents of every frame (B2*F, h, w, L).</summary>
@@ -173,6 +190,7 @@ internal sealed class GenerationRequest
         }
 
         var watch = new NonFiniteWatch(Ops, [.. sampler.Timesteps], "the UNet's output", $"the latents after the {sampler.ClassName} update");
+        _clock.CountOps(memory.Step.Runs * memory.Step.Forward.Ops);
         var guidance = _options.UsesGuidance ? (float)_options.Guidance : (float?)null;
         for (var i = 0; i < sampler.NumInferenceSteps; i++)
         {
@@ -205,6 +223,7 @@ internal sealed class GenerationRequest
         var decoded = new List<Tensor>();
         using (var decoder = PlannedVaeDecode.Create(Vae.Ops, Vae.Config, memory.Decode, memory.DecodeChunk, _latentH, _latentW))
         {
+            _clock.CountOps(memory.Decode.Ops);
             for (var start = 0; start < Frames; start += memory.DecodeChunk)
             {
                 _cancellation.ThrowIfCancellationRequested();
@@ -218,37 +237,5 @@ internal sealed class GenerationRequest
         _observer?.Tensor("video", video.Reshape(1, Frames, _options.Height, _options.Width, 3));
         _clock.Leave(reportDone: false);
         return video;
-    }
-
-    /// <summary>Stage times and progress: each stage reports 0 of its total when it begins, and its steps as they finish.</summary>
-    private sealed class StageClock(IProgress<GenerationProgress>? progress, CancellationToken cancellation)
-    {
-        private readonly Stopwatch _total = Stopwatch.StartNew();
-        private readonly Stopwatch _stage = new();
-        private readonly Dictionary<GenerationStage, TimeSpan> _times = [];
-        private GenerationStage _current;
-        private int _steps;
-
-        public IReadOnlyDictionary<GenerationStage, TimeSpan> Times => _times;
-
-        public void Enter(GenerationStage stage, int steps)
-        {
-            cancellation.ThrowIfCancellationRequested();
-            _current = stage;
-            _steps = steps;
-            _stage.Restart();
-            Report(0);
-        }
-
-        public void Report(int step) => progress?.Report(new GenerationProgress(_current, step, _steps, _total.Elapsed));
-
-        public void Leave(bool reportDone)
-        {
-            _times[_current] = _stage.Elapsed;
-            if (reportDone)
-            {
-                Report(_steps);
-            }
-        }
     }
 }

@@ -56,6 +56,8 @@ public sealed class VideoEngine : IDisposable
 
     /// <summary>The bytes of the weights the engine holds on its backends (what a budget counts beside the activations).</summary>
     public long WeightBytes { get; init; }
+    /// <summary>The weight files the engine's models were loaded from (full paths; empty for an engine assembled from memory).</summary>
+    public IReadOnlyList<string> WeightFiles { get; init; } = [];
 
     /// <summary>Receives one-line notes (the planned memory of each request, graphs).</summary>
     public Action<string>? Log { get; set; }
@@ -95,7 +97,8 @@ public sealed class VideoEngine : IDisposable
 
     /// <summary>
     /// Generates a video from <paramref name="image"/> and the prompt of <paramref name="options"/>. Progress is
-    /// reported per stage and per step; cancellation is checked between steps and frames.
+    /// reported per stage, per step and, on the CPU, inside a step; cancellation is checked at every op on the CPU
+    /// (a cancelled run ends within a fraction of a second) and between steps and frames on the GPU.
     /// </summary>
     public GenerationResult Generate(
         RgbImage image, GenerationOptions options, IProgress<GenerationProgress>? progress = null,
@@ -161,6 +164,15 @@ public sealed class VideoEngine : IDisposable
         var request = new MemoryRequest(options.UsesGuidance ? 2 : 1, options.Frames, options.Height, options.Width, textTokens, options.Steps, options.DecodeChunk, samplerBytes);
         return MemoryPlanner.Plan(models, request, resident, limit, budget, memory.Description, options.MemoryChoices);
     }
+
+    /// <summary>
+    /// <see cref="Generate"/> on a thread-pool thread, for callers that must not block (a UI, a server). Progress is
+    /// reported on that thread, in order (see <see cref="GenerationProgress"/>); cancelling stops the run within an op on
+    /// the CPU and between steps on the GPU, and the task ends as cancelled.
+    /// </summary>
+    public Task<GenerationResult> GenerateAsync(
+        RgbImage image, GenerationOptions options, IProgress<GenerationProgress>? progress = null, CancellationToken cancellation = default) =>
+        Task.Run(() => Generate(image, options, progress, observer: null, cancellation), cancellation);
 
     /// <inheritdoc/>
     public void Dispose() => _owned?.Dispose();

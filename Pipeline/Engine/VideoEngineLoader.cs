@@ -1,5 +1,4 @@
 using CudaI2V.Kernels;
-using CudaI2V.Kernels.Cpu;
 using CudaI2V.Layers.Clip;
 using CudaI2V.Layers.UNet;
 using CudaI2V.Layers.Vae;
@@ -9,6 +8,7 @@ using CudaI2V.Pipeline.Text;
 using CudaI2V.Runtime.Caching;
 using CudaI2V.Runtime.Memory;
 using CudaI2V.Runtime.Tensors;
+using Microsoft.Extensions.Logging;
 
 namespace CudaI2V.Pipeline.Engine;
 
@@ -36,21 +36,27 @@ public enum VaePrecision
 /// <param name="Cache">The cache root (built text-encoder models, prompt embeddings; compiled kernels of a second, fp32 CUDA backend for the VAE).</param>
 /// <param name="Variant">Which weight files to load where both precisions exist (the backend's default when null; an fp32 VAE prefers the fp32 file).</param>
 /// <param name="Log">Receives one-line notes (which text-encoder provider runs, the VAE's precision, config notes, truncated prompts).</param>
-/// <param name="Ops">The backend the UNet, VAE and image encoder run on (the fp32 CPU reference when null); the engine disposes it when it is disposable.</param>
+/// <param name="Ops">The backend the UNet, VAE and image encoder run on (when null, <paramref name="Backend"/> chooses); the engine disposes it when it is disposable.</param>
 /// <param name="VaePrecision">
 /// The VAE's precision (<see cref="VaePrecision.Auto"/> by default). Where it differs from the backend's, the VAE runs on a
 /// peer backend in fp32 on the same device (<see cref="IOps.CreatePeer"/>), which the engine owns and disposes before the first.
 /// </param>
+/// <param name="Backend">
+/// Where to run when <paramref name="Ops"/> is null: the GPU when one works, else the CPU with a note saying why
+/// (<see cref="EngineBackend.Auto"/>, the default), the CPU, or the GPU only (<see cref="GpuUnavailableException"/> without one).
+/// </param>
+/// <param name="Logger">Receives the same notes as <paramref name="Log"/> (warnings at <c>LogLevel.Warning</c>).</param>
 /// <param name="MemoryBudget">The most memory a request may hold on the device, weights included, in bytes (<see cref="VideoEngine.MemoryBudget"/>; null: its free memory).</param>
 public sealed record EngineLoadOptions(
-    CacheRoot Cache, WeightVariant? Variant = null, Action<string>? Log = null, IOps? Ops = null, VaePrecision VaePrecision = VaePrecision.Auto, long? MemoryBudget = null);
+    CacheRoot Cache, WeightVariant? Variant = null, Action<string>? Log = null, IOps? Ops = null, VaePrecision VaePrecision = VaePrecision.Auto,
+    EngineBackend Backend = EngineBackend.Auto, ILogger? Logger = null, long? MemoryBudget = null);
 
-/// <summary>Loads every component of a pipeline folder into a <see cref="VideoEngine"/> on a backend (the CPU by default).</summary>
+/// <summary>Loads every component of a pipeline folder into a <see cref="VideoEngine"/> on a backend (the GPU when one works, by default).</summary>
 public static class VideoEngineLoader
 {
     /// <summary>
     /// Loads the pipeline folder <paramref name="model"/>: the UNet, VAE and CLIP image encoder on the chosen backend
-    /// (the fp32 CPU reference by default; fp16 weights are preferred on the GPU), the VAE in the precision of
+    /// (<see cref="EngineLoadOptions.Backend"/>: the GPU when one works by default, else the fp32 CPU reference; fp16 weights are preferred on the GPU), the VAE in the precision of
     /// <see cref="EngineLoadOptions.VaePrecision"/> (on a second, fp32 backend where that differs: see
     /// <see cref="CreateVaeBackend"/>), and the text encoder through ONNX Runtime. Throws <see cref="ModelFileException"/>
     /// naming what is missing or wrong.
@@ -68,12 +74,13 @@ public static class VideoEngineLoader
 
         // Every config is read and the components' agreement checked before any weight is opened.
         PipelineChecks.Check(model);
+        var log = EngineLog.Combine(options.Log, options.Logger);
         foreach (var note in model.UNet.Notes)
         {
-            options.Log?.Invoke($"note: {note}");
+            log?.Invoke($"note: {note}");
         }
 
-        var ops = options.Ops ?? new CpuOps();
+        var ops = options.Ops ?? EngineBackends.Open(options.Backend, options.Cache, log);
         var preferred = WeightFiles.DefaultFor(ops.ActivationDType);
         var owned = new DisposableGroup();
         try
@@ -84,7 +91,7 @@ public static class VideoEngineLoader
             }
 
             // Added after ops, so disposed before it: ops may own the CUDA context the VAE's backend runs on.
-            var vaeOps = CreateVaeBackend(ops, options.VaePrecision, model.Vae, options.Log);
+            var vaeOps = CreateVaeBackend(ops, options.VaePrecision, model.Vae, log);
             if (!ReferenceEquals(vaeOps, ops) && vaeOps is IDisposable disposableVaeOps)
             {
                 owned.Add(disposableVaeOps);
@@ -114,16 +121,17 @@ public static class VideoEngineLoader
 
             foreach (var backend in new[] { ops, vaeOps }.Distinct().Where(b => b.Memory.WeightBlockOverflow > 0))
             {
-                options.Log?.Invoke($"note: {ArenaPlan.FormatBytes(backend.Memory.WeightBlockOverflow)} of weights did not fit their planned block and were allocated apart (a sizing error worth reporting).");
+                log?.Invoke($"note: {ArenaPlan.FormatBytes(backend.Memory.WeightBlockOverflow)} of weights did not fit their planned block and were allocated apart (a sizing error worth reporting).");
             }
 
-            var prompts = owned.Add(PromptEncoder.Open(model, new PromptEncoderOptions(options.Cache, options.Variant, Log: options.Log)));
+            var prompts = owned.Add(PromptEncoder.Open(model, new PromptEncoderOptions(options.Cache, options.Variant, Log: log)));
             return new VideoEngine(ops, prompts, imageEncoder, vae, unet, model.FeatureExtractor, model.SchedulerConfigPath, unetWeights.Layout(), vaeWeights.Layout(), owned)
             {
-                Log = options.Log,
+                Log = log,
                 MemoryBudget = options.MemoryBudget,
                 WeightBytes = PlannedUNetStep.WeightBytes(ops.ActivationDType, [.. unetWeights.Layout(), .. clipWeights.Layout()])
                     + PlannedUNetStep.WeightBytes(vaeOps.ActivationDType, vaeWeights.Layout()),
+                WeightFiles = [.. new[] { unetWeights, vaeWeights, clipWeights }.SelectMany(w => w.Keys.Select(w.FileOf)).OfType<string>().Distinct(StringComparer.Ordinal)],
             };
         }
         catch

@@ -48,7 +48,7 @@ public sealed class GenerateTests
         (code, _, error) = Run(["generate", "--demo", "--out", folder, "--cache-dir", Cache, "--seed", "7", "--frames", "3", "--device", "cpu", "--no-cuda-graphs"]);
         Assert.True(code == ExitCodes.Success, error);
         var files = Directory.GetFiles(folder).Select(f => Path.GetFileName(f)!).Order().ToArray();
-        Assert.Equal(["frame_0000.png", "frame_0001.png", "frame_0002.png"], files);
+        Assert.Equal(["frame_0000.png", "frame_0001.png", "frame_0002.png", "frames.json"], files); // the settings inside the folder
         using var frame = Image.Load<Rgb24>(Path.Combine(folder, "frame_0002.png"));
         Assert.Equal((56, 40), (frame.Width, frame.Height));
     }
@@ -176,7 +176,7 @@ public sealed class GenerateTests
         var options = new GenerationOptions { Prompt = "a cat", Frames = 2, Steps = 3, Height = 40, Width = 56, Seed = 1 };
         var reports = new List<GenerationProgress>();
         engine.Generate(image, options, new SyncProgress(reports.Add), cancellation: TestContext.Current.CancellationToken);
-        Assert.Equal([1, 2, 3], reports.Where(r => r.Stage == GenerationStage.Denoising && r.Step > 0).Select(r => r.Step));
+        Assert.Equal([1, 2, 3], reports.Where(r => r.Stage == GenerationStage.Denoising && r.Step > 0 && r.StepOpsTotal == 0).Select(r => r.Step));
         Assert.Contains(reports, r => r.Stage == GenerationStage.Decoding && r.Step == 2 && r.TotalSteps == 2);
 
         using var cancel = new CancellationTokenSource();
@@ -191,10 +191,42 @@ public sealed class GenerateTests
     }
 
     [Fact]
+    public void Cancelling_inside_a_stage_stops_at_the_next_op_and_reports_arrive_in_order()
+    {
+        using var engine = VideoEngineLoader.Load(ModelDirectory.Open(Fixtures.PipelineTiny), new EngineLoadOptions(new CacheRoot(Cache)));
+        var image = ImageLoader.Load(Fixtures.Path("pipeline-tiny", "input.png"));
+        var options = new GenerationOptions { Prompt = "a cat", Frames = 2, Steps = 2, Height = 40, Width = 56, Seed = 1 };
+        using var cancel = new CancellationTokenSource();
+        var reports = new List<GenerationProgress>();
+        var progress = new SyncProgress(r =>
+        {
+            reports.Add(r);
+            if (r.Stage == GenerationStage.Denoising && r.Step == 0)
+            {
+                cancel.Cancel(); // before the first step ends: the step's own ops see it
+            }
+        });
+        Assert.ThrowsAny<OperationCanceledException>(() => engine.Generate(image, options, progress, cancellation: cancel.Token));
+        Assert.Equal(GenerationStage.Denoising, reports[^1].Stage);
+        Assert.Equal(0, reports[^1].Step);
+
+        // Reports come in order (stage, then the position within it), and a step's op counts stay within its plan.
+        reports.Clear();
+        engine.Generate(image, options, progress: new SyncProgress(reports.Add), cancellation: TestContext.Current.CancellationToken);
+        for (var i = 1; i < reports.Count; i++)
+        {
+            var (previous, current) = (reports[i - 1], reports[i]);
+            Assert.True(current.Stage > previous.Stage || (current.Stage == previous.Stage && current.Position >= previous.Position), $"{previous} then {current}");
+        }
+
+        Assert.All(reports.Where(r => r.StepOpsTotal > 0), r => Assert.InRange(r.StepOps, 1, r.StepOpsTotal - 1));
+    }
+
+    [Fact]
     public void Cancelling_mid_run_leaves_no_output_file()
     {
         using var cancel = new CancellationTokenSource();
-        var stderr = new CancelAt("Denoising", " 1/3 ", cancel);
+        var stderr = new CancelAt("denoising", " 1/3 ", cancel);
         var gif = Path.Combine(_dir, "cancelled.gif");
         var (code, _, error) = RunWith(["generate", "--demo", "--out", gif, "--cache-dir", Cache, "--steps", "3"], stderr, cancel.Token);
         Assert.Equal(ExitCodes.Failed, code);
@@ -263,6 +295,12 @@ public sealed class GenerateTests
     /// <summary>A stderr that cancels the run when the progress bar shows a given step (a Ctrl+C at a known moment).</summary>
     private sealed class CancelAt(string stage, string step, CancellationTokenSource cancel) : StringWriter
     {
+        public override void WriteLine(string? value)
+        {
+            Write(value);
+            base.WriteLine();
+        }
+
         public override void Write(string? value)
         {
             base.Write(value);
