@@ -15,7 +15,7 @@ public static class CliApp
         "Exit codes: 0 success, 1 a check that ran and failed, 2 a usage error, 3 bad input or model files, or no usable GPU.";
 
     /// <summary>Every command, in help order.</summary>
-    public static IReadOnlyList<CommandSpec> Commands { get; } = [GenerateCommand.Spec, InspectCommand.Spec, VerifyCommand.Spec, TokenizeCommand.Spec, InfoCommand.Spec, BenchCommand.Spec];
+    public static IReadOnlyList<CommandSpec> Commands { get; } = [GenerateCommand.Spec, ServeCommand.Spec, InspectCommand.Spec, VerifyCommand.Spec, TokenizeCommand.Spec, InfoCommand.Spec, BenchCommand.Spec];
 
     /// <summary>Runs the tool with <paramref name="args"/>; returns the exit code.</summary>
     public static int Run(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr) => Run(args, stdout, stderr, CancellationToken.None);
