@@ -16,7 +16,7 @@ public static class CliApp
         "Exit codes: 0 success, 1 a check that ran and failed, 2 a usage error, 3 bad input or model files, or no usable GPU.";
 
     /// <summary>Every command, in help order.</summary>
-    public static IReadOnlyList<CommandSpec> Commands { get; } = [GenerateCommand.Spec, InspectCommand.Spec, VerifyCommand.Spec, TokenizeCommand.Spec, InfoCommand.Spec, BenchCommand.Spec, PlanCommand.Spec];
+    public static IReadOnlyList<CommandSpec> Commands { get; } = [GenerateCommand.Spec, ServeCommand.Spec, InspectCommand.Spec, VerifyCommand.Spec, TokenizeCommand.Spec, InfoCommand.Spec, BenchCommand.Spec, PlanCommand.Spec];
 
     /// <summary>The tool's version and the commit it was built from ("0.1.0+3f2a9c1d4e5b").</summary>
     public static string Version { get; } = ReadVersion();

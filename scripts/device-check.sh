@@ -25,16 +25,19 @@ GPU_TRAIT="Category=GPU"
 # for example "CudaI2V.Tests.Gpu.GpuFlashAttentionTests" until its first device run (2026-11-26). None now.
 ISOLATED_CLASSES=""
 
-# Packs this machine's .NET runtime (the host and Microsoft.NETCore.App) into $1 as
-# dotnet-runtime-<version>-linux-x64.tar.xz, for the GPU machine, which has no .NET; an archive of the same version
-# already there is kept.
+# Packs this machine's .NET runtime (the host, Microsoft.NETCore.App, and Microsoft.AspNetCore.App, which the
+# server project of `cudai2v serve` and so the CLI and the tests need) into $1 as
+# dotnet-runtime-<version>-aspnetcore-linux-x64.tar.xz, for the GPU machine, which has no .NET; an archive of the same
+# version already there is kept, and older archives are removed (run unpacks dotnet-runtime-*.tar.xz).
 pack_runtime() {
-  local dir=$1 root version archive
+  local dir=$1 root version aspnet archive
   root=$(dirname "$(readlink -f "$(command -v dotnet)")")
   version=$(ls "$root/shared/Microsoft.NETCore.App" | sort -V | tail -1)
-  archive="$dir/dotnet-runtime-$version-linux-x64.tar.xz"
+  aspnet=$(ls "$root/shared/Microsoft.AspNetCore.App" | sort -V | tail -1)
+  archive="$dir/dotnet-runtime-$version-aspnetcore-linux-x64.tar.xz"
+  find "$dir" -maxdepth 1 -name 'dotnet-runtime-*.tar.xz' ! -path "$archive" -delete
   if [ ! -s "$archive" ]; then
-    tar -C "$root" -cf - dotnet host "shared/Microsoft.NETCore.App/$version" | xz -6 -T0 > "$archive.tmp"
+    tar -C "$root" -cf - dotnet host "shared/Microsoft.NETCore.App/$version" "shared/Microsoft.AspNetCore.App/$aspnet" | xz -6 -T0 > "$archive.tmp"
     mv "$archive.tmp" "$archive"
   fi
 }
@@ -46,8 +49,10 @@ pack() {
   mkdir -p "$DEVICE_DIR"
   pack_runtime "$DEVICE_DIR"
   # The test build holds the CLI too (cudai2v.dll and its runtimeconfig). Leave out what the GPU never needs:
-  # ONNX Runtime's natives for other platforms, XML docs and satellite folders.
+  # ONNX Runtime's natives for other platforms, Selenium's driver manager (the browser test runs here), XML docs and
+  # satellite folders.
   (cd tests/bin/Release/net10.0 && tar --exclude='./runtimes/[!l]*' --exclude='./runtimes/linux-[!x]*' \
+      --exclude='./runtimes/*/native/selenium-manager*' --exclude='./selenium-manager' \
       --exclude='*.xml' \
       --exclude='./??' --exclude='./??-??' --exclude='./zh-Hans' --exclude='./zh-Hant' -cf - .) | xz -6 -T0 > "$DEVICE_DIR/app.tar.xz"
   local size

@@ -14,8 +14,9 @@ public sealed class ProjectReferenceTests
         ["CudaI2V.Loader"] = ["CudaI2V.Runtime"],
         ["CudaI2V.Layers"] = ["CudaI2V.Kernels", "CudaI2V.Loader", "CudaI2V.Runtime"],
         ["CudaI2V.Pipeline"] = ["CudaI2V.Layers", "CudaI2V.Kernels", "CudaI2V.Loader", "CudaI2V.Runtime"],
-        ["CudaI2V.Cli"] = ["CudaI2V.Pipeline", "CudaI2V.Layers", "CudaI2V.Kernels", "CudaI2V.Loader", "CudaI2V.Runtime", "CudaI2V.Native"],
-        ["CudaI2V.Tests"] = ["CudaI2V.Cli", "CudaI2V.Pipeline", "CudaI2V.Layers", "CudaI2V.Kernels", "CudaI2V.Loader", "CudaI2V.Runtime", "CudaI2V.Native"],
+        ["CudaI2V.Server"] = ["CudaI2V.Pipeline", "CudaI2V.Layers", "CudaI2V.Kernels", "CudaI2V.Loader", "CudaI2V.Runtime"],
+        ["CudaI2V.Cli"] = ["CudaI2V.Server", "CudaI2V.Pipeline", "CudaI2V.Layers", "CudaI2V.Kernels", "CudaI2V.Loader", "CudaI2V.Runtime", "CudaI2V.Native"],
+        ["CudaI2V.Tests"] = ["CudaI2V.Cli", "CudaI2V.Server", "CudaI2V.Pipeline", "CudaI2V.Layers", "CudaI2V.Kernels", "CudaI2V.Loader", "CudaI2V.Runtime", "CudaI2V.Native"],
     };
 
     private static readonly Dictionary<string, string> Folders = new()
@@ -26,6 +27,7 @@ public sealed class ProjectReferenceTests
         ["CudaI2V.Loader"] = "Loader",
         ["CudaI2V.Layers"] = "Layers",
         ["CudaI2V.Pipeline"] = "Pipeline",
+        ["CudaI2V.Server"] = "Server",
         ["CudaI2V.Cli"] = "Cli",
         ["CudaI2V.Tests"] = "tests",
     };

@@ -1,0 +1,190 @@
+using System.Diagnostics;
+using CudaI2V.Pipeline.Engine;
+using CudaI2V.Pipeline.Imaging;
+using CudaI2V.Pipeline.Output;
+
+namespace CudaI2V.Server.Jobs;
+
+/// <summary>
+/// The one worker of an engine: takes the queued jobs in order and runs each on the engine, reporting progress into
+/// the job's record, then writes its video (PNG frames, a GIF, and an MP4 where ffmpeg exists) under the job's
+/// output folder. A client's cancel stops the engine between steps and leaves no output; a server shutdown puts the
+/// running job back at the head of the queue, so it runs after the restart.
+/// </summary>
+public sealed class JobWorker
+{
+    private readonly JobManager _jobs;
+    private readonly Task<VideoEngine> _engine;
+    private readonly ServerMetrics _metrics;
+    private readonly Action<string>? _log;
+
+    /// <summary>Creates the worker; it starts with <see cref="Run"/>, once <paramref name="engine"/> is loaded.</summary>
+    public JobWorker(JobManager jobs, Task<VideoEngine> engine, ServerMetrics metrics, Action<string>? log)
+    {
+        _jobs = jobs ?? throw new ArgumentNullException(nameof(jobs));
+        _engine = engine ?? throw new ArgumentNullException(nameof(engine));
+        _metrics = metrics ?? throw new ArgumentNullException(nameof(metrics));
+        _log = log;
+    }
+
+    /// <summary>Runs jobs until <paramref name="stop"/>; on a thread of its own, since the engine's calls block.</summary>
+    public Task Run(CancellationToken stop) => Task.Factory.StartNew(() => Loop(stop), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+    private void Loop(CancellationToken stop)
+    {
+        VideoEngine engine;
+        try
+        {
+            _engine.Wait(stop);
+            engine = _engine.Result;
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
+        catch (AggregateException e)
+        {
+            _log?.Invoke($"the engine did not load; no job will run: {e.InnerException?.Message}");
+            return;
+        }
+
+        while (!stop.IsCancellationRequested)
+        {
+            Job job;
+            CancellationToken cancel;
+            try
+            {
+                (job, cancel) = _jobs.TakeAsync(stop).GetAwaiter().GetResult();
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
+            RunOne(engine, job, cancel, stop);
+        }
+    }
+
+    private void RunOne(VideoEngine engine, Job job, CancellationToken cancel, CancellationToken stop)
+    {
+        using var either = CancellationTokenSource.CreateLinkedTokenSource(cancel, stop);
+        var clock = Stopwatch.StartNew();
+        var progress = new ProgressRecorder(_jobs, job.Id, clock, _metrics);
+        try
+        {
+            var image = ImageLoader.Load(_jobs.Store.InputPath(job.Id));
+            var s = job.Settings;
+            var options = new GenerationOptions
+            {
+                Prompt = s.Prompt,
+                NegativePrompt = s.NegativePrompt,
+                Frames = s.Frames,
+                Steps = s.Steps,
+                Guidance = s.Guidance,
+                Fps = s.Fps,
+                Height = s.Height,
+                Width = s.Width,
+                Seed = s.Seed,
+                DecodeChunk = s.DecodeChunk,
+                Eta = s.Eta,
+            };
+            var result = engine.Generate(image, options, progress, cancellation: either.Token);
+            progress.Report("writing", 0, 1);
+            var formats = WriteOutputs(job.Id, result.Frames, s.Fps, either.Token);
+            _jobs.Update(job.Id, j => j with { State = JobState.Succeeded, FinishedAt = DateTimeOffset.UtcNow, Formats = formats, Progress = progress.Finished() }, persist: true);
+            _metrics.Finished(JobState.Succeeded);
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested && !cancel.IsCancellationRequested)
+        {
+            _jobs.Store.DeleteOutputs(job.Id);
+            _jobs.Requeue(job.Id);
+        }
+        catch (OperationCanceledException)
+        {
+            _jobs.Store.DeleteOutputs(job.Id);
+            _jobs.Update(job.Id, j => j with { State = JobState.Canceled, FinishedAt = DateTimeOffset.UtcNow }, persist: true);
+            _metrics.Finished(JobState.Canceled);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // Whatever the engine or the writer threw ends this job, not the server: the next job may well succeed.
+            _log?.Invoke($"job {job.Id} failed: {e.Message}");
+            _jobs.Store.DeleteOutputs(job.Id);
+            _jobs.Update(job.Id, j => j with { State = JobState.Failed, FinishedAt = DateTimeOffset.UtcNow, Error = e.Message }, persist: true);
+            _metrics.Finished(JobState.Failed);
+        }
+    }
+
+    private List<string> WriteOutputs(string id, IReadOnlyList<RgbImage> frames, int fps, CancellationToken cancel)
+    {
+        var folder = _jobs.Store.OutputFolder(id);
+        var writer = new VideoWriter();
+        writer.Write(Path.Combine(folder, "frames") + Path.DirectorySeparatorChar, frames, fps, cancel);
+        writer.Write(Path.Combine(folder, "video.gif"), frames, fps, cancel);
+        var formats = new List<string>();
+        if (VideoFiles.FfmpegAvailable())
+        {
+            try
+            {
+                writer.Write(Path.Combine(folder, "video.mp4"), frames, fps, cancel);
+                formats.Add("mp4");
+            }
+            catch (VideoOutputException e)
+            {
+                _log?.Invoke($"job {id}: no MP4 ({e.Message}); the GIF and the frames are kept.");
+            }
+        }
+
+        formats.Add("gif");
+        formats.Add("png-zip");
+        return formats;
+    }
+
+    /// <summary>The engine's progress, into the job's record (live only; the record on disk changes with the state).</summary>
+    private sealed class ProgressRecorder(JobManager jobs, string id, Stopwatch clock, ServerMetrics metrics) : IProgress<GenerationProgress>
+    {
+        private readonly Stopwatch _stage = new();
+        private string? _current;
+        private TimeSpan _lastStep;
+        private JobProgress? _last;
+
+        public void Report(GenerationProgress value)
+        {
+            var stage = JsonNamingPolicyName(value.Stage);
+            if (stage == "denoising" && value.Step > 0 && _current == stage)
+            {
+                metrics.Step(_stage.Elapsed - _lastStep);
+            }
+
+            Report(stage, value.Step, value.TotalSteps);
+        }
+
+        public void Report(string stage, int step, int total)
+        {
+            if (stage != _current)
+            {
+                _current = stage;
+                _stage.Restart();
+                _lastStep = TimeSpan.Zero;
+            }
+
+            var elapsed = _stage.Elapsed;
+            double? remaining = step > 0 ? elapsed.TotalSeconds / step * (total - step) : null;
+            _lastStep = elapsed;
+            _last = new JobProgress { Stage = stage, Step = step, TotalSteps = total, ElapsedSeconds = clock.Elapsed.TotalSeconds, RemainingSeconds = remaining };
+            var progress = _last;
+            jobs.Update(id, j => j with { Progress = progress }, persist: false);
+        }
+
+        public JobProgress? Finished() => _last is null ? null : _last with { Step = _last.TotalSteps, ElapsedSeconds = clock.Elapsed.TotalSeconds, RemainingSeconds = 0 };
+
+        private static string JsonNamingPolicyName(GenerationStage stage) => stage switch
+        {
+            GenerationStage.EncodingPrompt => "encodingPrompt",
+            GenerationStage.EncodingImage => "encodingImage",
+            GenerationStage.Denoising => "denoising",
+            GenerationStage.Decoding => "decoding",
+            _ => stage.ToString(),
+        };
+    }
+}
