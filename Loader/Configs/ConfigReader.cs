@@ -211,7 +211,7 @@ internal sealed class ConfigReader
     {
         JsonValueKind.Number when v.TryGetDouble(out var d) && double.IsFinite(d) => d,
         JsonValueKind.String when PythonJson.NonFinite(v.GetString()!) is { } literal => literal,
-        _ => throw Bad(key, "a number", v),
+        _ => throw Bad(key, "a finite number", v),
     };
 
     /// <summary>An integer in [<paramref name="min"/>, <paramref name="max"/>], or <paramref name="fallback"/> when absent.</summary>

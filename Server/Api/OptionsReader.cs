@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text.Json;
+using CudaI2V.Pipeline.Scheduling;
 using CudaI2V.Server.Jobs;
 
 namespace CudaI2V.Server.Api;
@@ -12,7 +13,7 @@ namespace CudaI2V.Server.Api;
 public static class OptionsReader
 {
     /// <summary>The names an options object may hold.</summary>
-    public static readonly string[] Names = ["prompt", "negativePrompt", "frames", "steps", "guidance", "fps", "height", "width", "seed", "decodeChunk", "eta"];
+    public static readonly string[] Names = ["prompt", "negativePrompt", "frames", "steps", "guidance", "fps", "height", "width", "seed", "decodeChunk", "eta", "sampler"];
 
     /// <summary>The settings of <paramref name="json"/>, defaults from <paramref name="settings"/> filled in and a seed drawn when none is given.</summary>
     public static JobSettings Read(string? json, ServeSettings settings)
@@ -73,6 +74,7 @@ public static class OptionsReader
                 Seed = Seed(root),
                 DecodeChunk = Int(root, "decodeChunk", 1, 1, 1024),
                 Eta = (float)Number(root, "eta", 0, 0, 1),
+                Sampler = Sampler(root),
             };
         }
     }
@@ -137,6 +139,14 @@ public static class OptionsReader
         }
 
         return seed;
+    }
+
+    private static string? Sampler(JsonElement root)
+    {
+        var name = String(root, "sampler");
+        return name is null || Samplers.Names.Contains(name, StringComparer.Ordinal)
+            ? name
+            : throw ApiProblemException.Invalid("options.sampler", $"sampler must be one of {string.Join(", ", Samplers.Names)}, got '{name}'.");
     }
 
     private static void MultipleOf8(string name, int value)

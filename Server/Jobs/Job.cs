@@ -65,6 +65,9 @@ public sealed record JobSettings
 
     /// <summary>DDIM eta (0 is deterministic).</summary>
     public float Eta { get; init; }
+
+    /// <summary>The sampler (<c>ddim</c>, <c>dpmpp-2m</c>, <c>unipc</c>, <c>euler</c>), or null for the one the model folder's scheduler config names.</summary>
+    public string? Sampler { get; init; }
 }
 
 /// <summary>Where a running job is: the engine's stage and step, and the times so far and (estimated) to go.</summary>

@@ -87,6 +87,7 @@ public sealed class JobWorker
                 Seed = s.Seed,
                 DecodeChunk = s.DecodeChunk,
                 Eta = s.Eta,
+                Sampler = s.Sampler,
             };
             var result = engine.Generate(image, options, progress, cancellation: either.Token);
             progress.Report("writing", 0, 1);
@@ -145,15 +146,26 @@ public sealed class JobWorker
     {
         private readonly Stopwatch _stage = new();
         private string? _current;
-        private TimeSpan _lastStep;
+        private int _stepsCounted;
+        private TimeSpan _lastStepEnded;
         private JobProgress? _last;
 
         public void Report(GenerationProgress value)
         {
             var stage = JsonNamingPolicyName(value.Stage);
-            if (stage == "denoising" && value.Step > 0 && _current == stage)
+            Enter(stage);
+
+            // The CPU also reports how far a step is (same Step, growing StepOps): only a step that has ended counts.
+            if (stage == "denoising" && value.Step > _stepsCounted)
             {
-                metrics.Step(_stage.Elapsed - _lastStep);
+                var elapsed = _stage.Elapsed;
+                var each = (elapsed - _lastStepEnded) / (value.Step - _stepsCounted);
+                for (; _stepsCounted < value.Step; _stepsCounted++)
+                {
+                    metrics.Step(each);
+                }
+
+                _lastStepEnded = elapsed;
             }
 
             Report(stage, value.Step, value.TotalSteps);
@@ -161,19 +173,22 @@ public sealed class JobWorker
 
         public void Report(string stage, int step, int total)
         {
+            Enter(stage);
+            var elapsed = _stage.Elapsed;
+            double? remaining = step > 0 ? elapsed.TotalSeconds / step * (total - step) : null;
+            _last = new JobProgress { Stage = stage, Step = step, TotalSteps = total, ElapsedSeconds = clock.Elapsed.TotalSeconds, RemainingSeconds = remaining };
+            var progress = _last;
+            jobs.Update(id, j => j with { Progress = progress }, persist: false);
+        }
+
+        private void Enter(string stage)
+        {
             if (stage != _current)
             {
                 _current = stage;
                 _stage.Restart();
-                _lastStep = TimeSpan.Zero;
+                (_stepsCounted, _lastStepEnded) = (0, TimeSpan.Zero);
             }
-
-            var elapsed = _stage.Elapsed;
-            double? remaining = step > 0 ? elapsed.TotalSeconds / step * (total - step) : null;
-            _lastStep = elapsed;
-            _last = new JobProgress { Stage = stage, Step = step, TotalSteps = total, ElapsedSeconds = clock.Elapsed.TotalSeconds, RemainingSeconds = remaining };
-            var progress = _last;
-            jobs.Update(id, j => j with { Progress = progress }, persist: false);
         }
 
         public JobProgress? Finished() => _last is null ? null : _last with { Step = _last.TotalSteps, ElapsedSeconds = clock.Elapsed.TotalSeconds, RemainingSeconds = 0 };

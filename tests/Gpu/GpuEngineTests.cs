@@ -73,7 +73,7 @@ public sealed class GpuEngineTests
         var again = engine.Generate(image, options, cancellation: token).Video.ToFloat32Array();
 
         Assert.Contains(notes, n => n.Contains("replayed as a graph", StringComparison.Ordinal));
-        Assert.Contains(notes, n => n.StartsWith("memory for this request: ", StringComparison.Ordinal));
+        Assert.Contains(notes, n => n.StartsWith("memory plan: ", StringComparison.Ordinal));
         Assert.Equal(direct, graphed);
         Assert.Equal(direct, again);
     }

@@ -44,7 +44,7 @@ public sealed class ReadmeExampleTests
             Assert.Contains(logger.Lines, l => l.Level == LogLevel.Warning && l.Text.StartsWith("no usable GPU (", StringComparison.Ordinal) && l.Text.EndsWith("running on the CPU reference backend.", StringComparison.Ordinal));
         }
 
-        Assert.Contains(logger.Lines, l => l.Level == LogLevel.Information && l.Text.StartsWith("memory for this request", StringComparison.Ordinal));
+        Assert.Contains(logger.Lines, l => l.Level == LogLevel.Information && l.Text.StartsWith("memory plan: ", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -12,6 +12,17 @@ public sealed class ServerApiTests
     private static CancellationToken Token => TestContext.Current.CancellationToken;
 
     [Fact]
+    public async Task A_job_runs_with_the_sampler_it_names()
+    {
+        await using var server = await TestServer.StartAsync();
+        var id = await server.SubmitOk(new { prompt = "a cat", frames = 1, steps = 2, height = 16, width = 24, seed = 5, guidance = 1.0, sampler = "dpmpp-2m" });
+
+        var job = await server.WaitFinal(id);
+        Assert.True(TestServer.State(job) == "succeeded", job.ToString());
+        Assert.Equal("dpmpp-2m", job.GetProperty("settings").GetProperty("sampler").GetString());
+    }
+
+    [Fact]
     public async Task A_submitted_job_runs_to_a_video_in_every_format()
     {
         await using var server = await TestServer.StartAsync();

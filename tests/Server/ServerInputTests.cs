@@ -27,6 +27,8 @@ public sealed class ServerInputTests(ServerInputTests.SharedServer shared) : ICl
         { "zero fps", """{"prompt": "a", "fps": 0}""", "options.fps" },
         { "eta above 1", """{"prompt": "a", "eta": 2}""", "options.eta" },
         { "unknown option", """{"prompt": "a", "frame": 2}""", "options.frame" },
+        { "unknown sampler", """{"prompt": "a", "sampler": "plms"}""", "options.sampler" },
+        { "sampler as a number", """{"prompt": "a", "sampler": 2}""", "options.sampler" },
         { "not JSON", """{"prompt": """, "options" },
         { "not an object", """["a cat"]""", "options" },
     };
