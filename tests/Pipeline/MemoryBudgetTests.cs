@@ -49,19 +49,23 @@ public sealed class MemoryBudgetTests
         using var engine = VideoEngineLoader.Load(ModelDirectory.Open(Fixtures.PipelineTiny), new EngineLoadOptions(new CacheRoot(_cache)));
         var models = Models();
         var request = new MemoryRequest(2, Frames, Height, Width, 77, 3);
-        var free = MemoryPlanner.Plan(models, request, 0, long.MaxValue, null, "test");
-        var smallest = MemoryPlanner.Plan(models, request, 0, long.MaxValue, null, "test", MemoryPlanner.Smallest(request));
+        var none = new ComponentWeights(0, 0);
+        var free = MemoryPlanner.Plan(models, request, none, null, long.MaxValue, "test");
+        var smallest = MemoryPlanner.Plan(models, request, none, null, long.MaxValue, "test", MemoryPlanner.Smallest(models, request));
         Assert.Equal(new MemoryChoices(false, long.MaxValue, Frames), free.Choices);
         Assert.True(smallest.ActivationBytes < free.ActivationBytes, $"{smallest.Describe()} / {free.Describe()}");
 
         // Between the smallest and the unconstrained plan: some choice is made, and the plan fits its limit.
         var limit = (smallest.ActivationBytes + free.ActivationBytes) / 2;
-        var planned = MemoryPlanner.Plan(models, request, 0, limit, null, "test");
+        var planned = MemoryPlanner.Plan(models, request, none, null, limit, "test");
         Assert.NotEqual(free.Choices, planned.Choices);
         Assert.True(planned.ActivationBytes <= limit && planned.Cost >= 1.0, planned.Describe());
+        Assert.Null(planned.Choices.DecodeTile);
 
-        // The same through the engine's budget (weights and the device overhead counted), with the same video.
+        // The same through the engine's budget (weights and the device overhead counted, the encoders' kept: they fit
+        // beside the same limit at no fewer launches), with the same video.
         var budget = engine.WeightBytes + MemoryPlanner.DeviceOverhead + limit;
+        planned = MemoryPlanner.Plan(models, request, engine.Weights!, budget, long.MaxValue, "test");
         var image = ImageLoader.Load(Fixtures.Path("pipeline-tiny", "input.png"));
         var token = TestContext.Current.CancellationToken;
         var result = engine.Generate(image, Options with { MemoryBudget = budget }, cancellation: token);
@@ -73,7 +77,7 @@ public sealed class MemoryBudgetTests
         Assert.Equal(reference.Video.ToFloat32Array(), result.Video.ToFloat32Array());
 
         // Below the smallest choices: refused before any work, saying what would fit.
-        var tooSmall = engine.WeightBytes + MemoryPlanner.DeviceOverhead + smallest.ActivationBytes - 1;
+        var tooSmall = engine.Weights!.Loop + MemoryPlanner.DeviceOverhead + smallest.ActivationBytes - 1;
         var e = Assert.Throws<ArenaOutOfMemoryException>(() => engine.Generate(image, Options with { MemoryBudget = tooSmall }, cancellation: token));
         Assert.Contains("even with the smallest memory choices", e.Message, StringComparison.Ordinal);
         Assert.Contains("fit", e.Message[e.Message.IndexOf(". ", StringComparison.Ordinal)..], StringComparison.Ordinal);
