@@ -1,6 +1,7 @@
 using CudaI2V.Pipeline.Engine;
 using CudaI2V.Pipeline.MemoryPlanning;
 using CudaI2V.Runtime.Memory;
+using CudaI2V.Runtime.Tensors;
 using CudaI2V.Tests.Pipeline;
 
 namespace CudaI2V.Tests.Memory;
@@ -76,5 +77,20 @@ public sealed class MemoryFitTests(ITestOutputHelper output)
         Assert.True(chosen.Peak <= budget);
         Assert.Contains("encoders released after use", chosen.Choices.Describe(), StringComparison.Ordinal);
     }
-}
 
+    [Fact]
+    public void Release_tiles_follow_diffusers_and_blend_to_the_whole_frame()
+    {
+        // 704x1280 with the release VAE (sample_size 768, scale 8): tiles of 96 latents every 72, blended over 192 pixels.
+        var tiles = new VaeTiles(88, 160, 96, 8);
+        Assert.Equal((72, 192, 576), (tiles.Stride, tiles.BlendExtent, tiles.RowLimit));
+        Assert.Equal([(0, 0, 88, 96), (0, 72, 88, 88), (0, 144, 88, 16), (72, 0, 16, 96), (72, 72, 16, 88), (72, 144, 16, 16)], tiles.Tiles.Select(t => (t.Y, t.X, t.Height, t.Width)));
+        Assert.Equal((88, 96), tiles.Sizes[0]);
+
+        // Tiles that all hold one value blend to that value everywhere, and the kept pieces cover the frame exactly.
+        var decoded = tiles.Tiles.Select(t => Tensor.FromArray(Enumerable.Repeat(0.25f, t.Height * 8 * t.Width * 8 * 3).ToArray(), 1, t.Height * 8, t.Width * 8, 3)).ToList();
+        var frame = tiles.Blend(decoded);
+        Assert.Equal(new TensorShape(1, 704, 1280, 3), frame.Shape);
+        Assert.All(frame.ToFloat32Array(), v => Assert.Equal(0.25f, v, 6));
+    }
+}
