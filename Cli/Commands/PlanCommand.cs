@@ -3,6 +3,7 @@ using CudaI2V.Loader;
 using CudaI2V.Loader.Configs;
 using CudaI2V.Pipeline.Engine;
 using CudaI2V.Pipeline.MemoryPlanning;
+using CudaI2V.Pipeline.Scheduling;
 using CudaI2V.Runtime.Memory;
 using CudaI2V.Runtime.Tensors;
 
@@ -11,7 +12,9 @@ namespace CudaI2V.Cli.Commands;
 /// <summary>
 /// <c>cudai2v plan</c>: the memory plan of a request, made without a GPU (shapes only), so a card can be checked before
 /// time is bought on it. Without <c>--model</c> it plans the release (ali-vilab/i2vgen-xl) from its configs and weight
-/// layouts built into the tool (Bench/*.json and tests/fixtures/release-layout/image_encoder.json).
+/// layouts built into the tool (Bench/*.json, tests/fixtures/release-layout/image_encoder.json and the release's
+/// scheduler config). It reads the request's options, weights and sampler as <c>generate</c> does and plans through the
+/// same <see cref="MemoryPlanner.Plan"/>, with no device's free memory to fit.
 /// </summary>
 internal static class PlanCommand
 {
@@ -32,6 +35,7 @@ internal static class PlanCommand
             new OptionSpec("guidance", "scale", "Classifier-free guidance scale (above 1: two videos per step).", Default: "9"),
             new OptionSpec("dtype", "fp16|bf16|fp32", "The GPU's storage type of the UNet and image encoder.", Default: "fp16"),
             new OptionSpec("vae-precision", "auto|model|fp32", GenerateCommand.VaePrecisionHelp, Default: "auto"),
+            SamplerOptions.Specs[0],
         ],
         Run,
         "Exits 0 when the request fits the budget and 3, saying what would fit, when it cannot. The budget counts the\n"
@@ -39,48 +43,82 @@ internal static class PlanCommand
 
     private static int Run(ParsedArgs args, CliContext context)
     {
-        var height = args.GetInt32("height", 704, 8, 16384);
-        var width = args.GetInt32("width", 1280, 8, 16384);
-        var frames = args.GetInt32("frames", 16, 1, 1024);
-        var steps = args.GetInt32("steps", 50, 1, 1000);
-        var batch = args.GetNonNegativeDouble("guidance", 9.0) > 1.0 ? 2 : 1;
-        var budget = args.GetByteSize("memory-budget");
+        var options = new GenerationOptions
+        {
+            Prompt = "",
+            Height = args.GetInt32("height", 704, 8, 16384),
+            Width = args.GetInt32("width", 1280, 8, 16384),
+            Frames = args.GetInt32("frames", 16, 1, 1024),
+            Steps = args.GetInt32("steps", 50, 1, 1000),
+            Guidance = args.GetNonNegativeDouble("guidance", 9.0),
+            MemoryBudget = args.GetByteSize("memory-budget"),
+            Sampler = SamplerOptions.Sampler(args),
+        };
         var dtype = args.GetGpuDType(allowFp32: true);
         var vaePrecision = args.GetVaePrecision();
-        var (source, unet, vae, unetShapes, vaeShapes, clipShapes) = args.Get("model") is { } folder ? FromModel(folder, dtype) : Release();
-        if (height % vae.ScaleFactor != 0 || width % vae.ScaleFactor != 0)
+        var (source, unet, vae, unetShapes, vaeShapes, clipShapes, scheduler) = args.Get("model") is { } folder ? FromModel(folder, dtype) : Release();
+        try
         {
-            throw new UsageException($"--height and --width must be multiples of the VAE's scale factor {vae.ScaleFactor}, got {width}x{height}.");
-        }
+            if (options.Height % vae.ScaleFactor != 0 || options.Width % vae.ScaleFactor != 0)
+            {
+                throw new UsageException($"--height and --width must be multiples of the VAE's scale factor {vae.ScaleFactor}, got {options.Width}x{options.Height}.");
+            }
 
-        var vaeDType = VideoEngineLoader.VaeDType(vaePrecision, vae.ForceUpcast, dtype);
-        var models = new RequestModels(dtype, unet, unetShapes, vaeDType, vae, vaeShapes);
-        long unetBytes = Bytes(dtype, unetShapes), clipBytes = Bytes(dtype, clipShapes), vaeBytes = Bytes(vaeDType, vaeShapes);
-        var resident = unetBytes + clipBytes + vaeBytes + MemoryPlanner.DeviceOverhead;
-        var limit = budget is { } b ? b - resident : long.MaxValue;
-        var o = context.Out;
-        o.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"request: {width}x{height}, {frames} frame{(frames == 1 ? "" : "s")}, {steps} steps, {batch} video{(batch == 1 ? "" : "s")} per step; UNet and image encoder in {dtype.SafetensorsName()}, VAE in {vaeDType.SafetensorsName()}; {source}"));
-        o.WriteLine(
-            $"resident: {ArenaPlan.FormatBytes(resident)} (weights: UNet {ArenaPlan.FormatBytes(unetBytes)}, image encoder {ArenaPlan.FormatBytes(clipBytes)}, VAE {ArenaPlan.FormatBytes(vaeBytes)}; "
-            + $"device overhead {ArenaPlan.FormatBytes(MemoryPlanner.DeviceOverhead)}, estimated)");
-        var plan = MemoryPlanner.Plan(models, new MemoryRequest(batch, frames, height, width, TextTokens, steps), resident, limit, budget, "the budget");
+            // The sampler as generate builds it: its history is planned with the request.
+            Sampler sampler;
+            try
+            {
+                sampler = Samplers.Create(options.Sampler, scheduler);
+                sampler.SetTimesteps(options.Steps);
+            }
+            catch (ArgumentException e)
+            {
+                throw new UsageException($"--sampler/--steps: {e.Message.Split('\n')[0]}");
+            }
+
+            var vaeDType = VideoEngineLoader.VaeDType(vaePrecision, vae.ForceUpcast, dtype);
+            var models = new RequestModels(dtype, unet, unetShapes, vaeDType, vae, vaeShapes);
+            var weights = ComponentWeights.Of(dtype, unetShapes, clipShapes, vaeDType, vaeShapes);
+            var request = MemoryRequest.Of(options, models, sampler.StateSlots, TextTokens);
+            var o = context.Out;
+            o.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"request: {options.Width}x{options.Height}, {options.Frames} frame{(options.Frames == 1 ? "" : "s")}, {options.Steps} steps of {sampler.ClassName}, {request.Batch} video{(request.Batch == 1 ? "" : "s")} per step; "
+                + $"UNet and image encoder in {dtype.SafetensorsName()}, VAE in {vaeDType.SafetensorsName()}; {source}"));
+            var plan = MemoryPlanner.Plan(models, request, weights, options.MemoryBudget, long.MaxValue, "the budget");
+            Print(o, plan, weights, request.SamplerBytes);
+            return ExitCodes.Success;
+        }
+        finally
+        {
+            if (args.Get("model") is null)
+            {
+                File.Delete(scheduler);
+            }
+        }
+    }
+
+    private static void Print(TextWriter o, MemoryPlan plan, ComponentWeights weights, long samplerBytes)
+    {
         var step = plan.Request.Step;
+        var overhead = plan.Budget is null ? "no device overhead counted without a budget" : $"device overhead {ArenaPlan.FormatBytes(MemoryPlanner.DeviceOverhead)}, estimated";
+        o.WriteLine(
+            $"resident: {ArenaPlan.FormatBytes(plan.ResidentBytes)} through the loop (weights: UNet and VAE decoder {ArenaPlan.FormatBytes(weights.Loop)}; image encoder and VAE encoder "
+            + $"{ArenaPlan.FormatBytes(weights.Encoders)}, {(plan.Request.ReleaseEncoders ? "released once the image is encoded" : "kept")}; {overhead}"
+            + (samplerBytes > 0 ? $"; sampler history {ArenaPlan.FormatBytes(samplerBytes)}" : "") + ")");
         o.WriteLine($"choices: {plan.Choices.Describe()}");
         o.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"denoising: {ArenaPlan.FormatBytes(plan.DenoiseBytes)} (UNet step arena {ArenaPlan.FormatBytes(step.Arena.Peak)}, run {step.Runs} time{(step.Runs == 1 ? "" : "s")} per step; "
             + $"conditioning {ArenaPlan.FormatBytes(step.ConditioningBytes)}; reserve {ArenaPlan.FormatBytes(RequestMemory.Reserve)})"));
-        o.WriteLine($"decode: {ArenaPlan.FormatBytes(plan.DecodeBytes)} (VAE decode arena {ArenaPlan.FormatBytes(plan.Request.Decode.Arena.Peak)}; reserve {ArenaPlan.FormatBytes(RequestMemory.Reserve)})");
-        o.WriteLine(budget is { } limitBytes
+        var tiles = plan.Request.DecodeTiles;
+        var tiled = tiles > 1 ? string.Create(CultureInfo.InvariantCulture, $" for the largest of {tiles} tiles per frame") : "";
+        o.WriteLine($"decode: {ArenaPlan.FormatBytes(plan.DecodeBytes)} (VAE decode arena {ArenaPlan.FormatBytes(plan.Request.Decode.Arena.Peak)}{tiled}; reserve {ArenaPlan.FormatBytes(RequestMemory.Reserve)})");
+        o.WriteLine(plan.Budget is { } limitBytes
             ? $"peak: {ArenaPlan.FormatBytes(plan.Peak)} of the {ArenaPlan.FormatBytes(limitBytes)} budget: fits"
-            : $"peak: {ArenaPlan.FormatBytes(plan.Peak)} (no budget: the unconstrained plan)");
+            : $"peak: {ArenaPlan.FormatBytes(plan.Peak)} (no budget: the unconstrained plan, weights and activations without the device overhead)");
         o.WriteLine(string.Create(CultureInfo.InvariantCulture, $"cost: {plan.Launches:N0} launches, {plan.Cost:F2}x the unconstrained plan's {plan.UnconstrainedLaunches:N0} (the same FLOPs)"));
-        return ExitCodes.Success;
     }
 
-    private static long Bytes(DType dtype, IReadOnlyList<WeightManifestEntry> shapes) => shapes.Sum(e => e.Shape.ElementCount * dtype.SizeOf());
-
-    private static (string, UNetConfig, VaeConfig, IReadOnlyList<WeightManifestEntry>, IReadOnlyList<WeightManifestEntry>, IReadOnlyList<WeightManifestEntry>) FromModel(string folder, DType dtype)
+    private static (string, UNetConfig, VaeConfig, IReadOnlyList<WeightManifestEntry>, IReadOnlyList<WeightManifestEntry>, IReadOnlyList<WeightManifestEntry>, string) FromModel(string folder, DType dtype)
     {
         var model = ModelDirectory.Open(folder);
         if (!model.IsPipeline)
@@ -95,13 +133,17 @@ internal static class PlanCommand
             return weights.Layout();
         }
 
-        return ($"model {model.Root}", model.UNet, model.Vae, Layout(ComponentKind.Unet), Layout(ComponentKind.Vae), Layout(ComponentKind.ImageEncoder));
+        return ($"model {model.Root}", model.UNet, model.Vae, Layout(ComponentKind.Unet), Layout(ComponentKind.Vae), Layout(ComponentKind.ImageEncoder), model.SchedulerConfigPath);
     }
 
-    /// <summary>The release's UNet and VAE configs and the three weight layouts, from the tool's resources.</summary>
-    private static (string, UNetConfig, VaeConfig, IReadOnlyList<WeightManifestEntry>, IReadOnlyList<WeightManifestEntry>, IReadOnlyList<WeightManifestEntry>) Release()
+    /// <summary>
+    /// The release's UNet and VAE configs and the three weight layouts, from the tool's resources, and its scheduler config
+    /// copied to a temporary file (the caller deletes it).
+    /// </summary>
+    private static (string, UNetConfig, VaeConfig, IReadOnlyList<WeightManifestEntry>, IReadOnlyList<WeightManifestEntry>, IReadOnlyList<WeightManifestEntry>, string) Release()
     {
         var folder = Directory.CreateTempSubdirectory("cudai2v-plan-").FullName;
+        var scheduler = Path.GetTempFileName();
         try
         {
             string Resource(string name)
@@ -116,11 +158,17 @@ internal static class PlanCommand
 
             return ("the release layout (ali-vilab/i2vgen-xl)", UNetConfig.Load(Resource("unet-config.json")), VaeConfig.Load(Resource("vae-config.json")),
                 WeightManifest.Load(Resource("unet-manifest.json")).Entries, WeightManifest.Load(Resource("vae-manifest.json")).Entries,
-                WeightManifest.Load(Resource("image_encoder-manifest.json")).Entries);
+                WeightManifest.Load(Resource("image_encoder-manifest.json")).Entries, Copy(Resource("scheduler_config.json"), scheduler));
         }
         finally
         {
             Directory.Delete(folder, recursive: true);
         }
+    }
+
+    private static string Copy(string from, string to)
+    {
+        File.Copy(from, to, overwrite: true);
+        return to;
     }
 }

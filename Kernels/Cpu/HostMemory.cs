@@ -44,6 +44,13 @@ public sealed class HostMemory : IBackendMemory
     }
 
     /// <inheritdoc/>
+    public IWeightBlock UploadReleasableWeightsInto(IEnumerable<TensorShape> shapes)
+    {
+        ArgumentNullException.ThrowIfNull(shapes);
+        return ManagedPieces.NoReleasableBlock;
+    }
+
+    /// <inheritdoc/>
     public IPlannedArena TakeArena(ArenaPlan plan, long reserve, string name)
     {
         ArgumentNullException.ThrowIfNull(plan);

@@ -37,6 +37,13 @@ public interface IBackendMemory
     /// </summary>
     IDisposable UploadWeightsInto(IEnumerable<TensorShape> shapes);
 
+    /// <summary>
+    /// Uploads what follows, until <see cref="IWeightBlock.EndUpload"/>, into a block of its own sized as
+    /// <see cref="UploadWeightsInto"/> sizes one, which the caller frees by disposing it (after queued work that reads it
+    /// has finished): a component's weights released after use, and loaded again into a new block when next needed.
+    /// </summary>
+    IWeightBlock UploadReleasableWeightsInto(IEnumerable<TensorShape> shapes);
+
     /// <summary>Bytes of weights that did not fit their block (0 when it was sized right).</summary>
     long WeightBlockOverflow { get; }
 
@@ -72,6 +79,13 @@ public interface IBackendMemory
 
     /// <summary>Waits until all queued work has finished.</summary>
     void Synchronize();
+}
+
+/// <summary>A block of weights its owner frees (<see cref="IBackendMemory.UploadReleasableWeightsInto"/>); disposing frees it and every weight in it.</summary>
+public interface IWeightBlock : IDisposable
+{
+    /// <summary>Ends the upload into the block (later uploads go where they would have gone); the weights stay until disposal.</summary>
+    void EndUpload();
 }
 
 /// <summary>Memory freed together (<see cref="IBackendMemory.BeginScope"/>).</summary>

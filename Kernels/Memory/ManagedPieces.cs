@@ -14,6 +14,9 @@ internal static class ManagedPieces
     /// <summary>A weight upload with no block to fill.</summary>
     public static IDisposable NoBlock { get; } = new Nothing();
 
+    /// <summary>A releasable weight block with nothing to free (the garbage collector frees the weights once unreferenced).</summary>
+    public static IWeightBlock NoReleasableBlock { get; } = new NothingReleasable();
+
     /// <summary>A "graph" that runs <paramref name="forward"/> again at each replay.</summary>
     public static IForwardGraph Rerun(Func<Tensor> forward) => new RerunGraph(forward ?? throw new ArgumentNullException(nameof(forward)));
 
@@ -31,6 +34,17 @@ internal static class ManagedPieces
 
     private sealed class Nothing : IDisposable
     {
+        public void Dispose()
+        {
+        }
+    }
+
+    private sealed class NothingReleasable : IWeightBlock
+    {
+        public void EndUpload()
+        {
+        }
+
         public void Dispose()
         {
         }

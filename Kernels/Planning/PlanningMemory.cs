@@ -35,6 +35,13 @@ public sealed class PlanningMemory : IBackendMemory
     }
 
     /// <inheritdoc/>
+    public IWeightBlock UploadReleasableWeightsInto(IEnumerable<TensorShape> shapes)
+    {
+        ArgumentNullException.ThrowIfNull(shapes);
+        return ManagedPieces.NoReleasableBlock;
+    }
+
+    /// <inheritdoc/>
     public IPlannedArena TakeArena(ArenaPlan plan, long reserve, string name) => new Recorded(plan ?? throw new ArgumentNullException(nameof(plan)));
 
     /// <inheritdoc/>

@@ -1,3 +1,6 @@
+using CudaI2V.Kernels;
+using CudaI2V.Runtime.Tensors;
+
 namespace CudaI2V.Layers.Modules;
 
 /// <summary>
@@ -20,4 +23,44 @@ public sealed class LayerChunking
             field = value;
         }
     } = FeedForward.MaxHiddenBytes;
+
+    /// <summary>
+    /// The most frame-images (rows of a (batch * frames, H, W, C) state) a per-frame spatial layer takes at once: the
+    /// UNet's spatial resnets and spatial transformers run over chunks of this many images and join the chunks'
+    /// outputs, so their intermediates hold only a chunk (<see cref="int.MaxValue"/>: every image at once). Exact:
+    /// those layers treat every image on its own (per-image group norms, 2-D convolutions, attention within an image).
+    /// </summary>
+    public int SpatialImages
+    {
+        get;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
+            field = value;
+        }
+    } = int.MaxValue;
+
+    /// <summary>
+    /// Runs <paramref name="part"/> over rows [start, start + count) of a state of <paramref name="rows"/> images in
+    /// chunks of at most <paramref name="chunk"/> rows and joins the outputs on the first axis (one call when
+    /// everything fits one chunk).
+    /// </summary>
+    public static Tensor ByRows(IOps ops, int rows, int chunk, Func<int, int, Tensor> part)
+    {
+        ArgumentNullException.ThrowIfNull(ops);
+        ArgumentNullException.ThrowIfNull(part);
+        ArgumentOutOfRangeException.ThrowIfLessThan(chunk, 1);
+        if (rows <= chunk)
+        {
+            return part(0, rows);
+        }
+
+        var parts = new List<Tensor>((rows + chunk - 1) / chunk);
+        for (var start = 0; start < rows; start += chunk)
+        {
+            parts.Add(part(start, Math.Min(chunk, rows - start)));
+        }
+
+        return ops.Concat(parts, axis: 0);
+    }
 }

@@ -7,7 +7,8 @@ namespace CudaI2V.Layers.Modules;
 /// h = conv1(SiLU(GN1(x))) [+ time_emb_proj(SiLU(temb))]; h = conv2(SiLU(GN2(h))); out = shortcut(x) + h,
 /// with a 1x1 <c>conv_shortcut</c> when the channel count changes. Statistics are per image. The UNet's blocks
 /// have a time embedding (eps 1e-5); the VAE's have none (eps 1e-6). The time embedding and the shortcut are
-/// fused into the convolutions' epilogues.
+/// fused into the convolutions' epilogues. The images run in chunks of the binder's
+/// <see cref="LayerChunking.SpatialImages"/> (the same values: every image is its own).
 /// </summary>
 public sealed class ResnetBlock2D
 {
@@ -17,10 +18,13 @@ public sealed class ResnetBlock2D
     private readonly GroupNorm _norm2;
     private readonly Conv2d _conv2;
     private readonly Conv2d? _convShortcut;
+    private readonly WeightBinder _w;
 
     /// <summary>Binds the block; <paramref name="tembChannels"/> null means no time embedding (the VAE).</summary>
     public ResnetBlock2D(WeightBinder w, string prefix, int inChannels, int outChannels, int? tembChannels, int groups, float eps)
     {
+        ArgumentNullException.ThrowIfNull(w);
+        _w = w;
         _norm1 = new GroupNorm(w, $"{prefix}.norm1", groups, inChannels, eps);
         _conv1 = new Conv2d(w, $"{prefix}.conv1", inChannels, outChannels, 3);
         _timeEmbProj = tembChannels is { } t ? new Linear(w, $"{prefix}.time_emb_proj", t, outChannels) : null;
@@ -40,6 +44,13 @@ public sealed class ResnetBlock2D
             throw new ArgumentException(_timeEmbProj is null ? "This resnet has no time embedding." : "This resnet needs a time embedding.", nameof(tembSilu));
         }
 
+        ArgumentNullException.ThrowIfNull(x);
+        return LayerChunking.ByRows(_w.Ops, x.Shape[0], _w.Chunking.SpatialImages, (start, count) =>
+            count == x.Shape[0] ? Apply(x, tembSilu) : Apply(x.Slice(0, start, count), tembSilu?.Slice(0, start, count)));
+    }
+
+    private Tensor Apply(Tensor x, Tensor? tembSilu)
+    {
         var t = tembSilu is null ? null : _timeEmbProj!.Forward(tembSilu);        // (N, Cout)
         var h = _conv1.Forward(_norm1.Forward(x, silu: true), perImage: t);       // (N, H, W, Cout)
         var shortcut = _convShortcut?.Forward(x) ?? x;                            // (N, H, W, Cout)

@@ -7,7 +7,8 @@ namespace CudaI2V.Layers.UNet;
 /// diffusers' <c>TransformerTemporalModel</c>: GN (eps 1e-6, statistics over all frames of a video) -> each
 /// pixel's frames become a sequence (B*H*W, F, C) -> proj_in -> BasicTransformerBlock with two
 /// self-attentions over the F frames (double_self_attention, no context, no positional embedding) ->
-/// proj_out -> back to images, plus the input.
+/// proj_out -> back to images, plus the input. Past the norm the sequences run in chunks as large as the
+/// binder's <see cref="LayerChunking.SpatialImages"/> frames hold (the same values: each sequence is its own).
 /// </summary>
 public sealed class TransformerTemporalModel
 {
@@ -37,9 +38,17 @@ public sealed class TransformerTemporalModel
         int height = x.Shape[1], width = x.Shape[2];
         var ops = _w.Ops;
         var sequences = ops.FramesToSequences(_norm.Forward(x, frames), frames); // (B*H*W, F, C)
-        var h = _projIn.Forward(sequences);                                       // (B*H*W, F, inner)
-        h = _block.Forward(h, null);
-        h = _projOut.Forward(h);                                                  // (B*H*W, F, C)
+        var rows = sequences.Shape[0];
+
+        // Each pixel's sequence is its own past the norm: with the spatial layers in chunks of k frames, the sequences run
+        // in chunks of the same tokens (k * H * W / F sequences), so the temporal layers hold no more than the spatial ones.
+        var images = _w.Chunking.SpatialImages;
+        var chunk = images == int.MaxValue ? rows : (int)Math.Clamp((long)images * height * width / frames, 1, rows);
+        var h = LayerChunking.ByRows(ops, rows, chunk, (start, count) =>
+        {
+            var part = _projIn.Forward(count == rows ? sequences : sequences.Slice(0, start, count));   // (n, F, inner)
+            return _projOut.Forward(_block.Forward(part, null));                                         // (n, F, C)
+        });
         return ops.Add(ops.SequencesToFrames(h, height, width), x);               // (B*F, H, W, C)
     }
 }

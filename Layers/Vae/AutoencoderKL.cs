@@ -6,6 +6,20 @@ using CudaI2V.Runtime.Tensors;
 
 namespace CudaI2V.Layers.Vae;
 
+/// <summary>Which halves of an <see cref="AutoencoderKL"/> to bind: an engine keeps the decoder through the request and may release the encoder after use.</summary>
+[Flags]
+public enum VaeParts
+{
+    /// <summary>The encoder and quant_conv.</summary>
+    Encoder = 1,
+
+    /// <summary>post_quant_conv and the decoder.</summary>
+    Decoder = 2,
+
+    /// <summary>Both.</summary>
+    Both = Encoder | Decoder,
+}
+
 /// <summary>
 /// diffusers' <c>AutoencoderKL</c> (the I2VGen-XL VAE), built from its config against <see cref="IOps"/>, weights
 /// bound by their keys (the older attention names <c>query/key/value/proj_attn</c> are accepted through the
@@ -19,52 +33,47 @@ public sealed class AutoencoderKL
     private readonly VaeConfig _config;
 
     // Encoder.
-    private readonly Conv2d _encConvIn;
-    private readonly DownEncoderBlock2D[] _downBlocks;
-    private readonly UNetMidBlock2D _encMid;
-    private readonly GroupNorm _encNormOut;
-    private readonly Conv2d _encConvOut;
+    private readonly Conv2d? _encConvIn;
+    private readonly DownEncoderBlock2D[] _downBlocks = [];
+    private readonly UNetMidBlock2D? _encMid;
+    private readonly GroupNorm? _encNormOut;
+    private readonly Conv2d? _encConvOut;
     private readonly Conv2d? _quantConv;
 
     // Decoder.
     private readonly Conv2d? _postQuantConv;
-    private readonly Conv2d _decConvIn;
-    private readonly UNetMidBlock2D _decMid;
-    private readonly UpDecoderBlock2D[] _upBlocks;
-    private readonly GroupNorm _decNormOut;
-    private readonly Conv2d _decConvOut;
+    private readonly Conv2d? _decConvIn;
+    private readonly UNetMidBlock2D? _decMid;
+    private readonly UpDecoderBlock2D[] _upBlocks = [];
+    private readonly GroupNorm? _decNormOut;
+    private readonly Conv2d? _decConvOut;
 
-    /// <summary>Builds the VAE of <paramref name="config"/>, taking its weights from <paramref name="w"/>.</summary>
-    public AutoencoderKL(WeightBinder w, VaeConfig config)
+    /// <summary>Builds the VAE of <paramref name="config"/> (the halves in <paramref name="parts"/>), taking its weights from <paramref name="w"/>.</summary>
+    public AutoencoderKL(WeightBinder w, VaeConfig config, VaeParts parts = VaeParts.Both)
     {
         ArgumentNullException.ThrowIfNull(w);
         ArgumentNullException.ThrowIfNull(config);
         _ops = w.Ops;
         _config = config;
+        Parts = parts;
         var channels = config.BlockOutChannels;
         int levels = channels.Count, groups = config.NormNumGroups, latent = config.LatentChannels;
-
-        _encConvIn = new Conv2d(w, "encoder.conv_in", config.InChannels, channels[0], 3);
-        _downBlocks = new DownEncoderBlock2D[levels];
-        var output = channels[0];
-        for (var i = 0; i < levels; i++)
+        if (parts.HasFlag(VaeParts.Encoder))
         {
-            var input = output;
-            output = channels[i];
-            _downBlocks[i] = new DownEncoderBlock2D(w, $"encoder.down_blocks.{i}", input, output, config.LayersPerBlock, groups, addDownsample: i < levels - 1);
+            (_encConvIn, _downBlocks, _encMid, _encNormOut, _encConvOut, _quantConv) = BindEncoder(w, config);
         }
 
-        _encMid = new UNetMidBlock2D(w, "encoder.mid_block", channels[^1], groups, config.MidBlockAddAttention);
-        _encNormOut = new GroupNorm(w, "encoder.conv_norm_out", groups, channels[^1], 1e-6f);
-        _encConvOut = new Conv2d(w, "encoder.conv_out", channels[^1], 2 * latent, 3);
-        _quantConv = config.UseQuantConv ? new Conv2d(w, "quant_conv", 2 * latent, 2 * latent, 1) : null;
+        if (!parts.HasFlag(VaeParts.Decoder))
+        {
+            return;
+        }
 
         _postQuantConv = config.UsePostQuantConv ? new Conv2d(w, "post_quant_conv", latent, latent, 1) : null;
         _decConvIn = new Conv2d(w, "decoder.conv_in", latent, channels[^1], 3);
         _decMid = new UNetMidBlock2D(w, "decoder.mid_block", channels[^1], groups, config.MidBlockAddAttention);
         var reversed = channels.Reverse().ToArray();
         _upBlocks = new UpDecoderBlock2D[levels];
-        output = reversed[0];
+        var output = reversed[0];
         for (var i = 0; i < levels; i++)
         {
             var previous = output;
@@ -78,6 +87,9 @@ public sealed class AutoencoderKL
 
     /// <summary>The config.</summary>
     public VaeConfig Config => _config;
+
+    /// <summary>The halves bound.</summary>
+    public VaeParts Parts { get; }
 
     /// <summary>
     /// The backend this VAE's weights live on and its forwards run on (it may differ from the UNet's: an fp32 VAE beside
@@ -99,6 +111,16 @@ public sealed class AutoencoderKL
     }
 
     /// <summary>
+    /// Builds the halves of the VAE in <paramref name="parts"/> (their keys' shapes checked); the caller checks that every
+    /// key was used once it has bound both (<see cref="WeightSet.EnsureAllUsed"/>).
+    /// </summary>
+    public static AutoencoderKL Load(IOps ops, WeightSet weights, VaeConfig config, VaeParts parts)
+    {
+        ArgumentNullException.ThrowIfNull(weights);
+        return new AutoencoderKL(new WeightBinder(ops, weights), config, parts);
+    }
+
+    /// <summary>
     /// The encoder and quant_conv: images (N, H, W, in) to the latent distribution's moments (N, H/s, W/s,
     /// 2 * latent): mean in channels [0, latent), log-variance in [latent, 2 * latent). See
     /// <see cref="LatentDistribution"/>.
@@ -107,14 +129,19 @@ public sealed class AutoencoderKL
     {
         ArgumentNullException.ThrowIfNull(images);
         CheckImages(images);
+        if (_encConvIn is null)
+        {
+            throw new InvalidOperationException("This VAE was loaded without its encoder.");
+        }
+
         var h = _encConvIn.Forward(images);                                   // (N, H, W, c0)
         foreach (var block in _downBlocks)
         {
             h = block.Forward(h);                                             // ... (N, H/s, W/s, c_last)
         }
 
-        h = _encMid.Forward(h);
-        h = _encConvOut.Forward(_encNormOut.Forward(h, silu: true));          // (N, h, w, 2 latent)
+        h = _encMid!.Forward(h);
+        h = _encConvOut!.Forward(_encNormOut!.Forward(h, silu: true));          // (N, h, w, 2 latent)
         return _quantConv?.Forward(h) ?? h;
     }
 
@@ -127,15 +154,20 @@ public sealed class AutoencoderKL
             throw new ArgumentException($"VAE latents must be (N, h, w, {_config.LatentChannels}); got {latents.Shape}.", nameof(latents));
         }
 
+        if (_decConvIn is null)
+        {
+            throw new InvalidOperationException("This VAE was loaded without its decoder.");
+        }
+
         var h = _postQuantConv?.Forward(latents) ?? latents;
         h = _decConvIn.Forward(h);                                            // (N, h, w, c_last)
-        h = _decMid.Forward(h);
+        h = _decMid!.Forward(h);
         foreach (var block in _upBlocks)
         {
             h = block.Forward(h);                                             // ... (N, h*s, w*s, c0)
         }
 
-        return _decConvOut.Forward(_decNormOut.Forward(h, silu: true));        // (N, H, W, out)
+        return _decConvOut!.Forward(_decNormOut!.Forward(h, silu: true));        // (N, H, W, out)
     }
 
     /// <summary>
@@ -159,6 +191,27 @@ public sealed class AutoencoderKL
         }
 
         return _ops.Concat(parts, axis: 0);
+    }
+
+    private static (Conv2d, DownEncoderBlock2D[], UNetMidBlock2D, GroupNorm, Conv2d, Conv2d?) BindEncoder(WeightBinder w, VaeConfig config)
+    {
+        var channels = config.BlockOutChannels;
+        int levels = channels.Count, groups = config.NormNumGroups, latent = config.LatentChannels;
+        var convIn = new Conv2d(w, "encoder.conv_in", config.InChannels, channels[0], 3);
+        var downBlocks = new DownEncoderBlock2D[levels];
+        var output = channels[0];
+        for (var i = 0; i < levels; i++)
+        {
+            var input = output;
+            output = channels[i];
+            downBlocks[i] = new DownEncoderBlock2D(w, $"encoder.down_blocks.{i}", input, output, config.LayersPerBlock, groups, addDownsample: i < levels - 1);
+        }
+
+        var mid = new UNetMidBlock2D(w, "encoder.mid_block", channels[^1], groups, config.MidBlockAddAttention);
+        var normOut = new GroupNorm(w, "encoder.conv_norm_out", groups, channels[^1], 1e-6f);
+        var convOut = new Conv2d(w, "encoder.conv_out", channels[^1], 2 * latent, 3);
+        var quantConv = config.UseQuantConv ? new Conv2d(w, "quant_conv", 2 * latent, 2 * latent, 1) : null;
+        return (convIn, downBlocks, mid, normOut, convOut, quantConv);
     }
 
     private void CheckImages(Tensor images)

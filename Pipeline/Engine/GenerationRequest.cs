@@ -67,6 +67,12 @@ internal sealed class GenerationRequest
         var memory = PlanMemory(promptEmbeds.Shape[1]);
         WarnWhenLong(memory.Request);
         var (imageEmbeddings, imageLatents) = EncodeImage();
+        if (memory.Request.ReleaseEncoders)
+        {
+            // The plan counted the loop without them: free their weights now (the next request that needs them loads them again).
+            _engine.Encoders.Release();
+        }
+
         var latents = Denoise(memory.Request, promptEmbeds, imageEmbeddings, imageLatents);
         var video = Decode(memory.Request, latents);
         return new GenerationResult(VideoFrames.ToImages(video), video, _seed, _clock.Times) { Memory = memory };
@@ -114,10 +120,11 @@ internal sealed class GenerationRequest
         _clock.Enter(GenerationStage.EncodingImage, 2);
         var clipPixels = ImagePreprocessor.ClipPixels(_image, _options.Width, _engine.Features);
         _observer?.Tensor("clip.pixels", clipPixels);
+        var (imageEncoder, vaeEncoder) = _engine.Encoders.Get();
         Tensor imageEmbeds;                                                                                          // (1, D)
         using (Ops.Memory.BeginScope())
         {
-            imageEmbeds = Ops.ToHost(_engine.ImageEncoder.Forward(Ops.NchwToNhwc(Ops.FromHost(clipPixels))).ImageEmbeds);
+            imageEmbeds = Ops.ToHost(imageEncoder.Forward(Ops.NchwToNhwc(Ops.FromHost(clipPixels))).ImageEmbeds);
         }
 
         _observer?.Tensor("image_embeds", imageEmbeds);
@@ -137,7 +144,7 @@ internal sealed class GenerationRequest
         Tensor moments;                                                                                              // (1, h, w, 2L)
         using (vaeOps.Memory.BeginScope())
         {
-            moments = vaeOps.ToHost(Vae.Encode(vaeOps.NchwToNhwc(vaeOps.FromHost(vaePixels))));
+            moments = vaeOps.ToHost(vaeEncoder.Encode(vaeOps.NchwToNhwc(vaeOps.FromHost(vaePixels))));
         }
 
         _observer?.Tensor("vae.moments", moments.Permute(0, 3, 1, 2).Contiguous());
@@ -220,20 +227,9 @@ internal sealed class GenerationRequest
     {
         _clock.Enter(GenerationStage.Decoding, Frames);
         var unscaled = Ops.ToHost(latents).Scaled((float)(1.0 / Vae.Config.ScalingFactor));
-        var decoded = new List<Tensor>();
-        using (var decoder = PlannedVaeDecode.Create(Vae.Ops, Vae.Config, memory.Decode, memory.DecodeChunk, _latentH, _latentW))
-        {
-            _clock.CountOps(memory.Decode.Ops);
-            for (var start = 0; start < Frames; start += memory.DecodeChunk)
-            {
-                _cancellation.ThrowIfCancellationRequested();
-                var count = Math.Min(memory.DecodeChunk, Frames - start);
-                decoded.Add(decoder.Decode(Vae, unscaled.Slice(0, start, count)));
-                _clock.Report(start + count);
-            }
-        }
-
-        var video = VideoFrames.Denormalize(decoded.Count == 1 ? decoded[0] : HostTensorMath.ConcatFirstAxis(decoded));
+        _clock.CountOps(memory.Decode.Ops);
+        var decoded = VideoDecoding.Decode(Vae, _engine.VaeShapes, memory, unscaled, _clock.Report, _cancellation);
+        var video = VideoFrames.Denormalize(decoded);
         _observer?.Tensor("video", video.Reshape(1, Frames, _options.Height, _options.Width, 3));
         _clock.Leave(reportDone: false);
         return video;

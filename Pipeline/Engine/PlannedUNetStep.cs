@@ -18,9 +18,10 @@ namespace CudaI2V.Pipeline.Engine;
 /// <param name="FeedForwardHiddenBytes">The feed-forward's chunk bound (<c>LayerChunking.FeedForwardHiddenBytes</c>).</param>
 /// <param name="ConditioningBytes">What the request holds outside the arena through the loop: the conditioning as computed (without reuse, as a scope holds it) for all runs.</param>
 /// <param name="Sample">The shape of one run's sample, (B*F, h, w, in), when known.</param>
+/// <param name="SpatialImages">Frame-images the spatial layers take at a time (<c>LayerChunking.SpatialImages</c>).</param>
 public sealed record UNetStepPlan(
     ForwardPlan Forward, long WeightBytes, TensorShape StepEmbedding, int Runs = 1, long FeedForwardHiddenBytes = FeedForward.MaxHiddenBytes, long ConditioningBytes = 0,
-    TensorShape? Sample = null)
+    TensorShape? Sample = null, int SpatialImages = int.MaxValue)
 {
     /// <summary>The step's activations packed by liveness.</summary>
     public ArenaPlan Arena => Forward.Arena;
@@ -93,11 +94,13 @@ public sealed class PlannedUNetStep : IDisposable
     /// Plans one step without touching a device: the forward runs through <see cref="PlanningOps"/> in
     /// <paramref name="dtype"/> on a shape-only UNet, and its tensors are packed by liveness. The shapes are one run's;
     /// <paramref name="runs"/> runs make a step (the guided batch's videos one after the other), with the feed-forward
-    /// chunked under <paramref name="feedForwardHiddenBytes"/>.
+    /// chunked under <paramref name="feedForwardHiddenBytes"/> and the spatial layers over <paramref name="spatialImages"/>
+    /// frame-images at a time.
     /// </summary>
     public static UNetStepPlan PlanStep(
         DType dtype, UNetConfig config, IReadOnlyList<WeightManifestEntry> shapes,
-        TensorShape latents, TensorShape imageEmbeddings, TensorShape text, int frames, int runs = 1, long feedForwardHiddenBytes = FeedForward.MaxHiddenBytes)
+        TensorShape latents, TensorShape imageEmbeddings, TensorShape text, int frames, int runs = 1, long feedForwardHiddenBytes = FeedForward.MaxHiddenBytes,
+        int spatialImages = int.MaxValue)
     {
         ArgumentNullException.ThrowIfNull(shapes);
         ArgumentNullException.ThrowIfNull(latents);
@@ -110,6 +113,7 @@ public sealed class PlannedUNetStep : IDisposable
             using var weights = ShapeOnly("unet", shapes);
             var unet = I2VGenXLUNet.Load(planning, weights, config);
             unet.Chunking.FeedForwardHiddenBytes = feedForwardHiddenBytes;
+            unet.Chunking.SpatialImages = spatialImages;
             var conditioning = unet.Condition(
                 Input(planning, latents), Input(planning, imageEmbeddings), Input(planning, text), Enumerable.Repeat(16f, text[0]).ToArray(), frames);
             conditioningBytes = runs * planning.RecordedBytes;
@@ -118,7 +122,7 @@ public sealed class PlannedUNetStep : IDisposable
             var stepEmbedding = Input(planning, embedding);
             return () => unet.Forward(sample, stepEmbedding, conditioning);
         });
-        return new UNetStepPlan(forward, WeightBytes(dtype, shapes), embedding!, runs, feedForwardHiddenBytes, conditioningBytes, latents);
+        return new UNetStepPlan(forward, WeightBytes(dtype, shapes), embedding!, runs, feedForwardHiddenBytes, conditioningBytes, latents, spatialImages);
     }
 
     /// <summary>
@@ -139,6 +143,7 @@ public sealed class PlannedUNetStep : IDisposable
         }
 
         unet.Chunking.FeedForwardHiddenBytes = Planned.FeedForwardHiddenBytes;
+        unet.Chunking.SpatialImages = Planned.SpatialImages;
         if (_joined is null)
         {
             _ops.CopyInto(stepEmbedding, _slot);
@@ -173,6 +178,8 @@ public sealed class PlannedUNetStep : IDisposable
     public Tensor Direct(I2VGenXLUNet unet, Tensor sample, Tensor stepEmbedding, UNetConditioning conditioning)
     {
         ArgumentNullException.ThrowIfNull(unet);
+        unet.Chunking.FeedForwardHiddenBytes = Planned.FeedForwardHiddenBytes;
+        unet.Chunking.SpatialImages = Planned.SpatialImages;
         return _forward.RunDirect(() => unet.Forward(sample, stepEmbedding, conditioning));
     }
 

@@ -26,10 +26,13 @@ public sealed record RequestModels(
 /// <param name="Decode">The decode of <paramref name="DecodeChunk"/> frames.</param>
 /// <param name="DecodeChunk">Frames decoded at a time.</param>
 /// <param name="SamplerBytes">The sampler's state between steps (0 for DDIM).</param>
-public sealed record RequestPlan(UNetStepPlan Step, ForwardPlan Decode, int DecodeChunk, long SamplerBytes = 0)
+/// <param name="DecodeTile">The side in latent pixels of the decode's tiles (null: whole frames; <see cref="MemoryChoices.DecodeTile"/>).</param>
+/// <param name="ReleaseEncoders">The encoders' weights are freed once the image is encoded (<see cref="MemoryChoices.ReleaseEncoders"/>).</param>
+/// <param name="DecodeTiles">Tiles per frame (1 untiled); <paramref name="Decode"/> is the largest tile's decode.</param>
+public sealed record RequestPlan(UNetStepPlan Step, ForwardPlan Decode, int DecodeChunk, long SamplerBytes = 0, int? DecodeTile = null, bool ReleaseEncoders = false, int DecodeTiles = 1)
 {
     /// <summary>The choices this plan was made under.</summary>
-    public MemoryChoices Choices => new(Step.Runs > 1, Step.FeedForwardHiddenBytes, DecodeChunk);
+    public MemoryChoices Choices => new(Step.Runs > 1, Step.FeedForwardHiddenBytes, DecodeChunk, Step.SpatialImages, DecodeTile, ReleaseEncoders);
 
     /// <summary>Everything the request takes from the backend's available memory, both arenas counted at once.</summary>
     public long Bytes => Step.Arena.Peak + RequestMemory.Reserve + Decode.Arena.Peak + RequestMemory.Reserve + SamplerBytes;
@@ -66,11 +69,29 @@ public static class RequestMemory
     {
         ArgumentNullException.ThrowIfNull(models);
         ArgumentNullException.ThrowIfNull(choices);
-        var scale = models.Vae.ScaleFactor;
         var chunk = Math.Min(choices.DecodeChunk, frames);
         var step = PlanStep(models, batch, frames, height, width, textTokens, choices);
-        var decode = PlannedVaeDecode.PlanDecode(models.VaeDType, models.Vae, models.VaeShapes, chunk, height / scale, width / scale);
-        return new RequestPlan(step, decode, chunk, samplerSlots * SamplerSlotBytes(models, frames, height, width));
+        var decode = PlanDecode(models, chunk, height, width, choices.DecodeTile);
+        return new RequestPlan(
+            step, decode, chunk, samplerSlots * SamplerSlotBytes(models, frames, height, width), choices.DecodeTile, choices.ReleaseEncoders,
+            TileCount(models, height, width, choices.DecodeTile));
+    }
+
+    /// <summary>The decode of <paramref name="chunk"/> frames, whole or (with <paramref name="tile"/>) of the largest tile (<see cref="VaeTiles"/>).</summary>
+    public static ForwardPlan PlanDecode(RequestModels models, int chunk, int height, int width, int? tile)
+    {
+        ArgumentNullException.ThrowIfNull(models);
+        var scale = models.Vae.ScaleFactor;
+        var (h, w) = tile is { } t ? new VaeTiles(height / scale, width / scale, t, scale).Sizes[0] : (height / scale, width / scale);
+        return PlannedVaeDecode.PlanDecode(models.VaeDType, models.Vae, models.VaeShapes, chunk, h, w);
+    }
+
+    /// <summary>Tiles per frame of a decode in tiles of <paramref name="tile"/> latent pixels (1 for null: whole frames).</summary>
+    public static int TileCount(RequestModels models, int height, int width, int? tile)
+    {
+        ArgumentNullException.ThrowIfNull(models);
+        var scale = models.Vae.ScaleFactor;
+        return tile is { } t ? new VaeTiles(height / scale, width / scale, t, scale).Tiles.Count : 1;
     }
 
     /// <summary>One F32 latent-sized tensor of one video, the unit of a sampler's state between steps.</summary>
@@ -92,29 +113,8 @@ public static class RequestMemory
         var videos = batch / runs;
         return PlannedUNetStep.PlanStep(
             models.UNetDType, models.UNet, models.UNetShapes, new TensorShape(videos * frames, h, w, models.UNet.InChannels),
-            new TensorShape(videos, 1, cross), new TensorShape(videos, textTokens, cross), frames, runs, choices.FeedForwardHiddenBytes);
-    }
-
-    /// <summary>
-    /// Plans the request and refuses it when it does not fit in <paramref name="free"/> bytes of <paramref name="where"/>
-    /// (a device, or host memory), with <see cref="ArenaOutOfMemoryException"/> saying what it needs and what would fit
-    /// (<see cref="WhatFits"/>).
-    /// </summary>
-    /// <exception cref="ArenaOutOfMemoryException">The request needs more than <paramref name="free"/> bytes.</exception>
-    public static RequestPlan PlanWithin(
-        RequestModels models, long free, string where, int batch, int frames, int height, int width, int textTokens, int decodeChunk, int samplerSlots = 0)
-    {
-        var plan = Plan(models, batch, frames, height, width, textTokens, decodeChunk, samplerSlots);
-        if (plan.Bytes > free)
-        {
-            var fits = WhatFits((f, h, w) => Plan(models, batch, f, h, w, textTokens, decodeChunk, samplerSlots).Bytes, free, frames, height, width, models.Vae.ScaleFactor);
-            throw new ArenaOutOfMemoryException(
-                $"A {width}x{height} video of {frames} frame{(frames == 1 ? "" : "s")} needs {ArenaPlan.FormatBytes(plan.Bytes)} of memory for its activations "
-                + $"(UNet step {ArenaPlan.FormatBytes(plan.Step.Arena.Peak)}, VAE decode {ArenaPlan.FormatBytes(plan.Decode.Arena.Peak)}, "
-                + $"{ArenaPlan.FormatBytes(Reserve)} beside each for the libraries), but {ArenaPlan.FormatBytes(free)} is free in {where}. {fits}");
-        }
-
-        return plan;
+            new TensorShape(videos, 1, cross), new TensorShape(videos, textTokens, cross), frames, runs, choices.FeedForwardHiddenBytes,
+            choices.SpatialImages >= videos * frames ? int.MaxValue : choices.SpatialImages);
     }
 
     /// <summary>The sizes tried, as fractions of the requested height and width, largest first.</summary>

@@ -35,11 +35,23 @@ public sealed class VideoEngine : IDisposable
         IOps ops, IPromptEncoder prompts, ClipVisionModelWithProjection imageEncoder, AutoencoderKL vae, I2VGenXLUNet unet,
         FeatureExtractorConfig features, string schedulerConfigPath, IReadOnlyList<WeightManifestEntry> unetShapes,
         IReadOnlyList<WeightManifestEntry> vaeShapes, IDisposable? owned = null)
+        : this(ops, prompts, ImageEncoders.Fixed(imageEncoder, vae), vae, unet, features, schedulerConfigPath, unetShapes, vaeShapes, owned)
+    {
+    }
+
+    /// <summary>
+    /// Assembles an engine whose image encoder and VAE encoder are <paramref name="encoders"/> (released after use when a
+    /// request's plan says so) and whose VAE decoder is <paramref name="decoder"/>; otherwise as the public constructor.
+    /// </summary>
+    internal VideoEngine(
+        IOps ops, IPromptEncoder prompts, ImageEncoders encoders, AutoencoderKL decoder, I2VGenXLUNet unet,
+        FeatureExtractorConfig features, string schedulerConfigPath, IReadOnlyList<WeightManifestEntry> unetShapes,
+        IReadOnlyList<WeightManifestEntry> vaeShapes, IDisposable? owned = null)
     {
         Ops = ops ?? throw new ArgumentNullException(nameof(ops));
         Prompts = prompts ?? throw new ArgumentNullException(nameof(prompts));
-        ImageEncoder = imageEncoder ?? throw new ArgumentNullException(nameof(imageEncoder));
-        Vae = vae ?? throw new ArgumentNullException(nameof(vae));
+        Encoders = encoders ?? throw new ArgumentNullException(nameof(encoders));
+        Vae = decoder ?? throw new ArgumentNullException(nameof(decoder));
         UNet = unet ?? throw new ArgumentNullException(nameof(unet));
         Features = features ?? throw new ArgumentNullException(nameof(features));
         SchedulerConfigPath = schedulerConfigPath ?? throw new ArgumentNullException(nameof(schedulerConfigPath));
@@ -56,6 +68,12 @@ public sealed class VideoEngine : IDisposable
 
     /// <summary>The bytes of the weights the engine holds on its backends (what a budget counts beside the activations).</summary>
     public long WeightBytes { get; init; }
+
+    /// <summary>
+    /// <see cref="WeightBytes"/> split into those the denoising loop and decode need and the encoders' (null: all counted
+    /// as the loop's, for an engine assembled from memory).
+    /// </summary>
+    public ComponentWeights? Weights { get; init; }
     /// <summary>The weight files the engine's models were loaded from (full paths; empty for an engine assembled from memory).</summary>
     public IReadOnlyList<string> WeightFiles { get; init; } = [];
 
@@ -80,7 +98,8 @@ public sealed class VideoEngine : IDisposable
 
     internal IPromptEncoder Prompts { get; }
 
-    internal ClipVisionModelWithProjection ImageEncoder { get; }
+    /// <summary>The image encoder and the VAE encoder, which a request may release after use.</summary>
+    public ImageEncoders Encoders { get; }
 
     internal AutoencoderKL Vae { get; }
 
@@ -156,13 +175,13 @@ public sealed class VideoEngine : IDisposable
         var models = new RequestModels(Ops.ActivationDType, UNet.Config, UNetShapes, Vae.Ops.ActivationDType, Vae.Config, VaeShapes);
         var memory = Ops.Memory;
         var budget = options.MemoryBudget ?? MemoryBudget;
+        var request = MemoryRequest.Of(options, models, CreateSampler(options.Sampler, options.Steps).StateSlots, textTokens);
 
-        // The weights are loaded already: a budget counts them and the device's overhead; the free memory does not.
-        var resident = WeightBytes + (budget is null ? 0 : MemoryPlanner.DeviceOverhead);
-        var limit = budget is { } b ? Math.Min(b - resident, memory.AvailableBytes) : memory.AvailableBytes;
-        var samplerBytes = CreateSampler(options.Sampler, options.Steps).StateSlots * RequestMemory.SamplerSlotBytes(models, options.Frames, options.Height, options.Width);
-        var request = new MemoryRequest(options.UsesGuidance ? 2 : 1, options.Frames, options.Height, options.Width, textTokens, options.Steps, options.DecodeChunk, samplerBytes);
-        return MemoryPlanner.Plan(models, request, resident, limit, budget, memory.Description, options.MemoryChoices);
+        // Encoders that cannot be reloaded are never released: their bytes count as the loop's. The free memory is the
+        // device's with the encoders loaded (they will be, if a previous request released them).
+        var weights = Weights is { } w && Encoders.CanRelease ? w : new ComponentWeights(WeightBytes, 0);
+        var available = memory.AvailableBytes - (Encoders.IsLoaded ? 0 : weights.Encoders);
+        return MemoryPlanner.Plan(models, request, weights, budget, available, memory.Description, options.MemoryChoices);
     }
 
     /// <summary>

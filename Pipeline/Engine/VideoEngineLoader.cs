@@ -1,9 +1,11 @@
 using CudaI2V.Kernels;
+using CudaI2V.Kernels.Memory;
 using CudaI2V.Layers.Clip;
 using CudaI2V.Layers.UNet;
 using CudaI2V.Layers.Vae;
 using CudaI2V.Loader;
 using CudaI2V.Loader.Configs;
+using CudaI2V.Pipeline.MemoryPlanning;
 using CudaI2V.Pipeline.Text;
 using CudaI2V.Runtime.Caching;
 using CudaI2V.Runtime.Memory;
@@ -106,18 +108,26 @@ public static class VideoEngineLoader
 
             var vaePreferred = WeightFiles.DefaultFor(vaeOps.ActivationDType);
             var vaeWeights = owned.Add(model.Get(ComponentKind.Vae).OpenWeights(options.Variant, vaePreferred));
+            var vaeLayout = vaeWeights.Layout();
             AutoencoderKL vae;
-            using (WeightBlock(vaeOps, vaeWeights))
+            using (vaeOps.Memory.UploadWeightsInto(vaeLayout.Where(e => !ComponentWeights.IsVaeEncoderKey(e.Key)).Select(e => e.Shape)))
             {
-                vae = AutoencoderKL.Load(vaeOps, vaeWeights, model.Vae);
+                vae = AutoencoderKL.Load(vaeOps, vaeWeights, model.Vae, VaeParts.Decoder);
             }
 
+            // The encoders each in a block of their own, which a request's plan may free after use (loaded again when next needed).
             var clipWeights = owned.Add(model.Get(ComponentKind.ImageEncoder).OpenWeights(options.Variant, preferred));
-            ClipVisionModelWithProjection imageEncoder;
-            using (WeightBlock(ops, clipWeights))
+            var encoders = owned.Add(ImageEncoders.Releasable(() =>
             {
-                imageEncoder = ClipVisionModelWithProjection.Load(ops, clipWeights, model.ImageEncoder);
-            }
+                var clipBlock = ops.Memory.UploadReleasableWeightsInto(clipWeights.Layout().Select(e => e.Shape));
+                var clip = ClipVisionModelWithProjection.Load(ops, clipWeights, model.ImageEncoder);
+                clipBlock.EndUpload();
+                var vaeBlock = vaeOps.Memory.UploadReleasableWeightsInto(vaeLayout.Where(e => ComponentWeights.IsVaeEncoderKey(e.Key)).Select(e => e.Shape));
+                var encoder = AutoencoderKL.Load(vaeOps, vaeWeights, model.Vae, VaeParts.Encoder);
+                vaeBlock.EndUpload();
+                return (clip, encoder, new Blocks(clipBlock, vaeBlock));
+            }));
+            vaeWeights.EnsureAllUsed();
 
             foreach (var backend in new[] { ops, vaeOps }.Distinct().Where(b => b.Memory.WeightBlockOverflow > 0))
             {
@@ -125,12 +135,13 @@ public static class VideoEngineLoader
             }
 
             var prompts = owned.Add(PromptEncoder.Open(model, new PromptEncoderOptions(options.Cache, options.Variant, Log: log)));
-            return new VideoEngine(ops, prompts, imageEncoder, vae, unet, model.FeatureExtractor, model.SchedulerConfigPath, unetWeights.Layout(), vaeWeights.Layout(), owned)
+            var weights = ComponentWeights.Of(ops.ActivationDType, unetWeights.Layout(), clipWeights.Layout(), vaeOps.ActivationDType, vaeLayout);
+            return new VideoEngine(ops, prompts, encoders, vae, unet, model.FeatureExtractor, model.SchedulerConfigPath, unetWeights.Layout(), vaeLayout, owned)
             {
                 Log = log,
                 MemoryBudget = options.MemoryBudget,
-                WeightBytes = PlannedUNetStep.WeightBytes(ops.ActivationDType, [.. unetWeights.Layout(), .. clipWeights.Layout()])
-                    + PlannedUNetStep.WeightBytes(vaeOps.ActivationDType, vaeWeights.Layout()),
+                WeightBytes = weights.Total,
+                Weights = weights,
                 WeightFiles = [.. new[] { unetWeights, vaeWeights, clipWeights }.SelectMany(w => w.Keys.Select(w.FileOf)).OfType<string>().Distinct(StringComparer.Ordinal)],
             };
         }
@@ -189,6 +200,16 @@ public static class VideoEngineLoader
 
         log?.Invoke($"VAE in {dtype} ({why}) on a second {ops.Name} backend; the UNet and image encoder in {ops.ActivationDType}.");
         return peer;
+    }
+
+    /// <summary>The encoders' two blocks, freed together.</summary>
+    private sealed class Blocks(IWeightBlock clip, IWeightBlock vae) : IDisposable
+    {
+        public void Dispose()
+        {
+            vae.Dispose();
+            clip.Dispose();
+        }
     }
 
     private sealed class DisposableGroup : IDisposable

@@ -11,7 +11,10 @@ namespace CudaI2V.Pipeline.MemoryPlanning;
 /// </summary>
 /// <param name="Choices">The choices made.</param>
 /// <param name="Request">The planned UNet step and VAE decode under those choices.</param>
-/// <param name="ResidentBytes">What stays on the device through the request: the weights and, when a budget counts them, the device's own overhead (<see cref="MemoryPlanner.DeviceOverhead"/>).</param>
+/// <param name="ResidentBytes">
+/// What stays on the device through the denoising loop and the decode: the weights (without the encoders' when they are
+/// released after use), the sampler's history and, when a budget counts them, the device's own overhead (<see cref="MemoryPlanner.DeviceOverhead"/>).
+/// </param>
 /// <param name="Limit">The bytes the request's activations could take: the budget less <paramref name="ResidentBytes"/>, or the device's free memory.</param>
 /// <param name="Budget">The budget, weights included (null: the device's free memory).</param>
 /// <param name="Frames">Frames of the video.</param>
@@ -19,6 +22,9 @@ namespace CudaI2V.Pipeline.MemoryPlanning;
 /// <param name="UnconstrainedLaunches">Launches of the plan with no constraint (one batch, no chunking, every frame decoded at once).</param>
 public sealed record MemoryPlan(MemoryChoices Choices, RequestPlan Request, long ResidentBytes, long Limit, long? Budget, int Frames, int Steps, long UnconstrainedLaunches)
 {
+    /// <summary>The image encoder's and the VAE encoder's weights: in <see cref="ResidentBytes"/> unless the plan releases them after use.</summary>
+    public long EncoderBytes { get; init; }
+
     /// <summary>The denoising loop's activations: the step's arena, the libraries' reserve beside it, and the conditioning held through the loop.</summary>
     public long DenoiseBytes => Request.Step.Arena.Peak + RequestMemory.Reserve + Request.Step.ConditioningBytes;
 
@@ -32,14 +38,17 @@ public sealed record MemoryPlan(MemoryChoices Choices, RequestPlan Request, long
     public long Peak => ResidentBytes + ActivationBytes;
 
     /// <summary>Kernel launches of the whole request's UNet steps and decode (each op is about one launch).</summary>
-    public long Launches => Launch(Request.Step.Forward.Ops, Request.Step.Runs, Request.Decode.Ops, Choices.DecodeChunk, Frames, Steps);
+    public long Launches => Launch(Request.Step.Forward.Ops, Request.Step.Runs, Request.Decode.Ops, Request.DecodeTiles, Choices.DecodeChunk, Frames, Steps);
 
     /// <summary><see cref="Launches"/> over <see cref="UnconstrainedLaunches"/> (1: no extra cost).</summary>
     public double Cost => (double)Launches / UnconstrainedLaunches;
 
-    /// <summary>Launches of <paramref name="steps"/> steps of <paramref name="runs"/> runs of <paramref name="stepOps"/> ops and the decode of <paramref name="frames"/> in chunks.</summary>
-    internal static long Launch(int stepOps, int runs, int decodeOps, int chunk, int frames, int steps) =>
-        ((long)steps * runs * stepOps) + ((long)((frames + chunk - 1) / chunk) * decodeOps);
+    /// <summary>
+    /// Launches of <paramref name="steps"/> steps of <paramref name="runs"/> runs of <paramref name="stepOps"/> ops and the
+    /// decode of <paramref name="frames"/> in chunks, each in <paramref name="tiles"/> tiles.
+    /// </summary>
+    internal static long Launch(int stepOps, int runs, int decodeOps, int tiles, int chunk, int frames, int steps) =>
+        ((long)steps * runs * stepOps) + ((long)((frames + chunk - 1) / chunk) * tiles * decodeOps);
 
     /// <summary>One line: the peak against the budget, the choices, and the cost.</summary>
     public string Describe()

@@ -1,5 +1,6 @@
 using CudaI2V.Kernels.Cuda.Backend;
 using CudaI2V.Pipeline.Engine;
+using CudaI2V.Pipeline.MemoryPlanning;
 using CudaI2V.Runtime.Cuda;
 using CudaI2V.Runtime.Memory;
 using CudaI2V.Runtime.Tensors;
@@ -28,7 +29,8 @@ public sealed class GpuRequestMemoryTests(ITestOutputHelper output)
         using var vaeOps = new CudaOps(gpu.Context, new CudaOpsOptions(DType.F32));
 
         var free = gpu.Context.MemoryInfo().Free;
-        var plan = RequestMemory.PlanWithin(models, free, gpu.Context.ToString(), batch: 2, frames: 16, height: 704, width: 1280, textTokens: 77, decodeChunk: 1);
+        var request = new MemoryRequest(2, 16, 704, 1280, 77, 50);
+        var plan = MemoryPlanner.Plan(models, request, new ComponentWeights(0, 0), null, free, gpu.Context.ToString(), MemoryChoices.Default(1)).Request;
         output.WriteLine($"704x1280x16 on {gpu.Context}: {plan.Describe()}; {ArenaPlan.FormatBytes(free)} free");
         long taken;
         using (PlannedUNetStep.Create(ops, plan.Step))
@@ -41,16 +43,15 @@ public sealed class GpuRequestMemoryTests(ITestOutputHelper output)
         output.WriteLine($"taken by the two arenas: {ArenaPlan.FormatBytes(taken)} (planned {ArenaPlan.FormatBytes(plan.Step.Arena.Peak + plan.Decode.Arena.Peak)})");
         Assert.InRange(taken, plan.Step.Arena.Peak + plan.Decode.Arena.Peak, plan.Step.Arena.Peak + plan.Decode.Arena.Peak + (4L << 20));
 
-        // Fill the card until 4.5 GiB are free: the same request no longer fits and is refused before any work.
+        // Fill the card until 512 MiB are free: the same request no longer fits even at the smallest choices and is refused before any work.
         var ballastPlan = new ArenaPlan();
-        ballastPlan.Add("ballast", gpu.Context.MemoryInfo().Free - (9 * GiB / 2), 0, 0);
+        ballastPlan.Add("ballast", gpu.Context.MemoryInfo().Free - (GiB / 2), 0, 0);
         using var ballast = DeviceArena.Create(ballastPlan, new CudaDeviceAllocator(gpu.Context));
         var left = gpu.Context.MemoryInfo().Free;
         var e = Assert.Throws<ArenaOutOfMemoryException>(
-            () => RequestMemory.PlanWithin(models, left, gpu.Context.ToString(), batch: 2, frames: 16, height: 704, width: 1280, textTokens: 77, decodeChunk: 1));
+            () => MemoryPlanner.Plan(models, request, new ComponentWeights(0, 0), null, left, gpu.Context.ToString()));
         output.WriteLine(e.Message);
-        Assert.StartsWith("A 1280x704 video of 16 frames needs ", e.Message, StringComparison.Ordinal);
-        Assert.Contains("What would fit in the ", e.Message, StringComparison.Ordinal);
-        Assert.Contains(" frames at 1280x704, or ", e.Message, StringComparison.Ordinal);
+        Assert.StartsWith("A 1280x704 video of 16 frames needs at least ", e.Message, StringComparison.Ordinal);
+        Assert.Contains(" is free in ", e.Message, StringComparison.Ordinal);
     }
 }

@@ -11,8 +11,9 @@ using CudaI2V.Tests.Support;
 namespace CudaI2V.Tests.Memory;
 
 /// <summary>
-/// The memory choices of a UNet step are exact: the guided batch run one video at a time (each with its own graph) and
-/// the feed-forward in small chunks of tokens give what one batched, unchunked step gives, on unet-tiny and on unet-odd
+/// The memory choices of a UNet step are exact: the guided batch run one video at a time (each with its own graph),
+/// the feed-forward in small chunks of tokens and the per-frame spatial layers (with the temporal transformers' sequences)
+/// in chunks of frames give what one batched, unchunked step gives, on unet-tiny and on unet-odd
 /// (four levels, odd latent sizes that need explicit upsample sizes). Bit for bit on the CPU.
 /// </summary>
 public abstract class MemoryChoicesSuite
@@ -23,11 +24,15 @@ public abstract class MemoryChoicesSuite
     private protected abstract double Bar { get; }
 
     [Theory]
-    [InlineData("unet-tiny", 20, 28, false, 4096)]
-    [InlineData("unet-tiny", 20, 28, true, long.MaxValue)]
-    [InlineData("unet-tiny", 20, 28, true, 4096)]
-    [InlineData("unet-odd", 13, 18, true, 1000)]
-    public void A_split_or_chunked_step_gives_the_batched_steps_values(string fixture, int height, int width, bool split, long feedForwardBytes)
+    [InlineData("unet-tiny", 20, 28, false, 4096, int.MaxValue)]
+    [InlineData("unet-tiny", 20, 28, true, long.MaxValue, int.MaxValue)]
+    [InlineData("unet-tiny", 20, 28, true, 4096, int.MaxValue)]
+    [InlineData("unet-odd", 13, 18, true, 1000, int.MaxValue)]
+    [InlineData("unet-tiny", 20, 28, false, long.MaxValue, 2)]
+    [InlineData("unet-tiny", 20, 28, true, 4096, 1)]
+    [InlineData("unet-odd", 13, 18, false, long.MaxValue, 4)]
+    [InlineData("unet-odd", 13, 18, true, 1000, 2)]
+    public void A_split_or_chunked_step_gives_the_batched_steps_values(string fixture, int height, int width, bool split, long feedForwardBytes, int spatialImages)
     {
         var ops = NewOps();
         try
@@ -44,16 +49,16 @@ public abstract class MemoryChoicesSuite
                 ops.FromHost(FixtureWeights.Input("choices.text", new TensorShape(2, 77, 32))),
                 [16f, 16f],
                 Frames);
-            UNetStepPlan Plan(bool split, long bytes)
+            UNetStepPlan Plan(bool split, long bytes, int spatial)
             {
                 var videos = split ? 1 : 2;
                 return PlannedUNetStep.PlanStep(
                     ops.ActivationDType, config, weights.Layout(), new TensorShape(videos * Frames, height, width, 4), new TensorShape(videos, 1, 32),
-                    new TensorShape(videos, 77, 32), Frames, runs: 2 / videos, bytes);
+                    new TensorShape(videos, 77, 32), Frames, runs: 2 / videos, bytes, spatial);
             }
 
-            var plan = Plan(split, feedForwardBytes);
-            var batchedPlan = Plan(false, long.MaxValue);
+            var plan = Plan(split, feedForwardBytes, spatialImages);
+            var batchedPlan = Plan(false, long.MaxValue, int.MaxValue);
             Assert.True(plan.Arena.Peak < batchedPlan.Arena.Peak, $"{plan.Arena.Peak} should be below {batchedPlan.Arena.Peak}");
             using var batched = PlannedUNetStep.Create(ops, batchedPlan, graphs: false, reserve: 0);
             using var chosen = PlannedUNetStep.Create(ops, plan, graphs: true, reserve: 0);

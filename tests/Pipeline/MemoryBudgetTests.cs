@@ -44,24 +44,88 @@ public sealed class MemoryBudgetTests
     }
 
     [Fact]
+    public void Released_encoders_give_the_same_video_and_are_loaded_again_by_the_next_request()
+    {
+        using var engine = VideoEngineLoader.Load(ModelDirectory.Open(Fixtures.PipelineTiny), new EngineLoadOptions(new CacheRoot(_cache)));
+        var image = ImageLoader.Load(Fixtures.Path("pipeline-tiny", "input.png"));
+        var token = TestContext.Current.CancellationToken;
+        var kept = new MemoryChoices(false, long.MaxValue, Frames);
+        var reference = engine.Generate(image, Options with { MemoryChoices = kept }, cancellation: token);
+        Assert.True(engine.Encoders.IsLoaded);
+        Assert.True(engine.Weights!.Encoders > 0 && engine.Weights.Total == engine.WeightBytes);
+
+        var released = engine.Generate(image, Options with { MemoryChoices = kept with { ReleaseEncoders = true } }, cancellation: token);
+        Assert.False(engine.Encoders.IsLoaded);
+        Assert.Equal(reference.Video.ToFloat32Array(), released.Video.ToFloat32Array());
+        Assert.Equal(engine.Weights.Encoders, reference.Memory!.ResidentBytes - released.Memory!.ResidentBytes);
+        Assert.Equal(engine.Weights.Encoders, reference.Memory.Peak - released.Memory.Peak);
+        Assert.Contains("encoders released after use", released.Memory.Describe(), StringComparison.Ordinal);
+
+        // The next request loads them again (into new blocks) and gives the same video.
+        var again = engine.Generate(image, Options with { MemoryChoices = kept }, cancellation: token);
+        Assert.True(engine.Encoders.IsLoaded);
+        Assert.Equal(2, engine.Encoders.Loads);
+        Assert.Equal(reference.Video.ToFloat32Array(), again.Video.ToFloat32Array());
+    }
+
+    [Fact]
+    public void A_tiled_decode_is_close_to_the_whole_frame_decode()
+    {
+        using var engine = VideoEngineLoader.Load(ModelDirectory.Open(Fixtures.PipelineTiny), new EngineLoadOptions(new CacheRoot(_cache)));
+        var image = ImageLoader.Load(Fixtures.Path("pipeline-tiny", "input.png"));
+        var token = TestContext.Current.CancellationToken;
+        var whole = new MemoryChoices(false, long.MaxValue, Frames);
+        var reference = engine.Generate(image, Options with { MemoryChoices = whole }, cancellation: token).Video.ToFloat32Array();
+        var result = engine.Generate(image, Options with { MemoryChoices = whole with { DecodeChunk = 2, DecodeTile = 8 } }, cancellation: token);
+        Assert.True(result.Memory!.Request.DecodeTiles > 1, result.Memory.Describe());
+        var tiled = result.Video.ToFloat32Array();
+        Assert.Equal(reference.Length, tiled.Length);
+        double max = 0, sum = 0;
+        for (var i = 0; i < tiled.Length; i++)
+        {
+            var d = Math.Abs((double)tiled[i] - reference[i]);
+            (max, sum) = (Math.Max(max, d), sum + d);
+        }
+
+        // Not equal (the decoder's group norms and attention see a tile), but close: pixel values in [0, 1].
+        TestContext.Current.TestOutputHelper?.WriteLine($"tiled against whole frames: max |difference| {max:G4}, mean {sum / tiled.Length:G4}");
+        Assert.True(max > 0, "a tiled decode differs from the whole-frame decode");
+        Assert.True(max <= TiledMaxDifference && sum / tiled.Length <= TiledMeanDifference, $"max {max}, mean {sum / tiled.Length}");
+    }
+
+    /// <summary>
+    /// The largest pixel difference (of [0, 1]) a tiled decode of the tiny pipeline may show against the whole-frame decode:
+    /// its random VAE in 8-latent tiles of a 20x28 latent measured 0.456 (2026-12-02), a loose bound on a worst case of
+    /// tiny tiles; the release decodes 96-latent tiles.
+    /// </summary>
+    private const double TiledMaxDifference = 0.6;
+
+    /// <summary>The mean pixel difference a tiled decode of the tiny pipeline may show (measured 0.046).</summary>
+    private const double TiledMeanDifference = 0.06;
+
+    [Fact]
     public void A_budget_gets_the_cheapest_choices_that_fit_and_the_same_video()
     {
         using var engine = VideoEngineLoader.Load(ModelDirectory.Open(Fixtures.PipelineTiny), new EngineLoadOptions(new CacheRoot(_cache)));
         var models = Models();
         var request = new MemoryRequest(2, Frames, Height, Width, 77, 3);
-        var free = MemoryPlanner.Plan(models, request, 0, long.MaxValue, null, "test");
-        var smallest = MemoryPlanner.Plan(models, request, 0, long.MaxValue, null, "test", MemoryPlanner.Smallest(request));
+        var none = new ComponentWeights(0, 0);
+        var free = MemoryPlanner.Plan(models, request, none, null, long.MaxValue, "test");
+        var smallest = MemoryPlanner.Plan(models, request, none, null, long.MaxValue, "test", MemoryPlanner.Smallest(models, request));
         Assert.Equal(new MemoryChoices(false, long.MaxValue, Frames), free.Choices);
         Assert.True(smallest.ActivationBytes < free.ActivationBytes, $"{smallest.Describe()} / {free.Describe()}");
 
         // Between the smallest and the unconstrained plan: some choice is made, and the plan fits its limit.
         var limit = (smallest.ActivationBytes + free.ActivationBytes) / 2;
-        var planned = MemoryPlanner.Plan(models, request, 0, limit, null, "test");
+        var planned = MemoryPlanner.Plan(models, request, none, null, limit, "test");
         Assert.NotEqual(free.Choices, planned.Choices);
         Assert.True(planned.ActivationBytes <= limit && planned.Cost >= 1.0, planned.Describe());
+        Assert.Null(planned.Choices.DecodeTile);
 
-        // The same through the engine's budget (weights and the device overhead counted), with the same video.
+        // The same through the engine's budget (weights and the device overhead counted, the encoders' kept: they fit
+        // beside the same limit at no fewer launches), with the same video.
         var budget = engine.WeightBytes + MemoryPlanner.DeviceOverhead + limit;
+        planned = MemoryPlanner.Plan(models, request, engine.Weights!, budget, long.MaxValue, "test");
         var image = ImageLoader.Load(Fixtures.Path("pipeline-tiny", "input.png"));
         var token = TestContext.Current.CancellationToken;
         var result = engine.Generate(image, Options with { MemoryBudget = budget }, cancellation: token);
@@ -73,7 +137,7 @@ public sealed class MemoryBudgetTests
         Assert.Equal(reference.Video.ToFloat32Array(), result.Video.ToFloat32Array());
 
         // Below the smallest choices: refused before any work, saying what would fit.
-        var tooSmall = engine.WeightBytes + MemoryPlanner.DeviceOverhead + smallest.ActivationBytes - 1;
+        var tooSmall = engine.Weights!.Loop + MemoryPlanner.DeviceOverhead + smallest.ActivationBytes - 1;
         var e = Assert.Throws<ArenaOutOfMemoryException>(() => engine.Generate(image, Options with { MemoryBudget = tooSmall }, cancellation: token));
         Assert.Contains("even with the smallest memory choices", e.Message, StringComparison.Ordinal);
         Assert.Contains("fit", e.Message[e.Message.IndexOf(". ", StringComparison.Ordinal)..], StringComparison.Ordinal);

@@ -1,6 +1,7 @@
 using CudaI2V.Loader;
 using CudaI2V.Loader.Configs;
 using CudaI2V.Pipeline.Engine;
+using CudaI2V.Pipeline.MemoryPlanning;
 using CudaI2V.Runtime.Memory;
 using CudaI2V.Runtime.Tensors;
 using CudaI2V.Tests.Layers;
@@ -64,15 +65,21 @@ public sealed class RequestMemoryTests(ITestOutputHelper output)
         var models = ReleaseModels();
 
         // 704x1280, 16 frames, guidance: the UNet step in fp16 and the decode of one frame in fp32 (force_upcast).
-        var plan = RequestMemory.Plan(models, batch: 2, frames: 16, height: 704, width: 1280, textTokens: 77, decodeChunk: 1);
-        output.WriteLine($"704x1280x16: {plan.Describe()}");
-        Assert.InRange(plan.Bytes, 4L << 30, 12L << 30);
-        Assert.Equal(plan.Bytes, RequestMemory.PlanWithin(models, plan.Bytes, "a test device", 2, 16, 704, 1280, 77, 1).Bytes); // exactly enough fits
+        var request = new MemoryRequest(2, 16, 704, 1280, 77, 50);
+        var none = new ComponentWeights(0, 0);
+        var plan = MemoryPlanner.Plan(models, request, none, null, long.MaxValue, "a test device", MemoryChoices.Default(1));
+        output.WriteLine($"704x1280x16: {plan.Request.Describe()}");
+        Assert.InRange(plan.Request.Bytes, 4L << 30, 12L << 30);
+        var exactly = MemoryPlanner.Plan(models, request, none, null, plan.ActivationBytes, "a test device", MemoryChoices.Default(1)); // exactly enough fits
+        Assert.Equal(plan.ActivationBytes, exactly.ActivationBytes);
 
-        var e = Assert.Throws<ArenaOutOfMemoryException>(() => RequestMemory.PlanWithin(models, 4L << 30, "a test device", 2, 16, 704, 1280, 77, 1));
+        // Below what the smallest choices need: refused, saying what would fit.
+        var smallest = MemoryPlanner.Plan(models, request, none, null, long.MaxValue, "a test device", MemoryPlanner.Smallest(models, request));
+        var free = smallest.ActivationBytes - 1;
+        var e = Assert.Throws<ArenaOutOfMemoryException>(() => MemoryPlanner.Plan(models, request, none, null, free, "a test device"));
         output.WriteLine(e.Message);
-        Assert.StartsWith("A 1280x704 video of 16 frames needs ", e.Message, StringComparison.Ordinal);
-        Assert.Contains("but 4.00 GiB is free in a test device. What would fit in the 4.00 GiB free: up to ", e.Message, StringComparison.Ordinal);
-        Assert.Contains(" frames at 1280x704, or ", e.Message, StringComparison.Ordinal);
+        Assert.StartsWith("A 1280x704 video of 16 frames needs at least ", e.Message, StringComparison.Ordinal);
+        Assert.Contains($"but {ArenaPlan.FormatBytes(free)} is free in a test device. ", e.Message, StringComparison.Ordinal);
+        Assert.Contains(" at 16 frames", e.Message, StringComparison.Ordinal);
     }
 }

@@ -107,6 +107,23 @@ public sealed class CudaMemory : IBackendMemory, IDisposable
     }
 
     /// <inheritdoc/>
+    /// <remarks>The block is not the root scope's: it is freed when the returned block is disposed.</remarks>
+    public IWeightBlock UploadReleasableWeightsInto(IEnumerable<TensorShape> shapes)
+    {
+        ArgumentNullException.ThrowIfNull(shapes);
+        if (_weights is not null)
+        {
+            throw new InvalidOperationException("Weights are already being uploaded into a block.");
+        }
+
+        var bytes = shapes.Sum(shape => BlockBytes(_weightDType, shape));
+        var allocation = DeviceMemory.Allocate(_context, Math.Max(bytes, WeightAlignment));
+        var block = new WeightBlock(allocation);
+        _weights = block;
+        return new ReleasableBlock(this, block, allocation);
+    }
+
+    /// <inheritdoc/>
     public IPlannedArena TakeArena(ArenaPlan plan, long reserve, string name)
     {
         ArgumentNullException.ThrowIfNull(plan);
@@ -227,6 +244,30 @@ public sealed class CudaMemory : IBackendMemory, IDisposable
             var tensor = allocation.View(dtype, shape, _used);
             _used += bytes;
             return tensor;
+        }
+    }
+
+    private sealed class ReleasableBlock(CudaMemory owner, WeightBlock block, DeviceAllocation allocation) : IWeightBlock
+    {
+        private bool _freed;
+
+        public void EndUpload()
+        {
+            if (ReferenceEquals(owner._weights, block))
+            {
+                owner._weights = null;
+            }
+        }
+
+        public void Dispose()
+        {
+            EndUpload();
+            if (!_freed)
+            {
+                _freed = true;
+                owner._stream.Synchronize();
+                allocation.Dispose();
+            }
         }
     }
 
