@@ -46,7 +46,7 @@ internal static class VerifyCommand
     public static CommandSpec Spec { get; } = new(
         "verify",
         "Run a component on a reference file's inputs and compare with its expected outputs.",
-        "<component> --model <folder> --io <file> [--device cpu] [--tolerance <abs>] [--variant fp32|fp16] [--dtype fp16|bf16] [--vae-precision auto|model|fp32] [--cache-dir <folder>]",
+        "<component> --model <folder> --io <file> [options]",
         [
             new OptionSpec("model", "folder", "A pipeline folder or the component's own folder.", Required: true),
             new OptionSpec("io", "file", "The reference .safetensors file with inputs and expected outputs.", Required: true),

@@ -68,8 +68,8 @@ internal sealed class GenerationRequest
         WarnWhenLong(memory.Request);
         var (imageEmbeddings, imageLatents) = EncodeImage();
         var latents = Denoise(memory.Request, promptEmbeds, imageEmbeddings, imageLatents);
-        var video = Decode(memory.Request, latents);
-        return new GenerationResult(VideoFrames.ToImages(video), video, _seed, _clock.Times) { Memory = memory };
+        var (video, frames) = Decode(memory.Request, latents);
+        return new GenerationResult(frames, video, _seed, _clock.Times) { Memory = memory };
     }
 
     /// <summary>1. Prompt embeddings: [negative ; positive] with guidance, (B2, tokens, D).</summary>
@@ -208,6 +208,7 @@ internal sealed class GenerationRequest
             }
 
             _clock.Report(i + 1);
+            PreviewLatents(latents, sampler, i + 1);
         }
 
         watch.Finish();
@@ -215,12 +216,30 @@ internal sealed class GenerationRequest
         return latents;
     }
 
-    /// <summary>4. Decodes frames in chunks: latents * float32(1 / scaling_factor), then [-1, 1] to [0, 1]: (F, H, W, 3).</summary>
-    private Tensor Decode(RequestPlan memory, Tensor latents)
+    /// <summary>After <paramref name="steps"/> steps, every <see cref="IGenerationPreview.PreviewEvery"/>: the latents' cheap preview.</summary>
+    private void PreviewLatents(Tensor latents, Sampler sampler, int steps)
+    {
+        if (_options.Preview is not { PreviewEvery: > 0 } preview || steps % preview.PreviewEvery != 0)
+        {
+            return;
+        }
+
+        // At the next step's noise level the UNet input scale brings the latents to unit variance (1 but for Euler).
+        var scale = steps < sampler.NumInferenceSteps ? sampler.InputScale(steps) : 1f;
+        preview.Denoised(steps, sampler.NumInferenceSteps, LatentPreview.ToImages(Ops.ToHost(latents).To(DType.F32), scale));
+    }
+
+    /// <summary>
+    /// 4. Decodes frames in chunks: latents * float32(1 / scaling_factor), then [-1, 1] to [0, 1]: (F, H, W, 3), and the
+    /// 8-bit frames, each chunk's given to the preview as it is done (both conversions are per value, so converting chunk
+    /// by chunk gives the same bytes as the whole video at once).
+    /// </summary>
+    private (Tensor Video, IReadOnlyList<RgbImage> Frames) Decode(RequestPlan memory, Tensor latents)
     {
         _clock.Enter(GenerationStage.Decoding, Frames);
         var unscaled = Ops.ToHost(latents).Scaled((float)(1.0 / Vae.Config.ScalingFactor));
         var decoded = new List<Tensor>();
+        var frames = new List<RgbImage>(Frames);
         using (var decoder = PlannedVaeDecode.Create(Vae.Ops, Vae.Config, memory.Decode, memory.DecodeChunk, _latentH, _latentW))
         {
             _clock.CountOps(memory.Decode.Ops);
@@ -228,14 +247,18 @@ internal sealed class GenerationRequest
             {
                 _cancellation.ThrowIfCancellationRequested();
                 var count = Math.Min(memory.DecodeChunk, Frames - start);
-                decoded.Add(decoder.Decode(Vae, unscaled.Slice(0, start, count)));
+                var chunk = VideoFrames.Denormalize(decoder.Decode(Vae, unscaled.Slice(0, start, count)));
+                var images = VideoFrames.ToImages(chunk);
+                decoded.Add(chunk);
+                frames.AddRange(images);
                 _clock.Report(start + count);
+                _options.Preview?.FramesDecoded(start, images);
             }
         }
 
-        var video = VideoFrames.Denormalize(decoded.Count == 1 ? decoded[0] : HostTensorMath.ConcatFirstAxis(decoded));
+        var video = decoded.Count == 1 ? decoded[0] : HostTensorMath.ConcatFirstAxis(decoded);
         _observer?.Tensor("video", video.Reshape(1, Frames, _options.Height, _options.Width, 3));
         _clock.Leave(reportDone: false);
-        return video;
+        return (video, frames);
     }
 }
