@@ -107,6 +107,33 @@ internal sealed class JobEndpoints(ServerState state)
     }
 
     /// <summary>
+    /// The latest latent preview of the running job (every frame's latents mapped to RGB, as one grid; see
+    /// <c>LatentPreview</c>) as a PNG, and the last one after it succeeded: 404 before its first denoising step ends.
+    /// </summary>
+    public async Task Preview(HttpContext context)
+    {
+        var job = Find(context);
+        var none = new ApiProblemException(StatusCodes.Status404NotFound, "No preview yet", $"Job {job.Id} has no preview: it is {job.State.ToString().ToLowerInvariant()} and {job.PreviewStep} of its steps are done; its events say when previewStep grows.");
+        if (job.PreviewStep == 0)
+        {
+            throw none;
+        }
+
+        FileStream png;
+        try
+        {
+            png = File.OpenRead(Path.Combine(state.Jobs.Store.OutputFolder(job.Id), "preview.png"));
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw none;
+        }
+
+        context.Response.Headers.CacheControl = "no-store";
+        await Results.Stream(png, "image/png").ExecuteAsync(context).ConfigureAwait(false);
+    }
+
+    /// <summary>
     /// The job as server-sent events: an event <c>job</c> with the whole record now and at every change, in order,
     /// until the job ends (the last event has its final state); a comment every <see cref="KeepAlive"/> meanwhile.
     /// Changes faster than the client reads are merged: each event is the latest record.

@@ -125,6 +125,12 @@ public sealed record Job
     /// </summary>
     public int FramesReady { get; init; }
 
+    /// <summary>
+    /// Denoising steps done at the latest latent preview (<c>/v1/jobs/{id}/preview</c>: every frame's latents mapped to
+    /// RGB, as a grid, at 1/8 of the video's size), 0 before the first.
+    /// </summary>
+    public int PreviewStep { get; init; }
+
     /// <summary>Why it failed.</summary>
     public string? Error { get; init; }
 

@@ -62,7 +62,27 @@ function show(job) {
     $("stage").textContent = p.stage + " " + p.step + "/" + p.totalSteps + left;
   }
   if (job.state === "failed") $("stage").textContent = job.error;
+  showPreview(job);
   showFrames(job);
+}
+
+// While denoising: the latest latent preview (each frame's latents mapped to RGB), replaced as previewStep grows,
+// until the decoded frames take over.
+let previewShown = 0;
+async function showPreview(job) {
+  const step = job.previewStep || 0;
+  if (job.id !== framesJob || step <= previewShown || (job.framesReady || 0) > 0 || job.state !== "running") {
+    if ((job.framesReady || 0) > 0) $("preview").hidden = true;
+    return;
+  }
+  previewShown = step;
+  try {
+    const blob = await (await api("/v1/jobs/" + job.id + "/preview")).blob();
+    if (job.id !== framesJob || framesShown > 0) return;
+    const old = $("preview").src;
+    Object.assign($("preview"), { src: URL.createObjectURL(blob), title: "latent preview after step " + step, hidden: false });
+    if (old) URL.revokeObjectURL(old);
+  } catch (e) { /* ended meanwhile */ }
 }
 
 // The frames decoded so far (framesReady grows as the VAE decodes chunks), appended in order, each fetched once.
@@ -90,6 +110,8 @@ async function follow(id) {
   $("frames").replaceChildren();
   framesJob = id;
   framesShown = 0;
+  previewShown = 0;
+  $("preview").hidden = true;
   try {
     const response = await api("/v1/jobs/" + id + "/events");
     const reader = response.body.getReader();

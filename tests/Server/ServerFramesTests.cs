@@ -9,7 +9,8 @@ using SixLabors.ImageSharp.PixelFormats;
 namespace CudaI2V.Tests.Server;
 
 /// <summary>
-/// The frames of a job as the VAE decodes them (<c>framesReady</c>, <c>GET /v1/jobs/{id}/frames/{i}</c>) and the
+/// The frames of a job as the VAE decodes them (<c>framesReady</c>, <c>GET /v1/jobs/{id}/frames/{i}</c>), the latent
+/// preview while it denoises (<c>previewStep</c>, <c>/preview</c>) and the
 /// <c>preset</c> option, on a real loopback server running the tiny pipeline on the CPU.
 /// </summary>
 public sealed class ServerFramesTests
@@ -66,6 +67,15 @@ public sealed class ServerFramesTests
             Assert.Equal(copy.ToArray(), bytes);
         }
 
+        // The last latent preview stays: three frames of 8x12 latents (the tiny VAE halves the size) as a 2x2 grid.
+        Assert.Equal(1, job.GetProperty("previewStep").GetInt32());
+        using (var preview = await server.Client.GetAsync($"/v1/jobs/{id}/preview", Token))
+        {
+            Assert.Equal(HttpStatusCode.OK, preview.StatusCode);
+            using var image = Image.Load<Rgb24>(await preview.Content.ReadAsByteArrayAsync(Token));
+            Assert.Equal((24, 16), (image.Width, image.Height));
+        }
+
         // Indices that are not frames of the job are 400s naming the index.
         foreach (var bad in new[] { "3", "-1", "x", "1.5", "99999999999" })
         {
@@ -90,6 +100,19 @@ public sealed class ServerFramesTests
         }
 
         Assert.Equal(0, (await server.Job(queued)).GetProperty("framesReady").GetInt32());
+
+        // The running job's latent preview is there from its first step on; the queued job has none.
+        await server.WaitFor(running, j => j.GetProperty("previewStep").GetInt32() >= 1, "a preview");
+        using (var preview = await server.Client.GetAsync($"/v1/jobs/{running}/preview", Token))
+        {
+            Assert.Equal(HttpStatusCode.OK, preview.StatusCode);
+            Assert.Equal("image/png", preview.Content.Headers.ContentType!.MediaType);
+        }
+
+        using (var preview = await server.Client.GetAsync($"/v1/jobs/{queued}/preview", Token))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, preview.StatusCode);
+        }
         using (await server.Client.PostAsync($"/v1/jobs/{queued}/cancel", null, Token))
         {
         }
