@@ -48,7 +48,7 @@ internal static class VerifyCommand
         "Run a component on a reference file's inputs and compare with its expected outputs.",
         "<component> --model <folder> --io <file> [options]",
         [
-            new OptionSpec("model", "folder", "A pipeline folder or the component's own folder.", Required: true),
+            new OptionSpec("model", "folder", "A pipeline folder or the component's own folder.", Required: true, Letter: 'm'),
             new OptionSpec("io", "file", "The reference .safetensors file with inputs and expected outputs.", Required: true),
             new OptionSpec("device", "auto|cpu|cuda", "Where to run: the GPU when one works (auto), the fp32 CPU reference, or the GPU only.", Default: "auto"),
             new OptionSpec("tolerance", "abs", "Largest allowed absolute difference.", Default: "on the CPU 1e-4 (5e-4 for the pipeline's [0, 1] video); on the GPU (fp16) max_rel 2e-2 instead; scheduler: max_rel 1e-5 everywhere"),

@@ -76,6 +76,15 @@ public sealed partial class FirstHourCliTests
     }
 
     [Fact]
+    public void Every_command_with_a_model_takes_m_for_it()
+    {
+        Assert.All(CliApp.Commands.Where(c => c.Options.Any(o => o.Name == "model")), c => Assert.Equal('m', c.Options.Single(o => o.Name == "model").Letter));
+        var (code, output, error) = Run(["inspect", "-m", Fixtures.PipelineTiny]);
+        Assert.True(code == ExitCodes.Success, error);
+        Assert.Contains("unet", output, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
     public void Every_usage_line_names_only_its_own_options_with_their_own_values()
     {
         foreach (var spec in CliApp.Commands)
