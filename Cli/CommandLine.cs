@@ -31,7 +31,8 @@ public sealed class UsageException(string message) : Exception(message)
 /// <param name="Required">Must be given.</param>
 /// <param name="Default">Default shown in help.</param>
 /// <param name="Repeatable">May be given more than once (<see cref="ParsedArgs.GetAll"/>).</param>
-public sealed record OptionSpec(string Name, string? ValueName, string Description, bool Required = false, string? Default = null, bool Repeatable = false)
+/// <param name="Letter">Its one-letter form (<c>-o</c> for <c>--out</c>), as stable-diffusion.cpp's <c>sd</c> spells it; null when none.</param>
+public sealed record OptionSpec(string Name, string? ValueName, string Description, bool Required = false, string? Default = null, bool Repeatable = false, char? Letter = null)
 {
     /// <summary>True when the option takes no value.</summary>
     public bool IsFlag => ValueName is null;
@@ -87,7 +88,7 @@ public sealed record CommandSpec(
         return sb.ToString();
     }
 
-    private static string Left(OptionSpec o) => o.IsFlag ? $"--{o.Name}" : $"--{o.Name} <{o.ValueName}>";
+    private static string Left(OptionSpec o) => (o.Letter is { } c ? $"-{c}, " : "") + (o.IsFlag ? $"--{o.Name}" : $"--{o.Name} <{o.ValueName}>");
 }
 
 /// <summary>The options given to a command, checked against its <see cref="CommandSpec"/>.</summary>
@@ -120,6 +121,12 @@ public sealed class ParsedArgs
             if (arg is "--help" or "-h")
             {
                 return new ParsedArgs(values) { HelpRequested = true };
+            }
+
+            // A one-letter form (-o) is its option's long name (--out); case matters (-H is --height, -h is help).
+            if (arg.Length == 2 && arg[0] == '-' && spec.Options.FirstOrDefault(o => o.Letter == arg[1]) is { } shortForm)
+            {
+                arg = "--" + shortForm.Name;
             }
 
             if (!arg.StartsWith("--", StringComparison.Ordinal) || arg.Length == 2)

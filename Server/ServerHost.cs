@@ -124,6 +124,8 @@ public sealed class ServerHost : IAsyncDisposable
         app.MapGet("/v1/jobs/{id}/events", jobs.Events);
         app.MapPost("/v1/jobs/{id}/cancel", jobs.Cancel);
         app.MapGet("/v1/jobs/{id}/video", jobs.Video);
+        app.MapGet("/v1/jobs/{id}/frames/{index}", jobs.Frame);
+        app.MapGet("/v1/jobs/{id}/preview", jobs.Preview);
         app.MapGet("/healthz", HealthEndpoints.Health);
         app.MapGet("/readyz", health.Ready);
         app.MapGet("/metrics", health.Metrics);

@@ -30,7 +30,7 @@ internal static class BenchCommand
             new OptionSpec("attention", "gemm|flash", "unet: the attention timed in full (the other is timed too, as ms per step).", Default: MatrixOpSet.DefaultAttention),
             new OptionSpec("vae-precision", "auto|model|fp32", "unet: the VAE decode's precision, as generate's (auto: fp32, the release VAE's force_upcast).", Default: "auto"),
             new OptionSpec("json", "file", "unet, pipeline: also write the figures and settings as JSON."),
-            new OptionSpec("model", "folder", "pipeline: the pipeline folder.", Default: "the demo's tiny pipeline (random weights)"),
+            new OptionSpec("model", "folder", "pipeline: the pipeline folder.", Default: "the demo's tiny pipeline (random weights)", Letter: 'm'),
             new OptionSpec("presets", "list", "pipeline: the presets to compare, comma-separated.", Default: "release,fast,draft"),
             new OptionSpec("device", "auto|cpu|cuda", "pipeline: where it runs, as generate's.", Default: "auto"),
             new OptionSpec("cache-dir", "folder", "pipeline: where built models and caches are kept.", Default: "$CUDAI2V_CACHE_DIR or the user cache folder"),

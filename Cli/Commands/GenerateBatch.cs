@@ -12,7 +12,12 @@ namespace CudaI2V.Cli.Commands;
 /// name, then renamed), its settings written beside it, its path printed on stdout. A cancelled or failed video leaves
 /// no file; the videos before it stay.
 /// </summary>
-internal sealed class GenerateBatch(VideoEngine engine, RunModel model, TimeSpan loadTime, CliContext context)
+/// <param name="engine">The loaded engine every video runs on.</param>
+/// <param name="model">The model folder and its weights' hash, for the metadata files.</param>
+/// <param name="loadTime">How long the engine took to load.</param>
+/// <param name="context">The tool's streams.</param>
+/// <param name="previewEvery">Steps between two latent previews beside each output (<see cref="PreviewFile"/>); 0 for none.</param>
+internal sealed class GenerateBatch(VideoEngine engine, RunModel model, TimeSpan loadTime, CliContext context, int previewEvery = 0)
 {
     /// <summary>Makes every video of <paramref name="jobs"/>; returns the exit code.</summary>
     public int Run(IReadOnlyList<GenerationJob> jobs, IReadOnlyDictionary<string, RgbImage> images, CacheRoot cache, CancellationToken cancellation)
@@ -52,11 +57,22 @@ internal sealed class GenerateBatch(VideoEngine engine, RunModel model, TimeSpan
     private void RunOne(GenerationJob job, RgbImage image, CacheRoot cache, bool first, CancellationToken cancellation)
     {
         var options = job.Options;
+        var preview = previewEvery > 0 ? new PreviewFile(job.Out, previewEvery) : null;
+        if (preview is not null)
+        {
+            context.Error.WriteLine($"cudai2v generate: a preview every {previewEvery} steps in {preview.File}");
+        }
+
         var bar = ProgressPrinter.ForStandardError(context.Error);
         GenerationResult result;
         try
         {
-            result = engine.Generate(image, options, bar, cancellation: cancellation);
+            result = engine.Generate(image, options with { Preview = preview }, bar, cancellation: cancellation);
+        }
+        catch
+        {
+            preview?.Delete();
+            throw;
         }
         finally
         {

@@ -24,22 +24,23 @@ internal static class GenerateCommand
         "Generate a video from an image and a prompt (or a quick demo with --demo).",
         "--model <folder> --image <file> --prompt <text> [options]   |   --demo [--out <path>]",
         [
-            new OptionSpec("model", "folder", "The pipeline folder (model_index.json and its components)."),
-            new OptionSpec("image", "file", "The first frame's image (PNG, JPEG, BMP, GIF, TGA, WebP, TIFF)."),
-            new OptionSpec("prompt", "text", "What the video should show; give it several times for one video (or --count) per prompt.", Repeatable: true),
-            new OptionSpec("negative-prompt", "text", "What it should not show.", Default: "empty"),
+            new OptionSpec("model", "folder", "The pipeline folder (model_index.json and its components).", Letter: 'm'),
+            new OptionSpec("image", "file", "The first frame's image (PNG, JPEG, BMP, GIF, TGA, WebP, TIFF).", Letter: 'i'),
+            new OptionSpec("prompt", "text", "What the video should show; give it several times for one video (or --count) per prompt.", Repeatable: true, Letter: 'p'),
+            new OptionSpec("negative-prompt", "text", "What it should not show.", Default: "empty", Letter: 'n'),
             new OptionSpec("frames", "n", "Frames of video.", Default: "16"),
             new OptionSpec("steps", "n", "Denoising steps.", Default: "50"),
             new OptionSpec("guidance", "scale", "Classifier-free guidance scale (active above 1).", Default: "9"),
             new OptionSpec("fps", "n", "Frame rate: the model's conditioning and the video's.", Default: "16"),
-            new OptionSpec("height", "pixels", "Video height, a multiple of 8.", Default: "704"),
-            new OptionSpec("width", "pixels", "Video width, a multiple of 8.", Default: "1280"),
-            new OptionSpec("seed", "n", "Seed of the noise; the same seed gives the same noise on every machine. One seed for several videos gives seed, seed+1, ...; or one per video.", Default: "random (printed)", Repeatable: true),
+            new OptionSpec("height", "pixels", "Video height, a multiple of 8.", Default: "704", Letter: 'H'),
+            new OptionSpec("width", "pixels", "Video width, a multiple of 8.", Default: "1280", Letter: 'W'),
+            new OptionSpec("seed", "n", "Seed of the noise; the same seed gives the same noise on every machine. One seed for several videos gives seed, seed+1, ...; or one per video.", Default: "random (printed)", Repeatable: true, Letter: 's'),
             new OptionSpec("count", "n", "Videos per prompt, made on one loaded model; outputs are numbered (d.gif: d-1.gif, d-2.gif, ...).", Default: "1, or the number of seeds"),
             new OptionSpec("batch", "file.jsonl", "Requests, one JSON object per line: prompt, negative_prompt, seed, image, out, frames, steps, guidance, fps, height, width, decode_chunk (the rest from the command line)."),
             new OptionSpec("decode-chunk", "n", "Frames the VAE decodes at a time (memory only).", Default: "planned"),
             new OptionSpec("memory-budget", "size", "The most device memory to use, weights included (24GiB, 8GiB, 512MiB): the run holds less at once, more slowly, to fit; see 'cudai2v plan'.", Default: "the free memory"),
-            new OptionSpec("out", "path", "video.gif, video.mp4 (needs ffmpeg) or a folder/ of PNG frames; its settings go beside it in video.json (frames: inside the folder).", Default: "video.gif"),
+            new OptionSpec("out", "path", "video.gif, video.mp4 (needs ffmpeg) or a folder/ of PNG frames; its settings go beside it in video.json (frames: inside the folder).", Default: "video.gif", Letter: 'o'),
+            new OptionSpec("preview", "n", "Every n denoising steps, write a cheap preview of every frame (the latents mapped to RGB at 1/8 size, as a grid) to <out stem>.preview.png beside the output.", Default: "none"),
             new OptionSpec("device", "auto|cpu|cuda", "Where the UNet, VAE and image encoder run: the GPU when one works (auto), the fp32 CPU reference, or the GPU only.", Default: "auto"),
             new OptionSpec("variant", "fp32|fp16", "Which weight files to load where both exist.", Default: "fp32 on the CPU"),
             new OptionSpec("vae-precision", "auto|model|fp32", VaePrecisionHelp, Default: "auto"),
@@ -62,6 +63,7 @@ internal static class GenerateCommand
         var dtype = args.GetGpuDType(allowFp32: true);
         var vaePrecision = args.GetVaePrecision();
         var demo = args.Has("demo");
+        var previewEvery = args.Has("preview") ? args.GetInt32("preview", 1, 1, 100000) : 0;
 
         // The output is checked first: a path that cannot be written is refused before any model or image is read.
         var outPath = args.Get("out", demo ? DemoOut : "video.gif")!;
@@ -112,7 +114,7 @@ internal static class GenerateCommand
             using var engine = VideoEngineLoader.Load(model, new EngineLoadOptions(cache, variant, line => context.Error.WriteLine($"cudai2v generate: {line}"), ops, vaePrecision));
             engine.UseGraphs = !args.Has("no-cuda-graphs");
             var runModel = RunModel.Of(modelPath, engine, cache);
-            return new GenerateBatch(engine, runModel, load.Elapsed, context).Run(jobs, images, cache, cancellation.Token);
+            return new GenerateBatch(engine, runModel, load.Elapsed, context, previewEvery).Run(jobs, images, cache, cancellation.Token);
         }
         finally
         {

@@ -14,7 +14,7 @@ internal static class InspectCommand
         "Show each component of a model folder: class, parameters, dtypes, bytes and key config values.",
         "--model <folder> [--variant fp32|fp16]",
         [
-            new OptionSpec("model", "folder", "A pipeline folder (with model_index.json) or one component's folder.", Required: true),
+            new OptionSpec("model", "folder", "A pipeline folder (with model_index.json) or one component's folder.", Required: true, Letter: 'm'),
             new OptionSpec("variant", "fp32|fp16", "Which weight files to count where both exist.", Default: "fp32, else fp16"),
         ],
         Run,

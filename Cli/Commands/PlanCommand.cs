@@ -30,7 +30,7 @@ internal static class PlanCommand
             new OptionSpec("width", "pixels", "Video width, a multiple of 8.", Default: "1280"),
             new OptionSpec("frames", "n", "Frames of video.", Default: "16"),
             new OptionSpec("memory-budget", "size", "The device memory to fit, weights included (24GiB, 8GiB, 512MiB).", Default: "none: the unconstrained plan"),
-            new OptionSpec("model", "folder", "The pipeline folder whose configs and weight layouts to plan (weights are not read).", Default: "the release's layout, built in"),
+            new OptionSpec("model", "folder", "The pipeline folder whose configs and weight layouts to plan (weights are not read).", Default: "the release's layout, built in", Letter: 'm'),
             new OptionSpec("steps", "n", "Denoising steps (for the cost).", Default: "50"),
             new OptionSpec("guidance", "scale", "Classifier-free guidance scale (above 1: two videos per step).", Default: "9"),
             new OptionSpec("dtype", "fp16|bf16|fp32", "The GPU's storage type of the UNet and image encoder.", Default: "fp16"),

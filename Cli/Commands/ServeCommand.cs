@@ -15,7 +15,7 @@ internal static class ServeCommand
         "Serve the engine over HTTP: a job API (submit, progress, cancel, download) and a web page.",
         "--model <folder> [--urls http://127.0.0.1:8080] [--data <folder>] [--queue <n>] [options]   |   --demo",
         [
-            new OptionSpec("model", "folder", "The pipeline folder (model_index.json and its components)."),
+            new OptionSpec("model", "folder", "The pipeline folder (model_index.json and its components).", Letter: 'm'),
             new OptionSpec("demo", null, "Serve the small random-weight demo pipeline (no download): the videos are noise-like."),
             new OptionSpec("urls", "urls", "Where to listen, ';'-separated. An address beyond this machine needs --api-key.", Default: ServeSettings.DefaultUrls),
             new OptionSpec("data", "folder", "Where job records and videos are kept (created when missing); they survive a restart.", Default: "./cudai2v-data"),

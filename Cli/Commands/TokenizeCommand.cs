@@ -12,7 +12,7 @@ internal static class TokenizeCommand
         "Print the CLIP token ids of a prompt (start token, content, end token, padding).",
         "--model <folder> --prompt <text>",
         [
-            new OptionSpec("model", "folder", "A pipeline folder or its tokenizer/ folder.", Required: true),
+            new OptionSpec("model", "folder", "A pipeline folder or its tokenizer/ folder.", Required: true, Letter: 'm'),
             new OptionSpec("prompt", "text", "The prompt.", Required: true),
         ],
         Run,

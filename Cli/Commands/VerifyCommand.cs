@@ -46,9 +46,9 @@ internal static class VerifyCommand
     public static CommandSpec Spec { get; } = new(
         "verify",
         "Run a component on a reference file's inputs and compare with its expected outputs.",
-        "<component> --model <folder> --io <file> [--device cpu] [--tolerance <abs>] [--variant fp32|fp16] [--dtype fp16|bf16] [--vae-precision auto|model|fp32] [--cache-dir <folder>]",
+        "<component> --model <folder> --io <file> [options]",
         [
-            new OptionSpec("model", "folder", "A pipeline folder or the component's own folder.", Required: true),
+            new OptionSpec("model", "folder", "A pipeline folder or the component's own folder.", Required: true, Letter: 'm'),
             new OptionSpec("io", "file", "The reference .safetensors file with inputs and expected outputs.", Required: true),
             new OptionSpec("device", "auto|cpu|cuda", "Where to run: the GPU when one works (auto), the fp32 CPU reference, or the GPU only.", Default: "auto"),
             new OptionSpec("tolerance", "abs", "Largest allowed absolute difference.", Default: "on the CPU 1e-4 (5e-4 for the pipeline's [0, 1] video); on the GPU (fp16) max_rel 2e-2 instead; scheduler: max_rel 1e-5 everywhere"),

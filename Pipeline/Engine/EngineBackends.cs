@@ -73,10 +73,13 @@ public static class EngineBackends
                 throw new GpuUnavailableException($"no usable GPU: {e.Message}", e);
             }
 
-            log?.Invoke($"no usable GPU ({FirstLine(e.Message)}); running on the CPU reference backend.");
+            log?.Invoke($"no usable GPU ({Reason(e)}); running on the CPU reference backend.");
             return new CpuOps();
         }
     }
 
-    private static string FirstLine(string text) => text.Split('\n')[0].TrimEnd('.', ' ');
+    /// <summary>Why no GPU works, in one line: a library not found is named without its list of places (the full message has them).</summary>
+    private static string Reason(Exception e) => e is CudaLibraryNotFoundException { Places.Count: > 0 } notFound
+        ? CudaLibraryNotFoundException.Headline(notFound.Library)
+        : e.Message.Split('\n')[0].TrimEnd('.', ' ', ':');
 }

@@ -77,6 +77,13 @@ public sealed record GenerationOptions
     [JsonIgnore]
     public Tensor? InitialNoise { get; init; }
 
+    /// <summary>
+    /// Receives a latent preview every few steps and the frames as they are decoded (<see cref="IGenerationPreview"/>);
+    /// null for none. Not a setting of the video: it changes nothing in the result.
+    /// </summary>
+    [JsonIgnore]
+    public IGenerationPreview? Preview { get; init; }
+
     /// <summary>True when classifier-free guidance runs (guidance above 1).</summary>
     [JsonIgnore]
     public bool UsesGuidance => Guidance > 1.0;

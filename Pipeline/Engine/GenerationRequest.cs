@@ -74,8 +74,8 @@ internal sealed class GenerationRequest
         }
 
         var latents = Denoise(memory.Request, promptEmbeds, imageEmbeddings, imageLatents);
-        var video = Decode(memory.Request, latents);
-        return new GenerationResult(VideoFrames.ToImages(video), video, _seed, _clock.Times) { Memory = memory };
+        var (video, frames) = Decode(memory.Request, latents);
+        return new GenerationResult(frames, video, _seed, _clock.Times) { Memory = memory };
     }
 
     /// <summary>1. Prompt embeddings: [negative ; positive] with guidance, (B2, tokens, D).</summary>
@@ -215,6 +215,7 @@ internal sealed class GenerationRequest
             }
 
             _clock.Report(i + 1);
+            PreviewLatents(latents, sampler, i + 1);
         }
 
         watch.Finish();
@@ -222,16 +223,42 @@ internal sealed class GenerationRequest
         return latents;
     }
 
-    /// <summary>4. Decodes frames in chunks: latents * float32(1 / scaling_factor), then [-1, 1] to [0, 1]: (F, H, W, 3).</summary>
-    private Tensor Decode(RequestPlan memory, Tensor latents)
+    /// <summary>After <paramref name="steps"/> steps, every <see cref="IGenerationPreview.PreviewEvery"/>: the latents' cheap preview.</summary>
+    private void PreviewLatents(Tensor latents, Sampler sampler, int steps)
+    {
+        if (_options.Preview is not { PreviewEvery: > 0 } preview || steps % preview.PreviewEvery != 0)
+        {
+            return;
+        }
+
+        // At the next step's noise level the UNet input scale brings the latents to unit variance (1 but for Euler).
+        var scale = steps < sampler.NumInferenceSteps ? sampler.InputScale(steps) : 1f;
+        preview.Denoised(steps, sampler.NumInferenceSteps, LatentPreview.ToImages(Ops.ToHost(latents).To(DType.F32), scale));
+    }
+
+    /// <summary>
+    /// 4. Decodes frames in chunks: latents * float32(1 / scaling_factor), then [-1, 1] to [0, 1]: (F, H, W, 3), and the
+    /// 8-bit frames, each chunk's given to the preview as it is done (both conversions are per value, so converting chunk
+    /// by chunk gives the same bytes as the whole video at once).
+    /// </summary>
+    private (Tensor Video, IReadOnlyList<RgbImage> Frames) Decode(RequestPlan memory, Tensor latents)
     {
         _clock.Enter(GenerationStage.Decoding, Frames);
         var unscaled = Ops.ToHost(latents).Scaled((float)(1.0 / Vae.Config.ScalingFactor));
         _clock.CountOps(memory.Decode.Ops);
-        var decoded = VideoDecoding.Decode(Vae, _engine.VaeShapes, memory, unscaled, _clock.Report, _cancellation);
+        var frames = new List<RgbImage>(Frames);
+        var decoded = VideoDecoding.Decode(Vae, _engine.VaeShapes, memory, unscaled, _clock.Report, FramesDecoded, _cancellation);
         var video = VideoFrames.Denormalize(decoded);
         _observer?.Tensor("video", video.Reshape(1, Frames, _options.Height, _options.Width, 3));
         _clock.Leave(reportDone: false);
-        return video;
+        return (video, frames);
+
+        void FramesDecoded(int start, Tensor chunk)
+        {
+            // Denormalising is per element, so a chunk's images are the bytes the whole video's would be.
+            var images = VideoFrames.ToImages(VideoFrames.Denormalize(chunk));
+            frames.AddRange(images);
+            _options.Preview?.FramesDecoded(start, images);
+        }
     }
 }

@@ -13,15 +13,18 @@ internal static class VideoDecoding
 {
     /// <summary>
     /// Decodes host latents (F, h, w, latent), already unscaled, to host images (F, H, W, out) in F32, calling
-    /// <paramref name="report"/> with the frames done (for tiles: the share of tiles done, in frames).
+    /// <paramref name="report"/> with the frames done (for tiles: the share of tiles done, in frames) and
+    /// <paramref name="framesDecoded"/> with each chunk of whole frames as it is ready (its first frame and the chunk; tiled
+    /// frames are whole only once every tile is blended, so they arrive together at the end).
     /// </summary>
     public static Tensor Decode(
-        AutoencoderKL vae, IReadOnlyList<WeightManifestEntry> vaeShapes, RequestPlan plan, Tensor latents, Action<int> report, CancellationToken cancellation)
+        AutoencoderKL vae, IReadOnlyList<WeightManifestEntry> vaeShapes, RequestPlan plan, Tensor latents, Action<int> report,
+        Action<int, Tensor>? framesDecoded, CancellationToken cancellation)
     {
         int frames = latents.Shape[0], h = latents.Shape[1], w = latents.Shape[2], chunk = plan.DecodeChunk;
         if (plan.DecodeTile is not { } tile)
         {
-            return Frames(vae, PlannedVaeDecode.Create(vae.Ops, vae.Config, plan.Decode, chunk, h, w), latents, chunk, report, cancellation);
+            return Frames(vae, PlannedVaeDecode.Create(vae.Ops, vae.Config, plan.Decode, chunk, h, w), latents, chunk, report, framesDecoded, cancellation);
         }
 
         var tiles = new VaeTiles(h, w, tile, vae.ScaleFactor);
@@ -36,16 +39,20 @@ internal static class VideoDecoding
                 var t = tiles.Tiles[i];
                 if (t.Height == th && t.Width == tw)
                 {
-                    decoded[i] = Frames(vae, decoder, VaeTiles.Cut(latents, t), chunk, _ => { }, cancellation, dispose: false);
+                    decoded[i] = Frames(vae, decoder, VaeTiles.Cut(latents, t), chunk, _ => { }, null, cancellation, dispose: false);
                     report((int)((long)++done * frames / decoded.Length));
                 }
             }
         }
 
-        return tiles.Blend(decoded);
+        var video = tiles.Blend(decoded);
+        framesDecoded?.Invoke(0, video);
+        return video;
     }
 
-    private static Tensor Frames(AutoencoderKL vae, PlannedVaeDecode decoder, Tensor latents, int chunk, Action<int> report, CancellationToken cancellation, bool dispose = true)
+    private static Tensor Frames(
+        AutoencoderKL vae, PlannedVaeDecode decoder, Tensor latents, int chunk, Action<int> report, Action<int, Tensor>? framesDecoded, CancellationToken cancellation,
+        bool dispose = true)
     {
         try
         {
@@ -55,8 +62,10 @@ internal static class VideoDecoding
             {
                 cancellation.ThrowIfCancellationRequested();
                 var count = Math.Min(chunk, frames - start);
-                decoded.Add(decoder.Decode(vae, latents.Slice(0, start, count)));
+                var part = decoder.Decode(vae, latents.Slice(0, start, count));
+                decoded.Add(part);
                 report(start + count);
+                framesDecoded?.Invoke(start, part);
             }
 
             return decoded.Count == 1 ? decoded[0] : HostTensorMath.ConcatFirstAxis(decoded);

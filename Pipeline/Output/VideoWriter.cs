@@ -109,6 +109,20 @@ public sealed class VideoWriter(string? ffmpegPath = null)
         return format;
     }
 
+    /// <summary>
+    /// Writes one image as a PNG under a temporary name in the same folder, then renames it over <paramref name="path"/>,
+    /// so a reader sees the previous file or the new one, never half of one.
+    /// </summary>
+    public static void WritePng(string path, RgbImage image)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        Atomically(Path.GetFullPath(path), temporary =>
+        {
+            using var png = ToImageSharp(image);
+            png.SaveAsPng(temporary);
+        });
+    }
+
     private static void Atomically(string target, Action<string> write)
     {
         var temporary = Path.Combine(Path.GetDirectoryName(target)!, $".{Path.GetFileName(target)}.partial-{Guid.NewGuid():N}{Path.GetExtension(target)}");

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using CudaI2V.Pipeline.Output;
 using CudaI2V.Server.Jobs;
 using Microsoft.AspNetCore.Http;
 
@@ -8,7 +9,7 @@ namespace CudaI2V.Server.Api;
 
 /// <summary>
 /// The job resources: <c>GET /v1/jobs</c> (a page, newest first), <c>GET /v1/jobs/{id}</c>, its live
-/// <c>/events</c> (server-sent events), <c>POST /cancel</c> and the <c>/video</c> download.
+/// <c>/events</c> (server-sent events), <c>POST /cancel</c>, the <c>/video</c> download and each decoded <c>/frames/{i}</c>.
 /// </summary>
 internal sealed class JobEndpoints(ServerState state)
 {
@@ -65,6 +66,71 @@ internal sealed class JobEndpoints(ServerState state)
         var extension = format == "png-zip" ? "zip" : format;
         var result = Results.File(path, VideoFiles.ContentType(format), $"{job.Id}.{extension}", enableRangeProcessing: true);
         await result.ExecuteAsync(context).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// One frame of the job's video as a PNG, from 0, once the VAE has decoded it (the record's <c>framesReady</c> counts
+    /// them), while the job runs and after it succeeded: 400 for an index that is not one of the job's frames, 404 for
+    /// one not decoded yet (or a job that ended without a video).
+    /// </summary>
+    public async Task Frame(HttpContext context)
+    {
+        var job = Find(context);
+        var text = context.Request.RouteValues["index"] as string;
+        if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var index) || index >= job.Settings.Frames)
+        {
+            throw ApiProblemException.Invalid("index", $"The frame index must be an integer from 0 to {job.Settings.Frames - 1} (the job has {job.Settings.Frames} frames), got '{text}'.");
+        }
+
+        var notReady = new ApiProblemException(
+            StatusCodes.Status404NotFound, "Frame not ready",
+            job.State is JobState.Failed or JobState.Canceled
+                ? $"Job {job.Id} {job.State.ToString().ToLowerInvariant()}; it has no frames."
+                : $"Frame {index} of job {job.Id} is not decoded yet ({job.FramesReady} of {job.Settings.Frames} are); its events say when framesReady grows.",
+            "index");
+        if (index >= job.FramesReady)
+        {
+            throw notReady;
+        }
+
+        FileStream png;
+        try
+        {
+            png = File.OpenRead(Path.Combine(state.Jobs.Store.OutputFolder(job.Id), "frames", VideoWriter.FrameName(index)));
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw notReady; // canceled (its outputs removed) since the record was read
+        }
+
+        await Results.Stream(png, "image/png").ExecuteAsync(context).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The latest latent preview of the running job (every frame's latents mapped to RGB, as one grid; see
+    /// <c>LatentPreview</c>) as a PNG, and the last one after it succeeded: 404 before its first denoising step ends.
+    /// </summary>
+    public async Task Preview(HttpContext context)
+    {
+        var job = Find(context);
+        var none = new ApiProblemException(StatusCodes.Status404NotFound, "No preview yet", $"Job {job.Id} has no preview: it is {job.State.ToString().ToLowerInvariant()} and {job.PreviewStep} of its steps are done; its events say when previewStep grows.");
+        if (job.PreviewStep == 0)
+        {
+            throw none;
+        }
+
+        FileStream png;
+        try
+        {
+            png = File.OpenRead(Path.Combine(state.Jobs.Store.OutputFolder(job.Id), "preview.png"));
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw none;
+        }
+
+        context.Response.Headers.CacheControl = "no-store";
+        await Results.Stream(png, "image/png").ExecuteAsync(context).ConfigureAwait(false);
     }
 
     /// <summary>

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text.Json;
+using CudaI2V.Pipeline.Engine;
 using CudaI2V.Pipeline.Scheduling;
 using CudaI2V.Server.Jobs;
 
@@ -13,7 +14,7 @@ namespace CudaI2V.Server.Api;
 public static class OptionsReader
 {
     /// <summary>The names an options object may hold.</summary>
-    public static readonly string[] Names = ["prompt", "negativePrompt", "frames", "steps", "guidance", "fps", "height", "width", "seed", "decodeChunk", "eta", "sampler"];
+    public static readonly string[] Names = ["prompt", "negativePrompt", "frames", "steps", "guidance", "fps", "height", "width", "seed", "decodeChunk", "eta", "sampler", "preset"];
 
     /// <summary>The settings of <paramref name="json"/>, defaults from <paramref name="settings"/> filled in and a seed drawn when none is given.</summary>
     public static JobSettings Read(string? json, ServeSettings settings)
@@ -61,20 +62,22 @@ public static class OptionsReader
             var width = Int(root, "width", d.Width, 8, settings.MaxVideoSide);
             MultipleOf8("height", height);
             MultipleOf8("width", width);
+            var preset = Preset(root, settings);
             return new JobSettings
             {
                 Prompt = Limit("prompt", prompt),
                 NegativePrompt = Limit("negativePrompt", String(root, "negativePrompt") ?? ""),
                 Frames = Int(root, "frames", d.Frames, 1, settings.MaxFrames),
-                Steps = Int(root, "steps", d.Steps, 1, settings.MaxSteps),
-                Guidance = Number(root, "guidance", d.Guidance, 0, 100),
+                Steps = Int(root, "steps", preset?.Steps ?? d.Steps, 1, settings.MaxSteps),
+                Guidance = Number(root, "guidance", preset?.Guidance ?? d.Guidance, 0, 100),
                 Fps = Int(root, "fps", d.Fps, 1, 240),
                 Height = height,
                 Width = width,
                 Seed = Seed(root),
                 DecodeChunk = Int(root, "decodeChunk", 1, 1, 1024),
                 Eta = (float)Number(root, "eta", 0, 0, 1),
-                Sampler = Sampler(root),
+                Sampler = Sampler(root) ?? preset?.Sampler,
+                Preset = preset?.Name,
             };
         }
     }
@@ -147,6 +150,25 @@ public static class OptionsReader
         return name is null || Samplers.Names.Contains(name, StringComparer.Ordinal)
             ? name
             : throw ApiProblemException.Invalid("options.sampler", $"sampler must be one of {string.Join(", ", Samplers.Names)}, got '{name}'.");
+    }
+
+    /// <summary>
+    /// The <c>preset</c> (release, fast, draft: <see cref="GenerationPreset"/>), whose sampler, steps and guidance fill in
+    /// those the options do not give, as <c>generate --preset</c> does; refused when its steps exceed the server's limit.
+    /// </summary>
+    private static GenerationPreset? Preset(JsonElement root, ServeSettings settings)
+    {
+        var name = String(root, "preset");
+        if (name is null)
+        {
+            return null;
+        }
+
+        var preset = GenerationPreset.Find(name)
+            ?? throw ApiProblemException.Invalid("options.preset", $"preset must be one of {string.Join(", ", GenerationPreset.Names)}, got '{name}'.");
+        return preset.Steps <= settings.MaxSteps || root.TryGetProperty("steps", out _)
+            ? preset
+            : throw ApiProblemException.Invalid("options.preset", $"The {preset.Name} preset runs {preset.Steps} steps; this server allows at most {settings.MaxSteps}. Give \"steps\" too, or another preset.");
     }
 
     private static void MultipleOf8(string name, int value)

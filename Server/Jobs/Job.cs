@@ -66,6 +66,9 @@ public sealed record JobSettings
     /// <summary>DDIM eta (0 is deterministic).</summary>
     public float Eta { get; init; }
 
+    /// <summary>The preset the job asked for (<c>release</c>, <c>fast</c>, <c>draft</c>), whose sampler, steps and guidance fill in those not given; null for none.</summary>
+    public string? Preset { get; init; }
+
     /// <summary>The sampler (<c>ddim</c>, <c>dpmpp-2m</c>, <c>unipc</c>, <c>euler</c>), or null for the one the model folder's scheduler config names.</summary>
     public string? Sampler { get; init; }
 }
@@ -115,6 +118,18 @@ public sealed record Job
 
     /// <summary>Where it is while running (and its last position after).</summary>
     public JobProgress? Progress { get; init; }
+
+    /// <summary>
+    /// Frames of the video decoded so far: frames 0 to <c>FramesReady - 1</c> can be read at
+    /// <c>/v1/jobs/{id}/frames/{i}</c> while the job runs (the VAE decodes in chunks), all of them once it succeeded.
+    /// </summary>
+    public int FramesReady { get; init; }
+
+    /// <summary>
+    /// Denoising steps done at the latest latent preview (<c>/v1/jobs/{id}/preview</c>: every frame's latents mapped to
+    /// RGB, as a grid, at 1/8 of the video's size), 0 before the first.
+    /// </summary>
+    public int PreviewStep { get; init; }
 
     /// <summary>Why it failed.</summary>
     public string? Error { get; init; }

@@ -88,7 +88,9 @@ public sealed class JobWorker
                 DecodeChunk = s.DecodeChunk,
                 Eta = s.Eta,
                 Sampler = s.Sampler,
+                Preview = new FrameWriter(_jobs, job.Id),
             };
+            _jobs.Update(job.Id, j => j with { FramesReady = 0, PreviewStep = 0 }, persist: false);
             var result = engine.Generate(image, options, progress, cancellation: either.Token);
             progress.Report("writing", 0, 1);
             var formats = WriteOutputs(job.Id, result.Frames, s.Fps, either.Token);
@@ -98,12 +100,13 @@ public sealed class JobWorker
         catch (OperationCanceledException) when (stop.IsCancellationRequested && !cancel.IsCancellationRequested)
         {
             _jobs.Store.DeleteOutputs(job.Id);
+            _jobs.Update(job.Id, j => j with { FramesReady = 0, PreviewStep = 0 }, persist: false);
             _jobs.Requeue(job.Id);
         }
         catch (OperationCanceledException)
         {
             _jobs.Store.DeleteOutputs(job.Id);
-            _jobs.Update(job.Id, j => j with { State = JobState.Canceled, FinishedAt = DateTimeOffset.UtcNow }, persist: true);
+            _jobs.Update(job.Id, j => j with { State = JobState.Canceled, FinishedAt = DateTimeOffset.UtcNow, FramesReady = 0, PreviewStep = 0 }, persist: true);
             _metrics.Finished(JobState.Canceled);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
@@ -111,7 +114,7 @@ public sealed class JobWorker
             // Whatever the engine or the writer threw ends this job, not the server: the next job may well succeed.
             _log?.Invoke($"job {job.Id} failed: {e.Message}");
             _jobs.Store.DeleteOutputs(job.Id);
-            _jobs.Update(job.Id, j => j with { State = JobState.Failed, FinishedAt = DateTimeOffset.UtcNow, Error = e.Message }, persist: true);
+            _jobs.Update(job.Id, j => j with { State = JobState.Failed, FinishedAt = DateTimeOffset.UtcNow, Error = e.Message, FramesReady = 0, PreviewStep = 0 }, persist: true);
             _metrics.Finished(JobState.Failed);
         }
     }
@@ -120,7 +123,8 @@ public sealed class JobWorker
     {
         var folder = _jobs.Store.OutputFolder(id);
         var writer = new VideoWriter();
-        writer.Write(Path.Combine(folder, "frames") + Path.DirectorySeparatorChar, frames, fps, cancel);
+
+        // The frames folder was written frame by frame as the VAE decoded them (FrameWriter).
         writer.Write(Path.Combine(folder, "video.gif"), frames, fps, cancel);
         var formats = new List<string>();
         if (VideoFiles.FfmpegAvailable())
@@ -139,6 +143,38 @@ public sealed class JobWorker
         formats.Add("gif");
         formats.Add("png-zip");
         return formats;
+    }
+
+    /// <summary>
+    /// The frames as the engine decodes them, chunk by chunk: each written to the job's <c>out/frames/</c> (under a
+    /// temporary name, then renamed: a reader never sees half a PNG), then counted in the record's
+    /// <see cref="Job.FramesReady"/>, so <c>/v1/jobs/{id}/frames/{i}</c> and the page show them while the job runs.
+    /// Before that, after every denoising step, the latent preview grid to <c>out/preview.png</c> (<see cref="Job.PreviewStep"/>).
+    /// </summary>
+    private sealed class FrameWriter(JobManager jobs, string id) : IGenerationPreview
+    {
+        public int PreviewEvery => 1;
+
+        public void Denoised(int stepsDone, int totalSteps, IReadOnlyList<RgbImage> frames)
+        {
+            var folder = jobs.Store.OutputFolder(id);
+            Directory.CreateDirectory(folder);
+            VideoWriter.WritePng(Path.Combine(folder, "preview.png"), LatentPreview.Grid(frames));
+            jobs.Update(id, j => j with { PreviewStep = stepsDone }, persist: false);
+        }
+
+        public void FramesDecoded(int first, IReadOnlyList<RgbImage> frames)
+        {
+            var folder = Path.Combine(jobs.Store.OutputFolder(id), "frames");
+            Directory.CreateDirectory(folder);
+            for (var i = 0; i < frames.Count; i++)
+            {
+                VideoWriter.WritePng(Path.Combine(folder, VideoWriter.FrameName(first + i)), frames[i]);
+            }
+
+            var ready = first + frames.Count;
+            jobs.Update(id, j => j with { FramesReady = ready }, persist: false);
+        }
     }
 
     /// <summary>The engine's progress, into the job's record (live only; the record on disk changes with the state).</summary>

@@ -1,8 +1,8 @@
-// The page of `cudai2v serve`: submits a job, follows its events, shows the video, lists recent jobs.
+// The page of `cudai2v serve`: submits a job, follows its events, shows the frames as they are decoded and then the
+// video, lists recent jobs.
 // Every call goes through fetch() so that an API key, when the server has one, travels in the Authorization header.
 "use strict";
 const $ = (id) => document.getElementById(id);
-const presets = { draft: { frames: 8, steps: 20 }, standard: { frames: 16, steps: 50 }, custom: {} };
 
 function headers() {
   const key = $("apiKey").value || localStorage.getItem("cudai2v-key") || "";
@@ -26,7 +26,10 @@ function say(text, error = false) {
 }
 
 function options() {
-  const o = { prompt: $("prompt").value, ...presets[$("preset").value] };
+  // A preset is the engine's (release, fast, draft): the server fills in its sampler, steps and guidance.
+  const o = { prompt: $("prompt").value };
+  if ($("preset").value) o.preset = $("preset").value;
+  if ($("frameCount").value !== "") o.frames = Number($("frameCount").value);
   if ($("negativePrompt").value) o.negativePrompt = $("negativePrompt").value;
   if ($("size").value) { const [h, w] = $("size").value.split("x").map(Number); o.height = h; o.width = w; }
   if ($("seed").value !== "") o.seed = Number($("seed").value);
@@ -59,11 +62,56 @@ function show(job) {
     $("stage").textContent = p.stage + " " + p.step + "/" + p.totalSteps + left;
   }
   if (job.state === "failed") $("stage").textContent = job.error;
+  showPreview(job);
+  showFrames(job);
+}
+
+// While denoising: the latest latent preview (each frame's latents mapped to RGB), replaced as previewStep grows,
+// until the decoded frames take over.
+let previewShown = 0;
+async function showPreview(job) {
+  const step = job.previewStep || 0;
+  if (job.id !== framesJob || step <= previewShown || (job.framesReady || 0) > 0 || job.state !== "running") {
+    if ((job.framesReady || 0) > 0) $("preview").hidden = true;
+    return;
+  }
+  previewShown = step;
+  try {
+    const blob = await (await api("/v1/jobs/" + job.id + "/preview")).blob();
+    if (job.id !== framesJob || framesShown > 0) return;
+    const old = $("preview").src;
+    Object.assign($("preview"), { src: URL.createObjectURL(blob), title: "latent preview after step " + step, hidden: false });
+    if (old) URL.revokeObjectURL(old);
+  } catch (e) { /* ended meanwhile */ }
+}
+
+// The frames decoded so far (framesReady grows as the VAE decodes chunks), appended in order, each fetched once.
+let framesJob = null, framesShown = 0, framesLoading = Promise.resolve();
+function showFrames(job) {
+  if (job.id !== framesJob) return;
+  const ready = job.framesReady || 0;
+  while (framesShown < ready) {
+    const index = framesShown++;
+    framesLoading = framesLoading.then(async () => {
+      try {
+        const blob = await (await api("/v1/jobs/" + job.id + "/frames/" + index)).blob();
+        if (job.id !== framesJob) return;
+        const img = document.createElement("img");
+        Object.assign(img, { src: URL.createObjectURL(blob), alt: "frame " + index, title: "frame " + index, className: "frame" });
+        $("frames").append(img);
+      } catch (e) { /* canceled meanwhile: its frames are gone */ }
+    });
+  }
 }
 
 // Reads the job's server-sent events through fetch (EventSource cannot send the Authorization header).
 async function follow(id) {
   $("result").replaceChildren();
+  $("frames").replaceChildren();
+  framesJob = id;
+  framesShown = 0;
+  previewShown = 0;
+  $("preview").hidden = true;
   try {
     const response = await api("/v1/jobs/" + id + "/events");
     const reader = response.body.getReader();
@@ -81,6 +129,7 @@ async function follow(id) {
         if (data) { job = JSON.parse(data); show(job); }
       }
     }
+    await framesLoading;
     if (job && job.state === "succeeded") await showVideo(job);
     listJobs();
   } catch (e) { say(e.message, true); }

@@ -8,7 +8,8 @@ namespace CudaI2V.Tests.Server;
 
 /// <summary>
 /// The page of <c>cudai2v serve</c> in a real headless browser: Debian's chromium and chromedriver (.ci/run installs
-/// them), driven by Selenium. It submits a job through the form, sees the progress, and sees the video play; a
+/// them), driven by Selenium. It submits a job through the form, sees the progress and the frames as they are decoded,
+/// and sees the video play; a
 /// screenshot of the page is saved beside the test assembly (artifacts/serve-page.png). Skips, saying which, when the
 /// browser or its driver is missing.
 /// </summary>
@@ -40,9 +41,15 @@ public sealed class ServerPageTests
             driver.Navigate().GoToUrl(server.BaseAddress + "/");
             var wait = new WebDriverWait(driver, TimeSpan.FromSeconds(10));
             wait.Until(d => d.FindElement(By.Id("ready")).Text.StartsWith("ready", StringComparison.Ordinal));
+
+            // Records the order in which elements appear on the page: the frames must come before the video.
+            driver.ExecuteScript(
+                "window.added = []; new MutationObserver((ms) => { for (const m of ms) for (const n of m.addedNodes) if (n.nodeType === 1) window.added.push(n.id || n.className); })"
+                + ".observe(document.body, { childList: true, subtree: true });");
             driver.FindElement(By.Id("image")).SendKeys(Fixtures.Path("pipeline-tiny", "input.png"));
             driver.FindElement(By.Id("prompt")).SendKeys("a cat in the garden");
-            driver.FindElement(By.CssSelector("#preset option[value=custom]")).Click();
+            driver.FindElement(By.CssSelector("#preset option[value='']")).Click(); // the server's small defaults; the presets are the engine's
+            Assert.Equal(["release", "fast", "draft"], driver.FindElements(By.CssSelector("#preset option")).Select(o => o.GetAttribute("value")).Where(v => v!.Length > 0));
             driver.FindElement(By.Id("go")).Click();
 
             // Progress: the job's section shows its state and a progress bar as the events arrive.
@@ -54,6 +61,11 @@ public sealed class ServerPageTests
             Assert.Equal(bar.GetAttribute("max"), bar.GetAttribute("value"));
 
             var video = done.Until(d => d.FindElement(By.Id("video")));
+
+            // The frames arrived as they were decoded, each shown as an image before the video element came.
+            done.Until(_ => Script<long>(driver, "return [...document.getElementById('frames').querySelectorAll('img.frame')].filter(i => i.complete && i.naturalWidth === 24).length;") == 2);
+            var added = Script<IReadOnlyCollection<object>>(driver, "return window.added;").Select(o => o?.ToString()).ToList();
+            Assert.True(added.IndexOf("frame") >= 0 && added.IndexOf("frame") < added.IndexOf("video"), "elements added: " + string.Join(", ", added));
             if (video.TagName == "video")
             {
                 // Playing: decoded frames, and the playhead moves.
