@@ -13,13 +13,13 @@ namespace CudaI2V.Server.Jobs;
 /// </summary>
 public sealed class JobWorker
 {
-    private readonly JobManager _jobs;
+    private readonly IJobBroker _jobs;
     private readonly Task<VideoEngine> _engine;
     private readonly ServerMetrics _metrics;
     private readonly Action<string>? _log;
 
     /// <summary>Creates the worker; it starts with <see cref="Run"/>, once <paramref name="engine"/> is loaded.</summary>
-    public JobWorker(JobManager jobs, Task<VideoEngine> engine, ServerMetrics metrics, Action<string>? log)
+    public JobWorker(IJobBroker jobs, Task<VideoEngine> engine, ServerMetrics metrics, Action<string>? log)
     {
         _jobs = jobs ?? throw new ArgumentNullException(nameof(jobs));
         _engine = engine ?? throw new ArgumentNullException(nameof(engine));
@@ -50,26 +50,29 @@ public sealed class JobWorker
 
         while (!stop.IsCancellationRequested)
         {
-            Job job;
-            CancellationToken cancel;
+            IJobLease lease;
             try
             {
-                (job, cancel) = _jobs.TakeAsync(stop).GetAwaiter().GetResult();
+                lease = _jobs.TakeAsync(stop).GetAwaiter().GetResult();
             }
             catch (OperationCanceledException)
             {
                 return;
             }
 
-            RunOne(engine, job, cancel, stop);
+            using (lease)
+            {
+                RunOne(engine, lease, stop);
+            }
         }
     }
 
-    private void RunOne(VideoEngine engine, Job job, CancellationToken cancel, CancellationToken stop)
+    private void RunOne(VideoEngine engine, IJobLease lease, CancellationToken stop)
     {
-        using var either = CancellationTokenSource.CreateLinkedTokenSource(cancel, stop);
+        var (job, cancel) = (lease.Job, lease.Canceled);
+        using var either = CancellationTokenSource.CreateLinkedTokenSource(cancel, lease.Abandoned, stop);
         var clock = Stopwatch.StartNew();
-        var progress = new ProgressRecorder(_jobs, job.Id, clock, _metrics);
+        var progress = new ProgressRecorder(lease, clock, _metrics);
         try
         {
             var image = ImageLoader.Load(_jobs.Store.InputPath(job.Id));
@@ -92,18 +95,23 @@ public sealed class JobWorker
             var result = engine.Generate(image, options, progress, cancellation: either.Token);
             progress.Report("writing", 0, 1);
             var formats = WriteOutputs(job.Id, result.Frames, s.Fps, either.Token);
-            _jobs.Update(job.Id, j => j with { State = JobState.Succeeded, FinishedAt = DateTimeOffset.UtcNow, Formats = formats, Progress = progress.Finished() }, persist: true);
+            lease.Finish(j => j with { State = JobState.Succeeded, FinishedAt = DateTimeOffset.UtcNow, Formats = formats, Progress = progress.Finished() });
             _metrics.Finished(JobState.Succeeded);
+        }
+        catch (OperationCanceledException) when (lease.Abandoned.IsCancellationRequested)
+        {
+            // The job is another worker's now (or this one is being killed): write nothing, acknowledge nothing.
+            _log?.Invoke($"job {job.Id} abandoned: it is no longer this worker's.");
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested && !cancel.IsCancellationRequested)
         {
             _jobs.Store.DeleteOutputs(job.Id);
-            _jobs.Requeue(job.Id);
+            lease.Requeue();
         }
         catch (OperationCanceledException)
         {
             _jobs.Store.DeleteOutputs(job.Id);
-            _jobs.Update(job.Id, j => j with { State = JobState.Canceled, FinishedAt = DateTimeOffset.UtcNow }, persist: true);
+            lease.Finish(j => j with { State = JobState.Canceled, FinishedAt = DateTimeOffset.UtcNow });
             _metrics.Finished(JobState.Canceled);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
@@ -111,7 +119,7 @@ public sealed class JobWorker
             // Whatever the engine or the writer threw ends this job, not the server: the next job may well succeed.
             _log?.Invoke($"job {job.Id} failed: {e.Message}");
             _jobs.Store.DeleteOutputs(job.Id);
-            _jobs.Update(job.Id, j => j with { State = JobState.Failed, FinishedAt = DateTimeOffset.UtcNow, Error = e.Message }, persist: true);
+            lease.Finish(j => j with { State = JobState.Failed, FinishedAt = DateTimeOffset.UtcNow, Error = e.Message });
             _metrics.Finished(JobState.Failed);
         }
     }
@@ -142,7 +150,7 @@ public sealed class JobWorker
     }
 
     /// <summary>The engine's progress, into the job's record (live only; the record on disk changes with the state).</summary>
-    private sealed class ProgressRecorder(JobManager jobs, string id, Stopwatch clock, ServerMetrics metrics) : IProgress<GenerationProgress>
+    private sealed class ProgressRecorder(IJobLease lease, Stopwatch clock, ServerMetrics metrics) : IProgress<GenerationProgress>
     {
         private readonly Stopwatch _stage = new();
         private string? _current;
@@ -177,8 +185,7 @@ public sealed class JobWorker
             var elapsed = _stage.Elapsed;
             double? remaining = step > 0 ? elapsed.TotalSeconds / step * (total - step) : null;
             _last = new JobProgress { Stage = stage, Step = step, TotalSteps = total, ElapsedSeconds = clock.Elapsed.TotalSeconds, RemainingSeconds = remaining };
-            var progress = _last;
-            jobs.Update(id, j => j with { Progress = progress }, persist: false);
+            lease.Report(_last);
         }
 
         private void Enter(string stage)
