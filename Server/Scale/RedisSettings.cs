@@ -61,13 +61,16 @@ public sealed record RedisSettings
     /// <summary>How often a running job heartbeats and looks for a cancel: a quarter of <see cref="LostAfter"/>, at most 1 s.</summary>
     public TimeSpan Tick => TimeSpan.FromTicks(Math.Min(TimeSpan.FromSeconds(1).Ticks, LostAfter.Ticks / 4));
 
-    /// <summary>The client's options: reconnects by itself, and never gives up at start (every role waits for Redis).</summary>
+    /// <summary>
+    /// The client's options: the first attempt is short and never fatal (every role starts, then waits for Redis);
+    /// the client reconnects by itself in the background, then and after any later loss.
+    /// </summary>
     public ConfigurationOptions Options()
     {
         var options = ConfigurationOptions.Parse(Endpoint);
         options.AbortOnConnectFail = false;
-        options.ConnectRetry = int.MaxValue;
-        options.ConnectTimeout = 5000;
+        options.ConnectRetry = 1;
+        options.ConnectTimeout = 2000;
         options.SyncTimeout = 10000;
         options.AsyncTimeout = 10000;
         options.ClientName = "cudai2v-" + WorkerName;
