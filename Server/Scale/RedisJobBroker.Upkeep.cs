@@ -54,6 +54,16 @@ public sealed partial class RedisJobBroker
 
         await Trim(db).ConfigureAwait(false);
         Expire(db);
+        foreach (var member in await db.SetMembersAsync(QueuedKey).ConfigureAwait(false))
+        {
+            // A place held by a job that is no longer waiting (a worker lost between taking it and saying so) is freed.
+            var id = member.ToString();
+            if (!JobStore.IsId(id) || Store.Load(id) is { State: not JobState.Queued })
+            {
+                await db.SetRemoveAsync(QueuedKey, member).ConfigureAwait(false);
+            }
+        }
+
         var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         await db.SortedSetRemoveRangeByScoreAsync(WorkersKey, double.NegativeInfinity, now - (10 * _settings.LostAfter.TotalMilliseconds)).ConfigureAwait(false);
     }

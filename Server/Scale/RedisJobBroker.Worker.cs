@@ -11,6 +11,8 @@ namespace CudaI2V.Server.Scale;
 /// </summary>
 public sealed partial class RedisJobBroker
 {
+    private string _claimCursor = "0-0";
+
     /// <summary>Signalled when this queue is killed (tests) or disposed.</summary>
     internal CancellationToken Killed => _killed.Token;
 
@@ -34,6 +36,10 @@ public sealed partial class RedisJobBroker
             catch (Exception e) when (e is RedisException or TimeoutException)
             {
                 Complain($"worker {Me}: Redis does not answer ({e.Message}); retrying.");
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                Complain($"worker {Me}: the data folder cannot be used ({e.Message}); retrying.");
             }
 
             try
@@ -109,7 +115,9 @@ public sealed partial class RedisJobBroker
         StreamEntry entry;
         try
         {
-            var lost = await db.StreamAutoClaimAsync(StreamKey, Group, Me, (long)_settings.LostAfter.TotalMilliseconds, "0-0", 1).ConfigureAwait(false);
+            // XAUTOCLAIM looks at a few pending entries per call: the cursor walks the whole list over the calls.
+            var lost = await db.StreamAutoClaimAsync(StreamKey, Group, Me, (long)_settings.LostAfter.TotalMilliseconds, _claimCursor, 1).ConfigureAwait(false);
+            _claimCursor = lost.NextStartId.IsNullOrEmpty ? "0-0" : lost.NextStartId.ToString();
             if (lost.ClaimedEntries is [var claimed, ..])
             {
                 entry = claimed;

@@ -122,18 +122,26 @@ public sealed partial class RedisJobBroker : IJobBroker
             throw new QueueFullException(Capacity);
         }
 
-        Store.Create(job, image);
-        if (keyKey is { } key && !db.StringSet(key, job.Id, _settings.Retention, When.NotExists))
+        try
         {
-            // Another submission with the same key won the race: that job is the one.
-            db.SetRemove(QueuedKey, job.Id);
-            Store.Delete(job.Id);
-            var winner = (string?)db.StringGet(key);
-            return (winner is null ? null : Find(winner)) is { } won ? (won, false) : throw new QueueFullException("The same Idempotency-Key is being submitted at once; retry.");
-        }
+            Store.Create(job, image);
+            if (keyKey is { } key && !db.StringSet(key, job.Id, _settings.Retention, When.NotExists))
+            {
+                // Another submission with the same key won the race: that job is the one.
+                Withdraw(job.Id);
+                var winner = (string?)db.StringGet(key);
+                return (winner is null ? null : Find(winner)) is { } won ? (won, false) : throw new QueueFullException("The same Idempotency-Key is being submitted at once; retry.");
+            }
 
-        Enqueue(job);
-        return (job, true);
+            Enqueue(job);
+            return (job, true);
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException or IOException)
+        {
+            // Nothing half-queued stays behind: the place in the queue and the files go.
+            Withdraw(job.Id);
+            throw;
+        }
     }
 
     /// <inheritdoc/>
@@ -281,17 +289,6 @@ public sealed partial class RedisJobBroker : IJobBroker
         _redis.GetSubscriber().Publish(WakeChannel, job.Id, CommandFlags.FireAndForget);
     }
 
-    internal void Complain(string what)
-    {
-        // One line per 10 s at most: a Redis outage must not flood the log.
-        var now = Environment.TickCount64;
-        var last = Interlocked.Read(ref _lastComplaint);
-        if (now - last > 10_000 && Interlocked.CompareExchange(ref _lastComplaint, now, last) == last)
-        {
-            _log?.Invoke(what);
-        }
-    }
-
     internal static string Word(JobState state) => state.ToString().ToLowerInvariant();
 
     private long PendingCount(IDatabase db)
@@ -334,59 +331,16 @@ public sealed partial class RedisJobBroker : IJobBroker
         return jobs;
     }
 
-    private void Wake()
+    private void Withdraw(string id)
     {
         try
         {
-            // One pending signal is enough: a worker that wakes reads whatever is waiting.
-            if (_wake.CurrentCount == 0)
-            {
-                _wake.Release();
-            }
+            Store.Delete(id);
+            Db.SetRemove(QueuedKey, id);
         }
-        catch (ObjectDisposedException)
+        catch (Exception e) when (e is RedisException or TimeoutException or IOException)
         {
-            // Closed meanwhile.
-        }
-    }
-
-    private async Task LookForChange(string id, byte[]? seen, Task changed)
-    {
-        for (var i = 0; i < 30 && !changed.IsCompleted && !_killed.IsCancellationRequested; i++)
-        {
-            await Task.WhenAny(changed, Task.Delay(1000)).ConfigureAwait(false);
-            var now = changed.IsCompleted ? null : (byte[]?)await Db.StringGetAsync(JobKey(id)).ConfigureAwait(false);
-            if (now is not null && (seen is null || !now.AsSpan().SequenceEqual(seen)))
-            {
-                return;
-            }
-        }
-    }
-
-    private async Task Subscribe()
-    {
-        var subscriber = _redis.GetSubscriber();
-        for (var attempt = 0; !_killed.IsCancellationRequested; attempt++)
-        {
-            try
-            {
-                // The client subscribes again by itself after a reconnect.
-                await subscriber.SubscribeAsync(RedisChannel.Pattern($"{_settings.Prefix}:events:*"), (channel, _) =>
-                {
-                    var name = channel.ToString();
-                    if (_watchers.TryRemove(name[(name.LastIndexOf(':') + 1)..], out var watcher))
-                    {
-                        watcher.TrySetResult();
-                    }
-                }).ConfigureAwait(false);
-                await subscriber.SubscribeAsync(WakeChannel, (_, _) => Wake()).ConfigureAwait(false);
-                return;
-            }
-            catch (Exception e) when (e is RedisException or TimeoutException)
-            {
-                Complain($"cannot subscribe to Redis yet ({e.Message}); retrying.");
-                await Task.Delay(500).ConfigureAwait(false);
-            }
+            Complain($"could not withdraw the failed submission {id}: {e.Message}");
         }
     }
 }

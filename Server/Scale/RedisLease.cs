@@ -132,9 +132,9 @@ internal sealed class RedisLease : IJobLease
                 action();
                 return;
             }
-            catch (Exception e) when (e is RedisException or TimeoutException)
+            catch (Exception e) when (e is RedisException or TimeoutException or IOException or UnauthorizedAccessException)
             {
-                _queue.Complain($"worker {_queue.Me}: Redis does not answer while ending job {Job.Id} ({e.Message}); retrying.");
+                _queue.Complain($"worker {_queue.Me}: cannot store the end of job {Job.Id} ({e.Message}); retrying.");
                 _abandoned.Token.WaitHandle.WaitOne(TimeSpan.FromMilliseconds(Math.Min(2000, 100 << Math.Min(attempt, 5))));
             }
         }

@@ -8,7 +8,7 @@ namespace CudaI2V.Tests.Scale;
 
 /// <summary>
 /// A bounded load on loopback: 200 submissions of one frame and one step from 8 clients to an API with a queue of
-/// 16 and 4 workers. Every job is run or refused with 503, none lost or duplicated; the queue latency and the
+/// 8 and 4 workers. Every job is run or refused with 503, none lost or duplicated; the queue latency and the
 /// throughput are printed (not asserted: no timed speed tests).
 /// </summary>
 public sealed class ScaleLoadTests(ITestOutputHelper output)
@@ -24,7 +24,7 @@ public sealed class ScaleLoadTests(ITestOutputHelper output)
         }
 
         const int Clients = 8, PerClient = 25;
-        await using var cluster = await ScaleCluster.StartAsync(workers: 4, queue: 16);
+        await using var cluster = await ScaleCluster.StartAsync(workers: 4, queue: 8);
         var api = cluster.Api;
         var options = new { prompt = "a cat", frames = 1, steps = 1, height = 16, width = 16, guidance = 1.0 };
         var accepted = new ConcurrentBag<string>();
@@ -39,7 +39,7 @@ public sealed class ScaleLoadTests(ITestOutputHelper output)
                 {
                     Assert.NotNull(response.Headers.RetryAfter);
                     Interlocked.Increment(ref refused);
-                    await Task.Delay(500, Token);
+                    await Task.Delay(250, Token);
                     continue;
                 }
 
@@ -66,7 +66,7 @@ public sealed class ScaleLoadTests(ITestOutputHelper output)
         var waits = jobs.Select(j => (j.GetProperty("startedAt").GetDateTimeOffset() - j.GetProperty("createdAt").GetDateTimeOffset()).TotalSeconds).Order().ToArray();
         var perWorker = jobs.GroupBy(j => j.GetProperty("worker").GetString()).Select(g => $"{g.Key}: {g.Count()}");
         output.WriteLine(
-            $"scale-out load: {accepted.Count} run, {refused} refused with 503 (queue 16, 4 workers) in {seconds:0.0} s: "
+            $"scale-out load: {accepted.Count} run, {refused} refused with 503 (queue 8, 4 workers) in {seconds:0.0} s: "
             + $"{accepted.Count / seconds:0.00} jobs/s; queue latency median {waits[waits.Length / 2]:0.00} s, p95 {waits[(int)(waits.Length * 0.95)]:0.00} s, "
             + $"max {waits[^1]:0.00} s; per worker {string.Join(", ", perWorker)}");
     }
