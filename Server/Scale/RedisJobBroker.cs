@@ -68,7 +68,7 @@ public sealed partial class RedisJobBroker : IJobBroker
     public RedisSettings Settings => _settings;
 
     /// <inheritdoc/>
-    public int QueueLength => (int)Db.SetLength(QueuedKey);
+    public int QueueLength => _redis.IsConnected ? (int)Db.SetLength(QueuedKey) : 0;
 
     /// <inheritdoc/>
     public string? Unavailable => _redis.IsConnected ? null : $"Redis at {_settings.Endpoint} does not answer; the server keeps trying to reconnect.";
@@ -164,6 +164,12 @@ public sealed partial class RedisJobBroker : IJobBroker
     public Dictionary<JobState, int> CountByState()
     {
         var counts = Enum.GetValues<JobState>().ToDictionary(s => s, _ => 0);
+        if (!_redis.IsConnected)
+        {
+            // /metrics still answers while Redis is away, with cudai2v_redis_up 0.
+            return counts;
+        }
+
         var ids = Db.SortedSetRangeByRank(IndexKey).Select(v => v.ToString()).ToArray();
         foreach (var chunk in ids.Chunk(500))
         {

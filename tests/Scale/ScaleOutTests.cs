@@ -99,6 +99,7 @@ public sealed class ScaleOutTests
         var queued = new[] { await api.SubmitOk(Short(steps: 1)), await api.SubmitOk(Short(steps: 1)) };
         cluster.Redis.Kill();
         await ScaleCluster.Eventually(async () => (await api.Client.GetAsync("/readyz", Token)).StatusCode == HttpStatusCode.ServiceUnavailable, "/readyz says 503 while Redis is away");
+        Assert.Equal(0, await cluster.Gauge("cudai2v_redis_up"));
         cluster.Redis.Run();
         await ScaleCluster.Eventually(async () => (await api.Client.GetAsync("/readyz", Token)).StatusCode == HttpStatusCode.OK, "/readyz says 200 once Redis is back");
 
