@@ -82,6 +82,14 @@ public sealed class ScaleOutTests
         Assert.Equal(2, ScaleCluster.Finished(cluster.Workers["w2"], "succeeded"));
         Assert.Equal(0, await cluster.Gauge("cudai2v_stream_pending"));
         Assert.Equal(JobState.Succeeded, new JobStore(cluster.Data).Load(first)!.State);
+
+        // A delivery of a job whose result is stored (as after a lost acknowledgement) is acknowledged without running.
+        using var redis = await ConnectionMultiplexer.ConnectAsync(cluster.Redis.Endpoint);
+        var db = redis.GetDatabase();
+        await db.StreamAddAsync("test:stream", "id", first);
+        await ScaleCluster.Eventually(async () => (await db.StreamGroupInfoAsync("test:stream"))[0].Lag == 0 && (await db.StreamPendingAsync("test:stream", "workers")).PendingMessageCount == 0, "the repeated delivery is acknowledged");
+        Assert.Equal(2, ScaleCluster.Finished(cluster.Workers["w2"], "succeeded"));
+        Assert.Equal(reclaimed.GetProperty("finishedAt").GetDateTimeOffset(), (await api.Job(first)).GetProperty("finishedAt").GetDateTimeOffset());
     }
 
     [Fact]
