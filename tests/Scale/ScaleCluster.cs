@@ -91,6 +91,17 @@ public sealed partial class ScaleCluster : IAsyncDisposable
         return match.Success ? int.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture) : 0;
     }
 
+    /// <summary>
+    /// Waits until <paramref name="hosts"/>' workers have counted <paramref name="expected"/> jobs ended in
+    /// <paramref name="state"/> together (a worker counts just after the job's record is stored), and never more.
+    /// </summary>
+    public static async Task FinishedCount(IEnumerable<ServerHost> hosts, string state, int expected)
+    {
+        var list = hosts.ToList();
+        await Eventually(() => Task.FromResult(list.Sum(h => Finished(h, state)) >= expected), $"{expected} jobs {state} counted by the workers", 10);
+        Assert.Equal(expected, list.Sum(h => Finished(h, state)));
+    }
+
     /// <summary>A gauge of the API's /metrics.</summary>
     public async Task<double> Gauge(string name)
     {

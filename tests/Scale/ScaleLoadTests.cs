@@ -59,7 +59,7 @@ public sealed class ScaleLoadTests(ITestOutputHelper output)
         Assert.Equal(accepted.Count, accepted.Distinct().Count());
         Assert.All(jobs, j => Assert.Equal("succeeded", TestServer.State(j)));
         Assert.All(jobs, j => Assert.Equal(1, j.GetProperty("deliveries").GetInt32()));
-        Assert.Equal(accepted.Count, cluster.Workers.Values.Sum(w => ScaleCluster.Finished(w, "succeeded")));
+        await ScaleCluster.FinishedCount(cluster.Workers.Values, "succeeded", accepted.Count);
         Assert.Equal(0, await cluster.Gauge("cudai2v_stream_pending"));
         Assert.Equal(0, await cluster.Gauge("cudai2v_queue_length"));
 

@@ -40,7 +40,7 @@ public sealed class ScaleOutTests
         Assert.All(jobs, j => Assert.Equal("succeeded", TestServer.State(j)));
         Assert.All(jobs, j => Assert.Equal(1, j.GetProperty("deliveries").GetInt32()));
         Assert.Equal(["w1", "w2"], jobs.Select(j => j.GetProperty("worker").GetString()!).Distinct().Order().ToArray());
-        Assert.Equal(ids.Count, cluster.Workers.Values.Sum(w => ScaleCluster.Finished(w, "succeeded")));
+        await ScaleCluster.FinishedCount(cluster.Workers.Values, "succeeded", ids.Count);
         using (var video = await api.Client.GetAsync($"/v1/jobs/{ids[0]}/video?format=gif", Token))
         {
             Assert.Equal(HttpStatusCode.OK, video.StatusCode);
@@ -58,7 +58,7 @@ public sealed class ScaleOutTests
         using var cancel = await api.Client.PostAsync($"/v1/jobs/{endless}/cancel", null, Token);
         Assert.Equal(HttpStatusCode.Accepted, cancel.StatusCode);
         Assert.Equal("canceled", TestServer.State(await api.WaitFinal(endless)));
-        Assert.Equal(1, ScaleCluster.Finished(cluster.Workers[running.GetProperty("worker").GetString()!], "canceled"));
+        await ScaleCluster.FinishedCount([cluster.Workers[running.GetProperty("worker").GetString()!]], "canceled", 1);
         Assert.False(Directory.Exists(api.Host.Jobs.Store.OutputFolder(endless)));
     }
 
@@ -79,7 +79,7 @@ public sealed class ScaleOutTests
         var other = await api.WaitFinal(second);
         Assert.Equal(("succeeded", "w2", 2), (TestServer.State(reclaimed), reclaimed.GetProperty("worker").GetString(), reclaimed.GetProperty("deliveries").GetInt32()));
         Assert.Equal("succeeded", TestServer.State(other));
-        Assert.Equal(2, ScaleCluster.Finished(cluster.Workers["w2"], "succeeded"));
+        await ScaleCluster.FinishedCount([cluster.Workers["w2"]], "succeeded", 2);
         Assert.Equal(0, await cluster.Gauge("cudai2v_stream_pending"));
         Assert.Equal(JobState.Succeeded, new JobStore(cluster.Data).Load(first)!.State);
 
