@@ -1,4 +1,5 @@
 using System.Net;
+using CudaI2V.Server.Scale;
 
 namespace CudaI2V.Server;
 
@@ -8,8 +9,14 @@ public sealed record ServeSettings
     /// <summary>The default address: loopback only.</summary>
     public const string DefaultUrls = "http://127.0.0.1:8080";
 
-    /// <summary>Addresses to listen on, separated by ';' (port 0 picks a free port).</summary>
+    /// <summary>Addresses to listen on, separated by ';' (port 0 picks a free port); empty for none (a worker without HTTP).</summary>
     public string Urls { get; init; } = DefaultUrls;
+
+    /// <summary>What this process does: the API, a worker, or both (the default).</summary>
+    public ServeRole Role { get; init; } = ServeRole.All;
+
+    /// <summary>The Redis that queues the jobs when scaled out (docs/scale-out.md); null for the single process.</summary>
+    public RedisSettings? Redis { get; init; }
 
     /// <summary>Where job records and outputs are kept (created when missing).</summary>
     public required string DataFolder { get; init; }

@@ -4,6 +4,7 @@ using System.Text;
 using CudaI2V.Pipeline.Engine;
 using CudaI2V.Server.Api;
 using CudaI2V.Server.Jobs;
+using CudaI2V.Server.Scale;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
@@ -11,37 +12,46 @@ using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using StackExchange.Redis;
 
 namespace CudaI2V.Server;
 
 /// <summary>
-/// A running <c>cudai2v serve</c>: Kestrel with the API and the page, the job manager over the data folder, and one
-/// worker for the engine. The server listens first and loads the engine beside it, so <c>/readyz</c> answers 503
-/// until the model is loaded; jobs submitted meanwhile wait in the queue. Disposing it stops listening, puts a
-/// running job back in the queue (it runs after a restart) and disposes the engine.
+/// A running <c>cudai2v serve</c>: Kestrel with the API and the page, the job queue over the data folder (in process,
+/// or a Redis stream when scaled out: docs/scale-out.md), and one worker for the engine. The server listens first and
+/// loads the engine beside it, so <c>/readyz</c> answers 503 until the model is loaded; jobs submitted meanwhile wait
+/// in the queue. The api role loads no engine and runs no worker; the worker role listens only when given URLs (and
+/// then serves health and metrics only). Disposing it stops listening, puts a running job back in the queue (it runs
+/// after a restart) and disposes the engine.
 /// </summary>
 public sealed class ServerHost : IAsyncDisposable
 {
     private static readonly string[] PageFiles = ["index.html", "app.js", "style.css"];
 
-    private readonly WebApplication _app;
+    private readonly WebApplication? _app;
     private readonly CancellationTokenSource _stop;
     private readonly Task _worker;
+    private readonly Task _upkeep;
     private readonly ServerState _state;
+    private readonly TaskCompletionSource _shutdown = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    private ServerHost(WebApplication app, ServerState state, CancellationTokenSource stop, Task worker)
+    private ServerHost(WebApplication? app, ServerState state, CancellationTokenSource stop, Task worker, Task upkeep)
     {
         _app = app;
         _state = state;
         _stop = stop;
         _worker = worker;
+        _upkeep = upkeep;
     }
 
-    /// <summary>The addresses it listens on (with the real port where 0 was asked for).</summary>
-    public IReadOnlyList<string> Addresses => [.. _app.Urls];
+    /// <summary>The addresses it listens on (with the real port where 0 was asked for); none for a worker without URLs.</summary>
+    public IReadOnlyList<string> Addresses => _app is null ? [] : [.. _app.Urls];
 
     /// <summary>The jobs.</summary>
-    public JobManager Jobs => _state.Jobs;
+    public IJobBroker Jobs => _state.Jobs;
+
+    /// <summary>The counters of this process.</summary>
+    public ServerMetrics Metrics => _state.Metrics;
 
     /// <summary>The engine: completes when loaded, faults when loading failed.</summary>
     public Task<VideoEngine> Engine => _state.Engine;
@@ -54,22 +64,41 @@ public sealed class ServerHost : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(settings);
         ArgumentNullException.ThrowIfNull(loadEngine);
-        var jobs = new JobManager(new JobStore(settings.DataFolder), settings.QueueCapacity, log);
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory, Args = [] });
-        builder.Logging.ClearProviders();
-        builder.WebHost.UseUrls(settings.Urls);
-        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = settings.MaxUploadBytes);
-        builder.Services.Configure<FormOptions>(form => form.MultipartBodyLengthLimit = settings.MaxUploadBytes);
-        var app = builder.Build();
+        var role = settings.Role;
+        if (role != ServeRole.All && settings.Redis is null)
+        {
+            throw new ArgumentException($"The {role.ToString().ToLowerInvariant()} role needs Redis (--redis HOST:PORT); without it, serve runs as one process (role all).", nameof(settings));
+        }
 
+        var store = new JobStore(settings.DataFolder);
+        IJobBroker jobs = settings.Redis is { } redis
+            ? await RedisJobBroker.ConnectAsync(store, settings.QueueCapacity, redis, log).ConfigureAwait(false)
+            : new JobManager(store, settings.QueueCapacity, log);
         var loaded = new TaskCompletionSource<VideoEngine>(TaskCreationOptions.RunContinuationsAsynchronously);
         var metrics = new ServerMetrics();
         var state = new ServerState(settings, jobs, metrics, loaded.Task);
-        Map(app, state);
-        await app.StartAsync().ConfigureAwait(false);
+        WebApplication? app = null;
+        if (settings.Urls.Length > 0)
+        {
+            var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory, Args = [] });
+            builder.Logging.ClearProviders();
+            builder.WebHost.UseUrls(settings.Urls);
+            builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = settings.MaxUploadBytes);
+            builder.Services.Configure<FormOptions>(form => form.MultipartBodyLengthLimit = settings.MaxUploadBytes);
+            app = builder.Build();
+            Map(app, state);
+            await app.StartAsync().ConfigureAwait(false);
+        }
 
         var stop = new CancellationTokenSource();
-        var host = new ServerHost(app, state, stop, new JobWorker(jobs, loaded.Task, metrics, log).Run(stop.Token));
+        var worker = role == ServeRole.Api ? Task.CompletedTask : new JobWorker(jobs, loaded.Task, metrics, log).Run(stop.Token);
+        var upkeep = role != ServeRole.Worker && jobs is RedisJobBroker queue ? queue.RunUpkeepAsync(stop.Token) : Task.CompletedTask;
+        var host = new ServerHost(app, state, stop, worker, upkeep);
+        if (role == ServeRole.Api)
+        {
+            return host;
+        }
+
         _ = Task.Factory.StartNew(
             () =>
             {
@@ -89,21 +118,42 @@ public sealed class ServerHost : IAsyncDisposable
     }
 
     /// <summary>Waits until the server stops (the host's shutdown, or <paramref name="cancel"/>).</summary>
-    public Task WaitForShutdownAsync(CancellationToken cancel) => _app.WaitForShutdownAsync(cancel);
+    public Task WaitForShutdownAsync(CancellationToken cancel) => _app is null ? _shutdown.Task.WaitAsync(cancel) : _app.WaitForShutdownAsync(cancel);
+
+    /// <summary>
+    /// Ends this process's part as if it were killed (tests): with Redis, its worker stops heartbeating and writes and
+    /// acknowledges nothing, so another worker re-claims its job after the lost-worker timeout. Dispose it after.
+    /// </summary>
+    internal void Kill() => (_state.Jobs as RedisJobBroker)?.Kill();
 
     /// <inheritdoc/>
     public async ValueTask DisposeAsync()
     {
-        await _app.StopAsync().ConfigureAwait(false);
+        if (_app is not null)
+        {
+            await _app.StopAsync().ConfigureAwait(false);
+        }
+
         await _stop.CancelAsync().ConfigureAwait(false);
         await _worker.ConfigureAwait(false);
-        await _app.DisposeAsync().ConfigureAwait(false);
+        await _upkeep.ConfigureAwait(false);
+        if (_app is not null)
+        {
+            await _app.DisposeAsync().ConfigureAwait(false);
+        }
+
+        _shutdown.TrySetResult();
         try
         {
+            if (_state.Settings.Role == ServeRole.Api)
+            {
+                throw new OperationCanceledException("no engine");
+            }
+
             // A load still under way is waited for, so that what it allocated is released.
             (await _state.Engine.ConfigureAwait(false)).Dispose();
         }
-        catch (Exception) when (_state.Engine.IsFaulted)
+        catch (Exception) when (_state.Engine.IsFaulted || _state.Settings.Role == ServeRole.Api)
         {
             // Nothing was loaded to release; /readyz and the worker reported the failure while the server ran.
         }
@@ -115,9 +165,19 @@ public sealed class ServerHost : IAsyncDisposable
     private static void Map(WebApplication app, ServerState state)
     {
         app.Use((context, next) => Guard(context, next, state.Settings.ApiKey));
+        var health = new HealthEndpoints(state);
+        app.MapGet("/healthz", HealthEndpoints.Health);
+        app.MapGet("/readyz", health.Ready);
+        app.MapGet("/metrics", health.Metrics);
+        if (state.Settings.Role == ServeRole.Worker)
+        {
+            // A worker's HTTP is for its health and metrics; the jobs are the API's.
+            app.MapFallback(context => Responses.Problem(context, StatusCodes.Status404NotFound, "Not found", "This is a worker: it serves /healthz, /readyz and /metrics; send jobs to the API (docs/scale-out.md)."));
+            return;
+        }
+
         var submit = new SubmitEndpoint(state);
         var jobs = new JobEndpoints(state);
-        var health = new HealthEndpoints(state);
         app.MapPost("/v1/videos", submit.Handle);
         app.MapGet("/v1/jobs", jobs.List);
         app.MapGet("/v1/jobs/{id}", jobs.Get);
@@ -126,9 +186,6 @@ public sealed class ServerHost : IAsyncDisposable
         app.MapGet("/v1/jobs/{id}/video", jobs.Video);
         app.MapGet("/v1/jobs/{id}/frames/{index}", jobs.Frame);
         app.MapGet("/v1/jobs/{id}/preview", jobs.Preview);
-        app.MapGet("/healthz", HealthEndpoints.Health);
-        app.MapGet("/readyz", health.Ready);
-        app.MapGet("/metrics", health.Metrics);
         foreach (var file in PageFiles)
         {
             var bytes = PageFile(file);
@@ -167,6 +224,11 @@ public sealed class ServerHost : IAsyncDisposable
         catch (ApiProblemException e) when (!context.Response.HasStarted)
         {
             await Responses.Problem(context, e.Body).ConfigureAwait(false);
+        }
+        catch (Exception e) when (!context.Response.HasStarted && e is RedisException or TimeoutException)
+        {
+            context.Response.Headers.RetryAfter = "5";
+            await Responses.Problem(context, StatusCodes.Status503ServiceUnavailable, "Queue unavailable", $"The job queue (Redis) does not answer: {e.Message}. Retry later.").ConfigureAwait(false);
         }
         catch (Exception e) when (!context.Response.HasStarted && e is not OperationCanceledException)
         {

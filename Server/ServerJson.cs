@@ -13,6 +13,6 @@ namespace CudaI2V.Server;
 public sealed partial class ServerJson : JsonSerializerContext;
 
 /// <summary>The body of <c>/healthz</c> and <c>/readyz</c>.</summary>
-/// <param name="Status">ok, loading, or failed.</param>
+/// <param name="Status">ok, loading, failed, or unavailable (the queue's Redis does not answer).</param>
 /// <param name="Detail">The engine's device, or why it failed to load.</param>
 public sealed record HealthBody(string Status, string? Detail = null);

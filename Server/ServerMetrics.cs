@@ -47,7 +47,7 @@ public sealed class ServerMetrics
     }
 
     /// <summary>The metrics as Prometheus text (version 0.0.4); <paramref name="ops"/> is null while the engine loads.</summary>
-    public string Render(JobManager jobs, IOps? ops)
+    public string Render(IJobBroker jobs, IOps? ops)
     {
         ArgumentNullException.ThrowIfNull(jobs);
         var sb = new StringBuilder();
@@ -70,6 +70,11 @@ public sealed class ServerMetrics
             Metric("cudai2v_jobs_finished_total", "counter", "Jobs that ended since the server started, by state.", Enum.GetValues<JobState>().Where(s => s is JobState.Succeeded or JobState.Failed or JobState.Canceled).Select(s => ($"{{state=\"{Name(s)}\"}}", (double)_finished.GetValueOrDefault(s))));
             Metric("cudai2v_submissions_refused_total", "counter", "Submissions refused with 503 because the queue was full.", [("", _refused)]);
             Metric("cudai2v_step_seconds", "summary", "Time of one denoising step.", [("_sum", _stepSeconds), ("_count", _steps)]);
+        }
+
+        foreach (var gauge in jobs.Gauges())
+        {
+            Metric(gauge.Name, "gauge", gauge.Help, [("", gauge.Value)]);
         }
 
         if (ops is not null)

@@ -4,11 +4,11 @@ using CudaI2V.Server.Jobs;
 namespace CudaI2V.Server;
 
 /// <summary>What the endpoints share: the settings, the jobs, the counters and the engine (loading, loaded or failed).</summary>
-internal sealed class ServerState(ServeSettings settings, JobManager jobs, ServerMetrics metrics, Task<VideoEngine> engine)
+internal sealed class ServerState(ServeSettings settings, IJobBroker jobs, ServerMetrics metrics, Task<VideoEngine> engine)
 {
     public ServeSettings Settings { get; } = settings;
 
-    public JobManager Jobs { get; } = jobs;
+    public IJobBroker Jobs { get; } = jobs;
 
     public ServerMetrics Metrics { get; } = metrics;
 

@@ -4,6 +4,7 @@ using CudaI2V.Loader;
 using CudaI2V.Pipeline.Engine;
 using CudaI2V.Runtime.Caching;
 using CudaI2V.Server;
+using CudaI2V.Server.Scale;
 
 namespace CudaI2V.Cli.Commands;
 
@@ -30,15 +31,20 @@ internal static class ServeCommand
             new OptionSpec("attention", "gemm|flash", "The GPU's attention implementation.", Default: MatrixOpSet.DefaultAttention),
             new OptionSpec("no-cuda-graphs", null, "On the GPU, launch the UNet step directly instead of replaying a CUDA graph."),
             new OptionSpec("cache-dir", "folder", "Where built models and caches are kept.", Default: "$CUDAI2V_CACHE_DIR or the user cache folder"),
+            .. ServeScaleOptions.Specs,
         ],
         Run,
         "The server listens at once and loads the model beside it: /readyz answers 503 until it is loaded. One worker runs\n"
         + "the queued jobs in order. Ctrl+C stops it; a job that was running is queued again and runs after the restart.\n"
-        + "Open the printed address in a browser for the page; the API is described in docs/serve.md.");
+        + "Open the printed address in a browser for the page; the API is described in docs/serve.md.\n"
+        + "Scaled out: one 'serve --role api --redis HOST:PORT' and any number of 'serve --role worker --redis HOST:PORT',\n"
+        + "all with the same --data on shared storage (docs/scale-out.md). A worker serves HTTP (health, metrics) only with --urls.");
 
     private static int Run(ParsedArgs args, CliContext context)
     {
-        var urls = args.Get("urls", ServeSettings.DefaultUrls)!;
+        var role = ServeScaleOptions.Role(args);
+        var redis = ServeScaleOptions.Redis(args, role);
+        var urls = args.Get("urls", role == ServeRole.Worker ? "" : ServeSettings.DefaultUrls)!;
         IReadOnlyList<string> open;
         try
         {
@@ -58,9 +64,14 @@ internal static class ServeCommand
         }
 
         var demo = args.Has("demo");
-        if (demo == args.Has("model"))
+        if (demo && args.Has("model"))
         {
-            throw new UsageException("'serve' needs --model <folder>, or --demo for the small random-weight pipeline.");
+            throw new UsageException("Give --model <folder> or --demo, not both.");
+        }
+
+        if (!demo && !args.Has("model") && role != ServeRole.Api)
+        {
+            throw new UsageException("'serve' needs --model <folder>, or --demo for the small random-weight pipeline (the api role needs neither).");
         }
 
         var queue = args.GetInt32("queue", 16, 1, 10_000);
@@ -71,10 +82,12 @@ internal static class ServeCommand
         var vaePrecision = args.GetVaePrecision();
         var variant = args.Variant();
         var cache = CacheRoot.Resolve(args.Get("cache-dir"));
-        var model = ModelDirectory.Open(demo ? DemoModel.Ensure(cache.Path) : args.Get("model")!);
+        var model = role == ServeRole.Api ? null : ModelDirectory.Open(demo ? DemoModel.Ensure(cache.Path) : args.Get("model")!);
         var settings = new ServeSettings
         {
             Urls = urls,
+            Role = role,
+            Redis = redis,
             DataFolder = Path.GetFullPath(args.Get("data", "cudai2v-data")!),
             QueueCapacity = queue,
             ApiKey = key,
@@ -86,7 +99,7 @@ internal static class ServeCommand
         VideoEngine Load()
         {
             var ops = Backends.Create(device, cache, context.Error, dtype, attention);
-            var engine = VideoEngineLoader.Load(model, new EngineLoadOptions(cache, variant, Log, ops, vaePrecision));
+            var engine = VideoEngineLoader.Load(model!, new EngineLoadOptions(cache, variant, Log, ops, vaePrecision));
             engine.UseGraphs = !args.Has("no-cuda-graphs");
             return engine;
         }
@@ -119,9 +132,17 @@ internal static class ServeCommand
             }
 
             context.Out.Flush();
-            log($"listening on {string.Join(", ", host.Addresses)}; jobs kept in {settings.DataFolder}; loading the model (/readyz says when it is ready).");
+            var where = settings.Redis is { } redis ? $"; role {settings.Role.ToString().ToLowerInvariant()}, queue in Redis at {redis.Endpoint} (worker name {redis.WorkerName})" : "";
+            log($"listening on {(host.Addresses.Count == 0 ? "no address (a worker without --urls)" : string.Join(", ", host.Addresses))}; jobs kept in {settings.DataFolder}{where}"
+                + (settings.Role == ServeRole.Api ? "." : "; loading the model (/readyz says when it is ready)."));
             try
             {
+                if (settings.Role == ServeRole.Api)
+                {
+                    await host.WaitForShutdownAsync(stop).ConfigureAwait(false);
+                    return ExitCodes.Success;
+                }
+
                 var engine = await host.Engine.WaitAsync(stop).ConfigureAwait(false);
                 log($"ready: the engine runs on {engine.Ops.Memory.Description}. Ctrl+C stops the server.");
             }

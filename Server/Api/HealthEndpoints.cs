@@ -1,3 +1,4 @@
+using CudaI2V.Server.Scale;
 using Microsoft.AspNetCore.Http;
 
 namespace CudaI2V.Server.Api;
@@ -9,6 +10,16 @@ internal sealed class HealthEndpoints(ServerState state)
 
     public Task Ready(HttpContext context)
     {
+        if (state.Jobs.Unavailable is { } unavailable)
+        {
+            return Responses.Json(context, new HealthBody("unavailable", unavailable), ServerJson.Default.HealthBody, StatusCodes.Status503ServiceUnavailable);
+        }
+
+        if (state.Settings.Role == ServeRole.Api)
+        {
+            return Responses.Json(context, new HealthBody("ok", $"the API; jobs run on the workers that read the queue at {state.Settings.Redis?.Endpoint}"), ServerJson.Default.HealthBody);
+        }
+
         if (state.LoadedEngine is { } engine)
         {
             return Responses.Json(context, new HealthBody("ok", engine.Ops.Memory.Description), ServerJson.Default.HealthBody);

@@ -35,7 +35,7 @@ internal sealed class JobEndpoints(ServerState state)
         }
 
         // A queued job is canceled now (200); a running one stops at the engine's next check (202: watch its state).
-        await Responses.Json(context, state.Jobs.Get(job.Id)!, ServerJson.Default.Job, outcome == CancelOutcome.Canceled ? StatusCodes.Status200OK : StatusCodes.Status202Accepted).ConfigureAwait(false);
+        await Responses.Json(context, state.Jobs.Find(job.Id)!, ServerJson.Default.Job, outcome == CancelOutcome.Canceled ? StatusCodes.Status200OK : StatusCodes.Status202Accepted).ConfigureAwait(false);
     }
 
     public async Task Video(HttpContext context)
@@ -177,7 +177,7 @@ internal sealed class JobEndpoints(ServerState state)
     private Job Find(HttpContext context)
     {
         var id = context.Request.RouteValues["id"] as string;
-        var job = JobStore.IsId(id) ? state.Jobs.Get(id!) : null;
+        var job = JobStore.IsId(id) ? state.Jobs.Find(id!) : null;
         return job ?? throw new ApiProblemException(StatusCodes.Status404NotFound, "No such job", $"There is no job '{id}' on this server; GET /v1/jobs lists them.", "id");
     }
 

@@ -140,6 +140,12 @@ public sealed record Job
     /// <summary>The client's <c>Idempotency-Key</c>, when it gave one.</summary>
     public string? IdempotencyKey { get; init; }
 
+    /// <summary>The worker that ran it (its latest run) when the server is scaled out over Redis; null in one process.</summary>
+    public string? Worker { get; init; }
+
+    /// <summary>How many times the queue delivered it to a worker (more than 1 after a lost worker), when scaled out.</summary>
+    public int? Deliveries { get; init; }
+
     /// <summary>Where the job's record is read.</summary>
     public string Url => $"/v1/jobs/{Id}";
 

@@ -51,7 +51,7 @@ public enum CancelOutcome
 /// with <see cref="TakeAsync"/>. Jobs found running when the server starts were interrupted by a crash: they are
 /// marked failed. Queued ones run again, in their order.
 /// </summary>
-public sealed class JobManager : IDisposable
+public sealed class JobManager : IJobBroker
 {
     private readonly Lock _lock = new();
     private readonly Dictionary<string, Entry> _jobs = new(StringComparer.Ordinal);
@@ -102,6 +102,9 @@ public sealed class JobManager : IDisposable
     /// <summary>The most jobs waiting before a submission is refused.</summary>
     public int Capacity { get; }
 
+    /// <inheritdoc/>
+    public string? Unavailable => null;
+
     /// <summary>Jobs waiting now.</summary>
     public int QueueLength
     {
@@ -148,7 +151,7 @@ public sealed class JobManager : IDisposable
     }
 
     /// <summary>The job <paramref name="id"/>, or null.</summary>
-    public Job? Get(string id)
+    public Job? Find(string id)
     {
         lock (_lock)
         {
@@ -206,12 +209,12 @@ public sealed class JobManager : IDisposable
         }
     }
 
-    /// <summary>Waits for the next queued job and marks it running; the token it returns stops it (a client's cancel).</summary>
-    public async Task<(Job Job, CancellationToken Cancel)> TakeAsync(CancellationToken stop)
+    /// <summary>Waits for the next queued job and marks it running; its lease's <c>Canceled</c> is a client's cancel.</summary>
+    public async Task<IJobLease> TakeAsync(CancellationToken cancel)
     {
         while (true)
         {
-            await _queued.WaitAsync(stop).ConfigureAwait(false);
+            await _queued.WaitAsync(cancel).ConfigureAwait(false);
             lock (_lock)
             {
                 // A job canceled while queued left the queue but not the semaphore's count: skip its release.
@@ -225,10 +228,13 @@ public sealed class JobManager : IDisposable
                 entry.Cancellation?.Dispose();
                 entry.Cancellation = new CancellationTokenSource();
                 SetLocked(entry, entry.Job with { State = JobState.Running, StartedAt = DateTimeOffset.UtcNow, Progress = null, Error = null }, persist: true);
-                return (entry.Job, entry.Cancellation.Token);
+                return new LocalLease(this, entry.Job, entry.Cancellation.Token);
             }
         }
     }
+
+    /// <inheritdoc/>
+    public IReadOnlyList<QueueGauge> Gauges() => [];
 
     /// <summary>
     /// Puts a running job back at the head of the queue (the server is shutting down; it runs after the restart).
@@ -240,7 +246,7 @@ public sealed class JobManager : IDisposable
             var entry = _jobs[id];
             _queue.AddFirst(id);
             _queued.Release();
-            SetLocked(entry, entry.Job with { State = JobState.Queued, StartedAt = null, Progress = null }, persist: true);
+            SetLocked(entry, entry.Job with { State = JobState.Queued, StartedAt = null, Progress = null, FramesReady = 0, PreviewStep = 0 }, persist: true);
         }
     }
 

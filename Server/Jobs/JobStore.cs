@@ -70,6 +70,31 @@ public sealed class JobStore
         }
     }
 
+    /// <summary>The record of job <paramref name="id"/>, or null when there is none (or it cannot be read).</summary>
+    public Job? Load(string id)
+    {
+        var path = Path.Combine(Folder(id), "job.json");
+        try
+        {
+            var job = JsonSerializer.Deserialize(File.ReadAllBytes(path), ServerJson.Default.Job);
+            return job?.Id == id ? job : null;
+        }
+        catch (Exception e) when (e is IOException or JsonException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Removes job <paramref name="id"/>'s folder: its record, input and outputs (its retention ended).</summary>
+    public void Delete(string id)
+    {
+        var folder = Folder(id);
+        if (Directory.Exists(folder))
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
     /// <summary>Every job record in the folder, oldest first; unreadable records are reported to <paramref name="log"/> and skipped.</summary>
     public List<Job> LoadAll(Action<string>? log = null)
     {

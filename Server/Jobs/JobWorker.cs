@@ -13,13 +13,13 @@ namespace CudaI2V.Server.Jobs;
 /// </summary>
 public sealed class JobWorker
 {
-    private readonly JobManager _jobs;
+    private readonly IJobBroker _jobs;
     private readonly Task<VideoEngine> _engine;
     private readonly ServerMetrics _metrics;
     private readonly Action<string>? _log;
 
     /// <summary>Creates the worker; it starts with <see cref="Run"/>, once <paramref name="engine"/> is loaded.</summary>
-    public JobWorker(JobManager jobs, Task<VideoEngine> engine, ServerMetrics metrics, Action<string>? log)
+    public JobWorker(IJobBroker jobs, Task<VideoEngine> engine, ServerMetrics metrics, Action<string>? log)
     {
         _jobs = jobs ?? throw new ArgumentNullException(nameof(jobs));
         _engine = engine ?? throw new ArgumentNullException(nameof(engine));
@@ -50,26 +50,29 @@ public sealed class JobWorker
 
         while (!stop.IsCancellationRequested)
         {
-            Job job;
-            CancellationToken cancel;
+            IJobLease lease;
             try
             {
-                (job, cancel) = _jobs.TakeAsync(stop).GetAwaiter().GetResult();
+                lease = _jobs.TakeAsync(stop).GetAwaiter().GetResult();
             }
             catch (OperationCanceledException)
             {
                 return;
             }
 
-            RunOne(engine, job, cancel, stop);
+            using (lease)
+            {
+                RunOne(engine, lease, stop);
+            }
         }
     }
 
-    private void RunOne(VideoEngine engine, Job job, CancellationToken cancel, CancellationToken stop)
+    private void RunOne(VideoEngine engine, IJobLease lease, CancellationToken stop)
     {
-        using var either = CancellationTokenSource.CreateLinkedTokenSource(cancel, stop);
+        var (job, cancel) = (lease.Job, lease.Canceled);
+        using var either = CancellationTokenSource.CreateLinkedTokenSource(cancel, lease.Abandoned, stop);
         var clock = Stopwatch.StartNew();
-        var progress = new ProgressRecorder(_jobs, job.Id, clock, _metrics);
+        var progress = new ProgressRecorder(lease, clock, _metrics);
         try
         {
             var image = ImageLoader.Load(_jobs.Store.InputPath(job.Id));
@@ -88,25 +91,29 @@ public sealed class JobWorker
                 DecodeChunk = s.DecodeChunk,
                 Eta = s.Eta,
                 Sampler = s.Sampler,
-                Preview = new FrameWriter(_jobs, job.Id),
+                Preview = new FrameWriter(lease, _jobs.Store),
             };
-            _jobs.Update(job.Id, j => j with { FramesReady = 0, PreviewStep = 0 }, persist: false);
+            lease.Update(j => j with { FramesReady = 0, PreviewStep = 0 });
             var result = engine.Generate(image, options, progress, cancellation: either.Token);
             progress.Report("writing", 0, 1);
             var formats = WriteOutputs(job.Id, result.Frames, s.Fps, either.Token);
-            _jobs.Update(job.Id, j => j with { State = JobState.Succeeded, FinishedAt = DateTimeOffset.UtcNow, Formats = formats, Progress = progress.Finished() }, persist: true);
+            lease.Finish(j => j with { State = JobState.Succeeded, FinishedAt = DateTimeOffset.UtcNow, Formats = formats, Progress = progress.Finished() });
             _metrics.Finished(JobState.Succeeded);
+        }
+        catch (OperationCanceledException) when (lease.Abandoned.IsCancellationRequested)
+        {
+            // The job is another worker's now (or this one is being killed): write nothing, acknowledge nothing.
+            _log?.Invoke($"job {job.Id} abandoned: it is no longer this worker's.");
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested && !cancel.IsCancellationRequested)
         {
             _jobs.Store.DeleteOutputs(job.Id);
-            _jobs.Update(job.Id, j => j with { FramesReady = 0, PreviewStep = 0 }, persist: false);
-            _jobs.Requeue(job.Id);
+            lease.Requeue();
         }
         catch (OperationCanceledException)
         {
             _jobs.Store.DeleteOutputs(job.Id);
-            _jobs.Update(job.Id, j => j with { State = JobState.Canceled, FinishedAt = DateTimeOffset.UtcNow, FramesReady = 0, PreviewStep = 0 }, persist: true);
+            lease.Finish(j => j with { State = JobState.Canceled, FinishedAt = DateTimeOffset.UtcNow, FramesReady = 0, PreviewStep = 0 });
             _metrics.Finished(JobState.Canceled);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
@@ -114,7 +121,7 @@ public sealed class JobWorker
             // Whatever the engine or the writer threw ends this job, not the server: the next job may well succeed.
             _log?.Invoke($"job {job.Id} failed: {e.Message}");
             _jobs.Store.DeleteOutputs(job.Id);
-            _jobs.Update(job.Id, j => j with { State = JobState.Failed, FinishedAt = DateTimeOffset.UtcNow, Error = e.Message, FramesReady = 0, PreviewStep = 0 }, persist: true);
+            lease.Finish(j => j with { State = JobState.Failed, FinishedAt = DateTimeOffset.UtcNow, Error = e.Message, FramesReady = 0, PreviewStep = 0 });
             _metrics.Finished(JobState.Failed);
         }
     }
@@ -151,21 +158,21 @@ public sealed class JobWorker
     /// <see cref="Job.FramesReady"/>, so <c>/v1/jobs/{id}/frames/{i}</c> and the page show them while the job runs.
     /// Before that, after every denoising step, the latent preview grid to <c>out/preview.png</c> (<see cref="Job.PreviewStep"/>).
     /// </summary>
-    private sealed class FrameWriter(JobManager jobs, string id) : IGenerationPreview
+    private sealed class FrameWriter(IJobLease lease, JobStore store) : IGenerationPreview
     {
         public int PreviewEvery => 1;
 
         public void Denoised(int stepsDone, int totalSteps, IReadOnlyList<RgbImage> frames)
         {
-            var folder = jobs.Store.OutputFolder(id);
+            var folder = store.OutputFolder(lease.Job.Id);
             Directory.CreateDirectory(folder);
             VideoWriter.WritePng(Path.Combine(folder, "preview.png"), LatentPreview.Grid(frames));
-            jobs.Update(id, j => j with { PreviewStep = stepsDone }, persist: false);
+            lease.Update(j => j with { PreviewStep = stepsDone });
         }
 
         public void FramesDecoded(int first, IReadOnlyList<RgbImage> frames)
         {
-            var folder = Path.Combine(jobs.Store.OutputFolder(id), "frames");
+            var folder = Path.Combine(store.OutputFolder(lease.Job.Id), "frames");
             Directory.CreateDirectory(folder);
             for (var i = 0; i < frames.Count; i++)
             {
@@ -173,12 +180,12 @@ public sealed class JobWorker
             }
 
             var ready = first + frames.Count;
-            jobs.Update(id, j => j with { FramesReady = ready }, persist: false);
+            lease.Update(j => j with { FramesReady = ready });
         }
     }
 
     /// <summary>The engine's progress, into the job's record (live only; the record on disk changes with the state).</summary>
-    private sealed class ProgressRecorder(JobManager jobs, string id, Stopwatch clock, ServerMetrics metrics) : IProgress<GenerationProgress>
+    private sealed class ProgressRecorder(IJobLease lease, Stopwatch clock, ServerMetrics metrics) : IProgress<GenerationProgress>
     {
         private readonly Stopwatch _stage = new();
         private string? _current;
@@ -213,8 +220,7 @@ public sealed class JobWorker
             var elapsed = _stage.Elapsed;
             double? remaining = step > 0 ? elapsed.TotalSeconds / step * (total - step) : null;
             _last = new JobProgress { Stage = stage, Step = step, TotalSteps = total, ElapsedSeconds = clock.Elapsed.TotalSeconds, RemainingSeconds = remaining };
-            var progress = _last;
-            jobs.Update(id, j => j with { Progress = progress }, persist: false);
+            lease.Report(_last);
         }
 
         private void Enter(string stage)

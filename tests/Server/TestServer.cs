@@ -53,10 +53,9 @@ public sealed class TestServer : IAsyncDisposable
     /// <summary>Starts a server over <paramref name="data"/> (a fresh folder when null).</summary>
     public static async Task<TestServer> StartAsync(string? data = null, int queue = 8, string? apiKey = null, Func<ServeSettings, ServeSettings>? change = null)
     {
-        var cache = Cache.Value;
         var settings = new ServeSettings { Urls = "http://127.0.0.1:0", DataFolder = data ?? Fixtures.TempFolder("serve-data"), QueueCapacity = queue, ApiKey = apiKey };
         settings = change?.Invoke(settings) ?? settings;
-        var host = await ServerHost.StartAsync(settings, () => VideoEngineLoader.Load(ModelDirectory.Open(Fixtures.PipelineTiny), new EngineLoadOptions(new CacheRoot(cache))));
+        var host = await ServerHost.StartAsync(settings, LoadTinyEngine);
         var client = new HttpClient { BaseAddress = new Uri(host.Addresses[0]), Timeout = TimeSpan.FromSeconds(60) };
         if (apiKey is not null)
         {
@@ -65,6 +64,9 @@ public sealed class TestServer : IAsyncDisposable
 
         return new TestServer(host, client, settings);
     }
+
+    /// <summary>Loads the tiny pipeline on the CPU (each server or worker its own engine).</summary>
+    public static VideoEngine LoadTinyEngine() => VideoEngineLoader.Load(ModelDirectory.Open(Fixtures.PipelineTiny), new EngineLoadOptions(new CacheRoot(Cache.Value)));
 
     /// <summary>A submission's multipart body.</summary>
     public static MultipartFormDataContent Form(object? options, byte[]? image = null, string? rawOptions = null)

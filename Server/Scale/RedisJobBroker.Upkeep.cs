@@ -1,0 +1,149 @@
+using CudaI2V.Server.Jobs;
+using StackExchange.Redis;
+
+namespace CudaI2V.Server.Scale;
+
+/// <summary>
+/// The API's upkeep, every <see cref="RedisSettings.Upkeep"/>: when Redis has lost its data (restarted without
+/// persistence, or a first start) the queued jobs are added again from their records under the data folder; the
+/// stream is trimmed below its oldest entry still unacknowledged; ended jobs older than the retention are removed
+/// (their records and files; their Redis keys expire by themselves); workers not heard from are forgotten.
+/// </summary>
+public sealed partial class RedisJobBroker
+{
+    /// <summary>Runs the upkeep until <paramref name="stop"/>; Redis being away is reported and waited for.</summary>
+    public async Task RunUpkeepAsync(CancellationToken stop)
+    {
+        using var either = CancellationTokenSource.CreateLinkedTokenSource(stop, _killed.Token);
+        while (!either.IsCancellationRequested)
+        {
+            try
+            {
+                await UpkeepOnce().ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is RedisException or TimeoutException)
+            {
+                Complain($"Redis does not answer ({e.Message}); retrying.");
+            }
+            catch (IOException e)
+            {
+                Complain($"upkeep of the data folder failed: {e.Message}");
+            }
+
+            try
+            {
+                await Task.Delay(_settings.Upkeep, either.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>One round of the upkeep.</summary>
+    internal async Task UpkeepOnce()
+    {
+        var db = Db;
+        await EnsureGroup().ConfigureAwait(false);
+        if (!await db.KeyExistsAsync(AliveKey).ConfigureAwait(false)
+            && await db.StringSetAsync(AliveKey, DateTimeOffset.UtcNow.ToString("O"), when: When.NotExists).ConfigureAwait(false))
+        {
+            Recover();
+        }
+
+        await Trim(db).ConfigureAwait(false);
+        Expire(db);
+        foreach (var member in await db.SetMembersAsync(QueuedKey).ConfigureAwait(false))
+        {
+            // A place held by a job that is no longer waiting (a worker lost between taking it and saying so) is freed.
+            var id = member.ToString();
+            if (!JobStore.IsId(id) || Store.Load(id) is { State: not JobState.Queued })
+            {
+                await db.SetRemoveAsync(QueuedKey, member).ConfigureAwait(false);
+            }
+        }
+
+        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        await db.SortedSetRemoveRangeByScoreAsync(WorkersKey, double.NegativeInfinity, now - (10 * _settings.LostAfter.TotalMilliseconds)).ConfigureAwait(false);
+    }
+
+    /// <summary>Redis knows nothing of this deployment: index every record again and queue again the jobs not ended.</summary>
+    private void Recover()
+    {
+        var db = Db;
+        var added = 0;
+        foreach (var job in Store.LoadAll(_log))
+        {
+            db.SortedSetAdd(IndexKey, job.Id, job.CreatedAt.ToUnixTimeMilliseconds());
+            if (job.IsFinal)
+            {
+                continue;
+            }
+
+            // A job recorded running lost its entry with Redis; its worker, if alive, finds its entry gone and stops.
+            var queued = job.State == JobState.Queued ? job : job with { State = JobState.Queued, StartedAt = null, Progress = null };
+            if (queued != job)
+            {
+                Store.Save(queued);
+            }
+
+            Enqueue(queued);
+            added++;
+        }
+
+        if (added > 0)
+        {
+            _log?.Invoke($"Redis had no record of the queue (a first start, or Redis restarted without its data): added {added} jobs again from {Store.Root}.");
+        }
+    }
+
+    /// <summary>Removes the stream's entries below the oldest one still needed (pending, or not yet delivered).</summary>
+    private async Task Trim(IDatabase db)
+    {
+        var groups = await db.StreamGroupInfoAsync(StreamKey).ConfigureAwait(false);
+        var group = groups.FirstOrDefault(g => g.Name == Group);
+        if (group.Name is null || group.LastDeliveredId is not { } delivered)
+        {
+            return;
+        }
+
+        var pending = await db.StreamPendingAsync(StreamKey, Group).ConfigureAwait(false);
+        var safe = pending.PendingMessageCount > 0 && Earlier(pending.LowestPendingMessageId.ToString(), delivered) ? pending.LowestPendingMessageId.ToString() : delivered;
+        Volatile.Write(ref _safeMinId, safe);
+        await db.StreamTrimByMinIdAsync(StreamKey, safe).ConfigureAwait(false);
+    }
+
+    /// <summary>Removes ended jobs whose retention is over (at most 200 a round).</summary>
+    private void Expire(IDatabase db)
+    {
+        var cutoff = DateTimeOffset.UtcNow - _settings.Retention;
+        foreach (var value in db.SortedSetRangeByScore(IndexKey, double.NegativeInfinity, cutoff.ToUnixTimeMilliseconds(), take: 200))
+        {
+            var id = value.ToString();
+            var job = JobStore.IsId(id) ? Store.Load(id) : null;
+            if (job is null || (job.IsFinal && job.FinishedAt is { } finished && finished < cutoff))
+            {
+                if (job is not null)
+                {
+                    Store.Delete(id);
+                }
+
+                db.SortedSetRemove(IndexKey, id);
+                db.KeyDelete([JobKey(id), StateKey(id), CancelKey(id)]);
+            }
+        }
+    }
+
+    /// <summary>True when stream id <paramref name="a"/> comes before <paramref name="b"/>.</summary>
+    private static bool Earlier(string a, string b)
+    {
+        static (ulong, ulong) Parse(string id)
+        {
+            var dash = id.IndexOf('-', StringComparison.Ordinal);
+            return dash < 0 ? (ulong.Parse(id, System.Globalization.CultureInfo.InvariantCulture), 0) : (ulong.Parse(id[..dash], System.Globalization.CultureInfo.InvariantCulture), ulong.Parse(id[(dash + 1)..], System.Globalization.CultureInfo.InvariantCulture));
+        }
+
+        return Parse(a).CompareTo(Parse(b)) < 0;
+    }
+}
