@@ -112,6 +112,11 @@ public sealed class VideoEngine : IDisposable
             throw new ArgumentException($"Height and width must be multiples of the VAE's scale factor {VaeScaleFactor}.", nameof(options));
         }
 
+        if (options.CacheDepth is { } depth && depth >= UNet.Levels)
+        {
+            throw new ArgumentException($"cache-depth must be 0 to {UNet.Levels - 1} for this UNet (the up block whose input is cached), got {depth}.", nameof(options));
+        }
+
         if (Interlocked.Exchange(ref _busy, 1) == 1)
         {
             throw new InvalidOperationException("This engine is already generating; it runs one request at a time. Wait for it, or use a second engine.");
@@ -161,7 +166,8 @@ public sealed class VideoEngine : IDisposable
         var resident = WeightBytes + (budget is null ? 0 : MemoryPlanner.DeviceOverhead);
         var limit = budget is { } b ? Math.Min(b - resident, memory.AvailableBytes) : memory.AvailableBytes;
         var samplerBytes = CreateSampler(options.Sampler, options.Steps).StateSlots * RequestMemory.SamplerSlotBytes(models, options.Frames, options.Height, options.Width);
-        var request = new MemoryRequest(options.UsesGuidance ? 2 : 1, options.Frames, options.Height, options.Width, textTokens, options.Steps, options.DecodeChunk, samplerBytes);
+        var request = new MemoryRequest(
+            options.UsesGuidance ? 2 : 1, options.Frames, options.Height, options.Width, textTokens, options.Steps, options.DecodeChunk, samplerBytes, StepCaching.Of(options));
         return MemoryPlanner.Plan(models, request, resident, limit, budget, memory.Description, options.MemoryChoices);
     }
 

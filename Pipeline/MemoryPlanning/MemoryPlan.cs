@@ -19,8 +19,8 @@ namespace CudaI2V.Pipeline.MemoryPlanning;
 /// <param name="UnconstrainedLaunches">Launches of the plan with no constraint (one batch, no chunking, every frame decoded at once).</param>
 public sealed record MemoryPlan(MemoryChoices Choices, RequestPlan Request, long ResidentBytes, long Limit, long? Budget, int Frames, int Steps, long UnconstrainedLaunches)
 {
-    /// <summary>The denoising loop's activations: the step's arena, the libraries' reserve beside it, and the conditioning held through the loop.</summary>
-    public long DenoiseBytes => Request.Step.Arena.Peak + RequestMemory.Reserve + Request.Step.ConditioningBytes;
+    /// <summary>The denoising loop's activations: the step's arena (and the cached step's with the deep-feature cache under step caching), the libraries' reserve beside it, and the conditioning held through the loop.</summary>
+    public long DenoiseBytes => Request.Step.LoopBytes;
 
     /// <summary>The decode's activations: its arena and the reserve beside it (the step's arena is freed first).</summary>
     public long DecodeBytes => Request.Decode.Arena.Peak + RequestMemory.Reserve;

@@ -13,7 +13,8 @@ namespace CudaI2V.Pipeline.MemoryPlanning;
 /// <param name="Steps">Denoising steps (for the cost).</param>
 /// <param name="DecodeChunk">Frames the VAE decodes at a time when the caller fixed it; null lets the planner choose.</param>
 /// <param name="SamplerBytes">The sampler's state kept between steps (a multistep sampler's history; 0 for DDIM), held through the request.</param>
-public sealed record MemoryRequest(int Batch, int Frames, int Height, int Width, int TextTokens, int Steps, int? DecodeChunk = null, long SamplerBytes = 0);
+/// <param name="Caching">Step caching (a second, cached step kind planned beside the full one), or null.</param>
+public sealed record MemoryRequest(int Batch, int Frames, int Height, int Width, int TextTokens, int Steps, int? DecodeChunk = null, long SamplerBytes = 0, StepCaching? Caching = null);
 
 /// <summary>
 /// Chooses, before any work, the cheapest <see cref="MemoryChoices"/> whose activations fit a limit: the fewest kernel
@@ -91,7 +92,7 @@ public static class MemoryPlanner
     }
 
     /// <summary>The step's activations outside the weights: its arena, the reserve beside it, the conditioning it reads.</summary>
-    private static long StepBytes(UNetStepPlan step) => step.Arena.Peak + RequestMemory.Reserve + step.ConditioningBytes;
+    private static long StepBytes(UNetStepPlan step) => step.LoopBytes;
 
     private static long DecodeBytes(ForwardPlan decode) => decode.Arena.Peak + RequestMemory.Reserve;
 
@@ -174,7 +175,7 @@ public static class MemoryPlanner
             if (!_steps.TryGetValue((split, feedForwardBytes), out var step))
             {
                 var choices = new MemoryChoices(split, feedForwardBytes, 1);
-                step = RequestMemory.PlanStep(models, request.Batch, request.Frames, request.Height, request.Width, request.TextTokens, choices);
+                step = RequestMemory.PlanStep(models, request.Batch, request.Frames, request.Height, request.Width, request.TextTokens, choices, request.Caching);
                 _steps[(split, feedForwardBytes)] = step;
             }
 
