@@ -158,7 +158,7 @@ internal sealed class GenerationRequest
     private void WarnWhenLong(RequestPlan memory, RequestPlan? low, int tail)
     {
         var chunks = (Frames + memory.DecodeChunk - 1) / memory.DecodeChunk;
-        var unet = low is null ? StepFlops(memory.Step, _options.Steps) : StepFlops(low.Step, _options.Steps) + StepFlops(memory.Step, tail);
+        var unet = low is null ? memory.Step.FlopsOf(_caching, _options.Steps) : low.Step.FlopsOf(_caching, _options.Steps) + memory.Step.FlopsOf(_caching, tail);
         var estimate = RunEstimate.Of(Ops, unet, Vae.Ops, chunks * memory.Decode.Flops);
         if (estimate is { } e && e.Time >= RunEstimate.WarnAbove)
         {
@@ -167,10 +167,6 @@ internal sealed class GenerationRequest
                 + "a GPU, or a smaller size, fewer frames or fewer steps, would be much faster.");
         }
     }
-
-    /// <summary>The counted FLOPs of <paramref name="steps"/> steps of <paramref name="plan"/>, full and cached as the request's caching runs them.</summary>
-    private double StepFlops(UNetStepPlan plan, int steps) =>
-        plan.Runs * Enumerable.Range(0, steps).Sum(i => plan.Cached is { } cached && _caching?.IsFull(i) == false ? cached.Flops : plan.Flops);
 
     /// <summary>2. The image: the CLIP embedding ([zeros ; embeds], (B2, 1, D)) and the image latents of every frame (B2*F, h, w, L).</summary>
     private (Tensor Embeddings, Tensor Latents) EncodeImage(int width, int height, bool reportDone)

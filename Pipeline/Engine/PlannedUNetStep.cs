@@ -45,6 +45,19 @@ public sealed record UNetStepPlan(
     /// and under caching the cached step's arena and the deep-feature cache.
     /// </summary>
     public long LoopBytes => Arena.Peak + RequestMemory.Reserve + ConditioningBytes + (Cached is { } c ? c.Arena.Peak + DeepFeatureBytes : 0);
+
+    /// <summary>The full steps among <paramref name="steps"/> steps of one pass under <paramref name="caching"/> (all without it).</summary>
+    public static int FullSteps(StepCaching? caching, int steps) => Enumerable.Range(0, steps).Count(i => caching?.IsFull(i) != false);
+
+    /// <summary>
+    /// The counted FLOPs of <paramref name="steps"/> steps of one pass (every run of each): the full steps at
+    /// <see cref="Flops"/>, the cached ones at <see cref="Cached"/>'s (when this plan has one and <paramref name="caching"/> caches).
+    /// </summary>
+    public double FlopsOf(StepCaching? caching, int steps)
+    {
+        var full = Cached is null ? steps : FullSteps(caching, steps);
+        return Runs * ((full * Flops) + ((steps - full) * (Cached?.Flops ?? 0)));
+    }
 }
 
 /// <summary>A UNet step kind under step caching (docs/step-caching.md).</summary>
