@@ -88,6 +88,8 @@ public sealed class JobWorker
                 DecodeChunk = s.DecodeChunk,
                 Eta = s.Eta,
                 Sampler = s.Sampler,
+                CacheInterval = s.CacheInterval,
+                CacheDepth = s.CacheDepth,
             };
             var result = engine.Generate(image, options, progress, cancellation: either.Token);
             progress.Report("writing", 0, 1);
