@@ -4,7 +4,7 @@ using CudaI2V.Pipeline.Engine;
 
 namespace CudaI2V.Cli.Commands;
 
-/// <summary><c>generate</c>'s step caching and low-resolution refine options (docs/step-caching.md, docs/refine.md).</summary>
+/// <summary><c>generate</c>'s step caching and low-resolution refine options (docs/step-caching.md, docs/step-caching.md).</summary>
 internal static class SpeedOptions
 {
     /// <summary>The help of the four options.</summary>

@@ -85,7 +85,7 @@ public sealed record GenerationOptions
     /// <summary>
     /// Low-resolution refine (<c>--refine-from</c>): denoise every step at this smaller size first, upscale the latents,
     /// re-noise them to <see cref="RefineStrength"/> and denoise the schedule's tail at the requested size
-    /// (docs/refine.md). Null: one pass at the requested size.
+    /// (docs/step-caching.md). Null: one pass at the requested size.
     /// </summary>
     public RefineSize? RefineFrom { get; init; }
 

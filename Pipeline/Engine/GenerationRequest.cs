@@ -97,7 +97,7 @@ internal sealed class GenerationRequest
     }
 
     /// <summary>
-    /// Low-resolution refine (docs/refine.md): every step at the smaller size, the latents upscaled bilinearly, noised
+    /// Low-resolution refine (docs/step-caching.md): every step at the smaller size, the latents upscaled bilinearly, noised
     /// to the tail's first timestep with the request's generator, and the schedule's tail at the requested size, its
     /// image conditioning computed again at that size. Returns the final latents at the requested size.
     /// </summary>

@@ -3,7 +3,7 @@ using CudaI2V.Runtime.Tensors;
 namespace CudaI2V.Pipeline.Engine;
 
 /// <summary>
-/// The host arithmetic of a low-resolution refine (docs/refine.md): the latents' bilinear upscale and diffusers'
+/// The host arithmetic of a low-resolution refine (docs/step-caching.md): the latents' bilinear upscale and diffusers'
 /// add_noise as two weights.
 /// </summary>
 public static class LatentResize

@@ -4,7 +4,7 @@ namespace CudaI2V.Pipeline.Engine;
 
 /// <summary>
 /// The size a low-resolution refine denoises at first (<see cref="GenerationOptions.RefineFrom"/>), width by height in
-/// pixels (docs/refine.md).
+/// pixels (docs/step-caching.md).
 /// </summary>
 /// <param name="Width">Width, a multiple of 8, at most the requested width.</param>
 /// <param name="Height">Height, a multiple of 8, at most the requested height.</param>
