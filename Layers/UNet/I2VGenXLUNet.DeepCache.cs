@@ -52,6 +52,7 @@ public sealed partial class I2VGenXLUNet
     /// </summary>
     public Tensor Forward(Tensor sample, Tensor stepEmbedding, UNetConditioning conditioning, DeepFeature cache)
     {
+        ArgumentNullException.ThrowIfNull(sample);
         ArgumentNullException.ThrowIfNull(cache);
         CheckDepth(cache.Depth);
         ArgumentNullException.ThrowIfNull(cache.Buffer);
