@@ -32,6 +32,7 @@ internal static class BenchCommand
             new OptionSpec("json", "file", "unet, pipeline: also write the figures and settings as JSON."),
             new OptionSpec("model", "folder", "pipeline: the pipeline folder.", Default: "the demo's tiny pipeline (random weights)", Letter: 'm'),
             new OptionSpec("presets", "list", "pipeline: the presets to compare, comma-separated.", Default: "release,fast,draft"),
+            new OptionSpec("cache-intervals", "list", "pipeline: run each preset at each of these step-caching intervals (1,2,3), in place of the preset's own.", Default: "the preset's"),
             new OptionSpec("device", "auto|cpu|cuda", "pipeline: where it runs, as generate's.", Default: "auto"),
             new OptionSpec("cache-dir", "folder", "pipeline: where built models and caches are kept.", Default: "$CUDAI2V_CACHE_DIR or the user cache folder"),
         ],

@@ -91,7 +91,12 @@ internal sealed class GenerateBatch(VideoEngine engine, RunModel model, TimeSpan
         var writing = write.Elapsed;
         var imagePath = job.ImagePath is null ? null : Path.GetFullPath(job.ImagePath);
         var output = Path.GetFullPath(job.Out);
-        var metadata = RunMetadata.Write(new RunRecord(options with { Seed = result.Seed }, imagePath, output, format, loadTime, result.StageTimes, writing), model);
+        var metadata = RunMetadata.Write(new RunRecord(options with { Seed = result.Seed }, imagePath, output, format, loadTime, result.StageTimes, writing)
+        {
+            FullSteps = result.FullSteps,
+            DenoisingSteps = result.DenoisingSteps,
+            RefineSteps = result.RefineSteps,
+        }, model);
         context.Out.WriteLine(output);
         var stages = result.StageTimes;
         context.Error.WriteLine(string.Create(

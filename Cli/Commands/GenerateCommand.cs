@@ -50,6 +50,7 @@ internal static class GenerateCommand
             new OptionSpec("no-cuda-graphs", null, "On the GPU, launch the UNet step's kernels directly instead of replaying the step as a CUDA graph (the same video; graphs save a few ms per step)."),
             new OptionSpec("demo", null, "Write a small random-weight pipeline (no download) and make a short video from a built-in image."),
             .. SamplerOptions.Specs,
+            .. SpeedOptions.Specs,
         ],
         Run,
         "Several --prompt values, --count or --batch make several videos on one loaded model.\n"
@@ -107,6 +108,7 @@ internal static class GenerateCommand
             foreach (var job in jobs)
             {
                 SamplerOptions.Check(model, job.Options);
+                SpeedOptions.Check(model, job.Options);
             }
 
             var ops = Backends.Create(device, cache, context.Error, dtype, args.GetAttention());
@@ -157,9 +159,9 @@ internal static class GenerateCommand
             }
         }
 
-        var template = demo
+        var template = Validated(demo
             ? SamplerOptions.ApplyPreset(args, ReadOptions(args, DemoModel.Prompt, DemoModel.NegativePrompt, frames: 4, steps: 3, height: 40, width: 56), 3, log)
-            : SamplerOptions.ApplyPreset(args, ReadOptions(args, prompts.Count > 0 ? prompts[0] : "(from --batch)", null, frames: 16, steps: 50, height: 704, width: 1280), null, log);
+            : SamplerOptions.ApplyPreset(args, ReadOptions(args, prompts.Count > 0 ? prompts[0] : "(from --batch)", null, frames: 16, steps: 50, height: 704, width: 1280), null, log));
         var outPath = args.Get("out", demo ? DemoOut : "video.gif")!;
         int? count = args.Has("count") ? args.GetInt32("count", 1, 1, 10000) : null;
         IReadOnlyList<GenerationJob> jobs;
@@ -216,6 +218,12 @@ internal static class GenerateCommand
             MemoryBudget = args.GetByteSize("memory-budget"),
             Sampler = SamplerOptions.Sampler(args),
         };
+        return Validated(SpeedOptions.Read(args, options));
+    }
+
+    /// <summary>Every setting checked (again after a preset changed some); a wrong one is a usage error naming the option.</summary>
+    private static GenerationOptions Validated(GenerationOptions options)
+    {
         try
         {
             options.Validate();

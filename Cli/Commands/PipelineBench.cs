@@ -26,7 +26,19 @@ internal static class PipelineBench
         /// <summary>UNet calls of a whole video at the preset's step count (each call evaluates both guidance halves as one batch).</summary>
         public int UNetCalls => Preset.Steps;
 
-        public double UNetTflop => UNetCalls * Plan.Step.Flops / 1e12;
+        public StepCaching? Caching => StepCaching.Of(Options);
+
+        /// <summary>The calls that run the whole UNet; the others run only its shallow branch (step caching).</summary>
+        public int FullCalls => Plan.Step.Cached is null ? UNetCalls : UNetStepPlan.FullSteps(Caching, UNetCalls);
+
+        public int CachedCalls => UNetCalls - FullCalls;
+
+        /// <summary>The counted TFLOP of a whole video's UNet calls, full and cached.</summary>
+        public double UNetTflop => Plan.Step.FlopsOf(Caching, UNetCalls) / 1e12;
+
+        public double FullTflop => Plan.Step.Runs * FullCalls * Plan.Step.Flops / 1e12;
+
+        public double CachedTflop => UNetTflop - FullTflop;
 
         public double DecodeTflop => Math.Ceiling((double)Options.Frames / Plan.DecodeChunk) * Plan.Decode.Flops / 1e12;
 
@@ -47,6 +59,11 @@ internal static class PipelineBench
         var height = args.GetInt32("height", demo ? 40 : 512, 8, 16384);
         var width = args.GetInt32("width", demo ? 56 : 512, 8, 16384);
         var json = args.Get("json");
+        var intervals = args.Get("cache-intervals") is { } list
+            ? list.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+                .Select(n => int.TryParse(n, out var v) && v >= 1 && v <= 1000 ? (int?)v : throw new UsageException($"--cache-intervals: '{n}' is not a cache interval (an integer from 1 to 1000)."))
+                .ToArray()
+            : [null];
         var log = (string line) => context.Error.WriteLine($"cudai2v bench pipeline: {line}");
         if (demo)
         {
@@ -58,11 +75,12 @@ internal static class PipelineBench
         var device = string.Join(" + ", engine.Backends.Select(b => b.Memory.Description).Distinct());
         var image = DemoModel.Image();
         var rows = new List<Row>();
-        foreach (var preset in presets)
+        foreach (var (preset, interval) in presets.SelectMany(p => intervals.Select(n => (p, n))))
         {
-            var request = new GenerationOptions { Prompt = DemoModel.Prompt, Frames = frames, Height = height, Width = width, Seed = 1 };
+            var request = new GenerationOptions { Prompt = DemoModel.Prompt, Frames = frames, Height = height, Width = width, Seed = 1, CacheInterval = interval ?? 1 };
             var instead = stepCap is { } cap && cap < preset.Steps ? cap : (int?)null;
-            var (options, settings) = preset.Apply(request, new HashSet<PresetSetting>(), instead, "--steps");
+            var given = interval is null ? new HashSet<PresetSetting>() : [PresetSetting.CacheInterval];
+            var (options, settings) = preset.Apply(request, given, instead, "--steps");
             log($"preset {preset.Name}: {string.Join(", ", settings)}; {width}x{height}, {frames} frames on {device}.");
             var plan = engine.PlanRequest(options).Request;
             var clock = new StepClock();
@@ -93,12 +111,14 @@ internal static class PipelineBench
 
     private static void Print(TextWriter output, IReadOnlyList<Row> rows)
     {
-        output.WriteLine("preset   sampler   steps run  UNet calls  UNet TFLOP/video  ms/step  denoise s/video  prompt s  image s  decode s  write s  planned memory");
+        output.WriteLine(
+            "preset   sampler   steps run  cache N  UNet calls (full+cached)  TFLOP full  TFLOP cached  UNet TFLOP/video  ms/step  denoise s/video  prompt s  image s  decode s  write s  planned memory");
         foreach (var r in rows)
         {
+            var calls = $"{r.UNetCalls} ({r.FullCalls}+{r.CachedCalls})";
             output.WriteLine(string.Create(
                 CultureInfo.InvariantCulture,
-                $"{r.Preset.Name,-8} {r.Options.Sampler,-9} {r.Options.Steps,5} {r.UNetCalls,11} {r.UNetTflop,17:F4} {r.MedianStepMs,8:F1} {r.DenoiseSeconds,16:F2} "
+                $"{r.Preset.Name,-8} {r.Options.Sampler,-9} {r.Options.Steps,5} {r.Options.CacheInterval,8} {calls,25} {r.FullTflop,11:F4} {r.CachedTflop,13:F4} {r.UNetTflop,17:F4} {r.MedianStepMs,8:F1} {r.DenoiseSeconds,16:F2} "
                 + $"{Seconds(r, GenerationStage.EncodingPrompt),9:F2} {Seconds(r, GenerationStage.EncodingImage),8:F2} {Seconds(r, GenerationStage.Decoding),9:F2} {r.Write.TotalSeconds,8:F2}  {ArenaPlan.FormatBytes(r.Plan.Bytes)}"));
         }
 
@@ -131,8 +151,14 @@ internal static class PipelineBench
             json.WriteNumber("height", r.Options.Height);
             json.WriteNumber("width", r.Options.Width);
             json.WriteNumber("frames", r.Options.Frames);
+            json.WriteNumber("cache_interval", r.Options.CacheInterval);
             json.WriteNumber("unet_calls_per_video", r.UNetCalls);
+            json.WriteNumber("full_calls_per_video", r.FullCalls);
+            json.WriteNumber("cached_calls_per_video", r.CachedCalls);
             json.WriteNumber("unet_tflop_per_call", r.Plan.Step.Flops / 1e12);
+            json.WriteNumber("unet_tflop_per_cached_call", (r.Plan.Step.Cached?.Flops ?? 0) / 1e12);
+            json.WriteNumber("unet_tflop_full", r.FullTflop);
+            json.WriteNumber("unet_tflop_cached", r.CachedTflop);
             json.WriteNumber("unet_tflop_per_video", r.UNetTflop);
             json.WriteNumber("vae_decode_tflop_per_video", r.DecodeTflop);
             json.WriteNumber("planned_bytes", r.Plan.Bytes);

@@ -18,7 +18,17 @@ namespace CudaI2V.Cli.Commands;
 /// <param name="Stages">The time of each stage.</param>
 /// <param name="Writing">The time writing the video took.</param>
 internal sealed record RunRecord(
-    GenerationOptions Options, string? Image, string Output, VideoFormat Format, TimeSpan Load, IReadOnlyDictionary<GenerationStage, TimeSpan> Stages, TimeSpan Writing);
+    GenerationOptions Options, string? Image, string Output, VideoFormat Format, TimeSpan Load, IReadOnlyDictionary<GenerationStage, TimeSpan> Stages, TimeSpan Writing)
+{
+    /// <summary>The denoising steps that ran the whole UNet (the others were cached steps).</summary>
+    public IReadOnlyList<int> FullSteps { get; init; } = [];
+
+    /// <summary>Denoising steps run (with a refine, both passes').</summary>
+    public int DenoisingSteps { get; init; }
+
+    /// <summary>The steps a refine ran again at the requested size.</summary>
+    public int RefineSteps { get; init; }
+}
 
 /// <summary>What a whole run shares: the engine, its model folder and the hash of every weight file it loaded.</summary>
 /// <param name="ModelFolder">The model folder's full path.</param>
@@ -90,6 +100,18 @@ internal static class RunMetadata
             setting.WriteTo(json);
         }
 
+        json.WriteStartObject("denoising");
+        json.WriteNumber("steps", record.DenoisingSteps);
+        json.WriteNumber("refine_steps", record.RefineSteps);
+        json.WriteNumber("cached_steps", record.DenoisingSteps - record.FullSteps.Count);
+        json.WriteStartArray("full_steps");
+        foreach (var step in record.FullSteps)
+        {
+            json.WriteNumberValue(step);
+        }
+
+        json.WriteEndArray();
+        json.WriteEndObject();
         json.WriteString("image", record.Image ?? "demo");
         json.WriteString("output", record.Output);
         json.WriteString("format", record.Format switch { VideoFormat.Gif => "gif", VideoFormat.Mp4 => "mp4", _ => "png-frames" });

@@ -16,7 +16,7 @@ internal static class SamplerOptions
             Default: "the class the config names (DDIM in the release)"),
         new OptionSpec(
             "preset", string.Join('|', GenerationPreset.Names),
-            "Sampler, steps and guidance together: release (DDIM, 50, 9), fast (dpmpp-2m, 25, 9), draft (unipc, 10, 9); "
+            "Sampler, steps, guidance and step caching together: release (DDIM, 50, 9, no caching), fast (dpmpp-2m, 25, 9, cache interval 2), draft (unipc, 10, 9, cache interval 2); "
             + "every one of these you give yourself wins, and the size and frames are never changed. Prints what it chose.",
             Default: "none"),
     ];
@@ -50,6 +50,11 @@ internal static class SamplerOptions
         if (args.Has("guidance"))
         {
             given.Add(PresetSetting.Guidance);
+        }
+
+        if (args.Has("cache-interval"))
+        {
+            given.Add(PresetSetting.CacheInterval);
         }
 
         var (chosen, settings) = preset.Apply(options, given, demoSteps, "the demo's, on its tiny random model");

@@ -39,7 +39,7 @@ public sealed record UNetConditioning(Tensor Context, Tensor ImageStream, Tensor
 /// exact keys (every key of the file must be used). Activations are channels-last with frames folded into
 /// the batch: (B*F, H, W, C). See docs/i2vgenxl-spec.md section 3 for the exact op order.
 /// </summary>
-public sealed class I2VGenXLUNet
+public sealed partial class I2VGenXLUNet
 {
     private const int ImageContextPool = 32;
 
@@ -287,53 +287,7 @@ public sealed class I2VGenXLUNet
     /// (B*F, H, W, in_channels) to the model output of the same shape. The call uploads nothing from the host, so a
     /// backend can capture it once and replay it.
     /// </summary>
-    public Tensor Forward(Tensor sample, Tensor stepEmbedding, UNetConditioning conditioning)
-    {
-        ArgumentNullException.ThrowIfNull(sample);
-        ArgumentNullException.ThrowIfNull(stepEmbedding);
-        ArgumentNullException.ThrowIfNull(conditioning);
-        var frames = conditioning.Frames;
-        if (sample.Shape.Rank != 4 || sample.Shape[3] != _config.InChannels || sample.Shape != conditioning.ImageStream.Shape)
-        {
-            throw new ArgumentException(
-                $"UNet sample must be (B*F, H, W, {_config.InChannels}) like the image latents {conditioning.ImageStream.Shape}; got {sample.Shape}.", nameof(sample));
-        }
-
-        var expected = new TensorShape(sample.Shape[0], conditioning.FpsEmbedding.Shape[1]);
-        if (stepEmbedding.Shape != expected)
-        {
-            throw new ArgumentException($"The step embedding must be {expected} (B*F, T), as StepEmbedding makes it; got {stepEmbedding.Shape}.", nameof(stepEmbedding));
-        }
-
-        var inputs = new BlockInputs(stepEmbedding, conditioning.Context, frames, conditioning.CrossKeyValues);
-
-        var x = _convIn.Forward(_ops.Concat([sample, conditioning.ImageStream], axis: -1));   // (N, H, W, c0)
-        x = _transformerIn.Forward(x, frames);
-
-        var skips = new List<Tensor> { x };
-        foreach (var block in _downBlocks)
-        {
-            x = block.Forward(x, inputs, skips);
-        }
-
-        x = _midBlock.Forward(x, inputs);
-
-        var factor = 1 << UpsamplerCount;
-        var explicitSizes = sample.Shape[1] % factor != 0 || sample.Shape[2] % factor != 0;
-        foreach (var block in _upBlocks)
-        {
-            (int, int)? size = null;
-            if (explicitSizes && skips.Count > block.LayerCount)
-            {
-                var next = skips[skips.Count - 1 - block.LayerCount];
-                size = (next.Shape[1], next.Shape[2]);
-            }
-
-            x = block.Forward(x, inputs, skips, size);
-        }
-
-        return _convOut.Forward(_convNormOut.Forward(x, silu: true));                         // (N, H, W, out)
-    }
+    public Tensor Forward(Tensor sample, Tensor stepEmbedding, UNetConditioning conditioning) => Run(sample, stepEmbedding, conditioning, DeepFeature.None);
 
     /// <summary>(B, ...) to (B*F, ...): row b*F+f = row b (PyTorch's repeat_interleave on dim 0).</summary>
     public Tensor RepeatInterleave(Tensor x, int times)

@@ -70,6 +70,31 @@ public sealed record GenerationOptions
     /// </summary>
     public string? Sampler { get; init; }
 
+    /// <summary>
+    /// Step caching's N (<c>--cache-interval</c>): the whole UNet on one step in N, only its shallow branch on the others,
+    /// reusing the deep feature of the last full step (DeepCache; docs/step-caching.md). 1 (the default) caches nothing.
+    /// </summary>
+    public int CacheInterval { get; init; } = 1;
+
+    /// <summary>
+    /// The up block whose input step caching reuses (<c>--cache-depth</c>, 0 to the UNet's levels - 1); null for the
+    /// last up block (3 on the release), which keeps only the full-resolution level fresh and saves the most.
+    /// </summary>
+    public int? CacheDepth { get; init; }
+
+    /// <summary>
+    /// Low-resolution refine (<c>--refine-from</c>): denoise every step at this smaller size first, upscale the latents,
+    /// re-noise them to <see cref="RefineStrength"/> and denoise the schedule's tail at the requested size
+    /// (docs/step-caching.md). Null: one pass at the requested size.
+    /// </summary>
+    public RefineSize? RefineFrom { get; init; }
+
+    /// <summary>
+    /// How much of the schedule the refine pass runs again at the requested size (<c>--refine-strength</c>, 0 to 1],
+    /// diffusers' img2img strength: the last int(steps * strength) steps.
+    /// </summary>
+    public double RefineStrength { get; init; } = RefineSize.DefaultStrength;
+
     /// <summary>How the input image's latent is taken.</summary>
     public VaeEncodeMode VaeEncode { get; init; } = VaeEncodeMode.Mean;
 
@@ -106,6 +131,16 @@ public sealed record GenerationOptions
         Check(DecodeChunk is null or >= 1, nameof(DecodeChunk), $"decode chunk must be 1 or more, got {DecodeChunk}");
         Check(Eta >= 0 && float.IsFinite(Eta), nameof(Eta), $"eta must be 0 or more, got {Eta}");
         Check(Sampler is null || Samplers.Names.Contains(Sampler), nameof(Sampler), $"sampler must be one of {string.Join(", ", Samplers.Names)}, got '{Sampler}'");
+        Check(CacheInterval >= 1, nameof(CacheInterval), $"cache-interval must be 1 or more, got {CacheInterval}");
+        Check(CacheDepth is null or >= 0, nameof(CacheDepth), $"cache-depth must be 0 or more (the up block whose input is cached), got {CacheDepth}");
+        Check(RefineStrength > 0 && RefineStrength <= 1, nameof(RefineStrength), $"refine-strength must be above 0 and at most 1, got {RefineStrength}");
+        if (RefineFrom is { } refine)
+        {
+            Check(refine.Problem(Width, Height) is null, nameof(RefineFrom), $"refine-from {refine}: {refine.Problem(Width, Height)}");
+            Check(
+                RefineSize.TailSteps(Steps, RefineStrength) >= 1, nameof(RefineStrength),
+                $"refine-strength {RefineStrength} leaves no step of the {Steps}-step schedule to refine (int(steps * strength) is 0); raise it or the steps");
+        }
     }
 
     private static void Check(bool ok, string name, string message)

@@ -38,6 +38,12 @@ public sealed record GenerationProgress(GenerationStage Stage, int Step, int Tot
 {
     /// <summary>Steps finished plus the fraction of the step in progress.</summary>
     public double Position => Step + (StepOpsTotal > 0 ? Math.Min(1.0, (double)StepOps / StepOpsTotal) : 0);
+
+    /// <summary>
+    /// On the report of a denoising step just finished: true when it ran the whole UNet, false when it was a cached step
+    /// (step caching ran only the UNet's shallow branch); null on every other report.
+    /// </summary>
+    public bool? FullStep { get; init; }
 }
 
 /// <summary>A finished generation.</summary>
@@ -49,6 +55,15 @@ public sealed record GenerationResult(IReadOnlyList<RgbImage> Frames, Tensor Vid
 {
     /// <summary>The memory plan the request ran under: its choices, planned peak and cost.</summary>
     public MemoryPlan? Memory { get; init; }
+
+    /// <summary>The denoising steps that ran the whole UNet (0 first, over every pass of a refine); the others were cached steps.</summary>
+    public IReadOnlyList<int> FullSteps { get; init; } = [];
+
+    /// <summary>Denoising steps run (UNet calls, each evaluating both guidance halves): the schedule's, plus a refine's tail.</summary>
+    public int DenoisingSteps { get; init; }
+
+    /// <summary>The steps a low-resolution refine ran again at the requested size (0 without refine); they are the last ones.</summary>
+    public int RefineSteps { get; init; }
 }
 
 /// <summary>

@@ -26,9 +26,10 @@ internal sealed class GenerationRequest
     private readonly SeededRandom _generator;
     private readonly ulong _seed;
     private readonly int _batch;
-    private readonly int _latentH;
-    private readonly int _latentW;
+    private readonly StepCaching? _caching;
+    private readonly List<int> _fullSteps = [];
     private Sampler? _sampler;
+    private int _totalSteps;
 
     public GenerationRequest(
         VideoEngine engine, RgbImage image, GenerationOptions options, IProgress<GenerationProgress>? progress, IGenerationObserver? observer, CancellationToken cancellation)
@@ -42,8 +43,7 @@ internal sealed class GenerationRequest
         _seed = options.Seed ?? (ulong)Random.Shared.NextInt64();
         _generator = new SeededRandom(_seed);
         _batch = options.UsesGuidance ? 2 : 1;
-        _latentH = options.Height / engine.VaeScaleFactor;
-        _latentW = options.Width / engine.VaeScaleFactor;
+        _caching = StepCaching.Of(options);
     }
 
     private IOps Ops => _engine.Ops;
@@ -64,19 +64,86 @@ internal sealed class GenerationRequest
         using var watchUNet = Ops.Watch(watch);
         using var watchVae = ReferenceEquals(Vae.Ops, Ops) ? null : Vae.Ops.Watch(watch);
         var promptEmbeds = EncodePrompt();
-        var memory = PlanMemory(promptEmbeds.Shape[1]);
-        WarnWhenLong(memory.Request);
-        var (imageEmbeddings, imageLatents) = EncodeImage();
-        if (memory.Request.ReleaseEncoders)
+
+        // The plan is the requested size's, the larger of a refine's two; the low pass's smaller step is planned beside it.
+        var memory = PlanMemory(promptEmbeds.Shape[1], _options);
+        var refine = _options.RefineFrom;
+        var low = refine is { } r ? PlanMemory(promptEmbeds.Shape[1], _options with { Width = r.Width, Height = r.Height, RefineFrom = null }) : null;
+        var tail = refine is null ? 0 : RefineSize.TailSteps(_options.Steps, _options.RefineStrength);
+        _totalSteps = _sampler.NumInferenceSteps + tail;
+        WarnWhenLong(memory.Request, low?.Request, tail);
+        Tensor latents;
+        if (refine is not { } from)
         {
-            // The plan counted the loop without them: free their weights now (the next request that needs them loads them again).
-            _engine.Encoders.Release();
+            var (imageEmbeddings, imageLatents) = EncodeImage(_options.Width, _options.Height, reportDone: true);
+            ReleaseEncodersIfPlanned(memory.Request);
+            _clock.Enter(GenerationStage.Denoising, _totalSteps);
+            var initial = Latents.Initial(_options.InitialNoise, _generator, Frames, LatentH(_options.Height), LatentW(_options.Width), LatentChannels);  // (F, h, w, L)
+            latents = Denoise(memory.Request, _sampler, promptEmbeds, imageEmbeddings, imageLatents, ScaleInitial(initial, _sampler), 0);
+        }
+        else
+        {
+            latents = Refine(from, tail, memory.Request, low!.Request, promptEmbeds);
         }
 
-        var latents = Denoise(memory.Request, promptEmbeds, imageEmbeddings, imageLatents);
+        _clock.Leave(reportDone: false);
         var (video, frames) = Decode(memory.Request, latents);
-        return new GenerationResult(frames, video, _seed, _clock.Times) { Memory = memory };
+        return new GenerationResult(frames, video, _seed, _clock.Times)
+        {
+            Memory = memory,
+            FullSteps = _fullSteps,
+            DenoisingSteps = _totalSteps,
+            RefineSteps = tail,
+        };
     }
+
+    /// <summary>
+    /// Low-resolution refine (docs/step-caching.md): every step at the smaller size, the latents upscaled bilinearly, noised
+    /// to the tail's first timestep with the request's generator, and the schedule's tail at the requested size, its
+    /// image conditioning computed again at that size. Returns the final latents at the requested size.
+    /// </summary>
+    private Tensor Refine(RefineSize from, int tail, RequestPlan memory, RequestPlan low, Tensor promptEmbeds)
+    {
+        // Both sizes' image conditioning first (host tensors), so that the denoising stage runs its passes in one.
+        var (lowEmbeddings, lowImage) = EncodeImage(from.Width, from.Height, reportDone: false);
+        var (imageEmbeddings, imageLatents) = EncodeImage(_options.Width, _options.Height, reportDone: true);
+        ReleaseEncodersIfPlanned(memory);
+        Tensor lowLatents;
+        using (Ops.Memory.BeginScope())
+        {
+            _clock.Enter(GenerationStage.Denoising, _totalSteps);
+            var initial = Latents.Initial(_options.InitialNoise, _generator, Frames, LatentH(from.Height), LatentW(from.Width), LatentChannels);
+            lowLatents = Ops.ToHost(Denoise(low, _sampler!, promptEmbeds, lowEmbeddings, lowImage, ScaleInitial(initial, _sampler!), 0));
+        }
+
+        int h = LatentH(_options.Height), w = LatentW(_options.Width);
+        var upscaled = LatentResize.Bilinear(lowLatents, h, w);
+        var sampler = _engine.CreateSampler(_options.Sampler, _options.Steps);
+        sampler.BeginAt(_options.Steps - tail);
+        var noise = Latents.Initial(null, _generator, Frames, h, w, LatentChannels);
+        var (a, b) = sampler.NoiseWeights();
+        var start = LatentResize.AddNoise(upscaled, a, noise, b);
+        _engine.Log?.Invoke($"refine: {_options.Steps} steps at {from}, then the last {tail} at {_options.Width}x{_options.Height} from timestep {sampler.Timesteps[0]} (strength {_options.RefineStrength})");
+        return Denoise(memory, sampler, promptEmbeds, imageEmbeddings, imageLatents, start, _options.Steps);
+    }
+
+    /// <summary>
+    /// Frees the image and VAE encoders' weights once the image is encoded, where the plan counted the loop without them
+    /// (the next request that needs them loads them again).
+    /// </summary>
+    private void ReleaseEncodersIfPlanned(RequestPlan memory)
+    {
+        if (memory.ReleaseEncoders)
+        {
+            _engine.Encoders.Release();
+        }
+    }
+
+    private int LatentH(int height) => height / _engine.VaeScaleFactor;
+
+    private int LatentW(int width) => width / _engine.VaeScaleFactor;
+
+    private static Tensor ScaleInitial(Tensor initial, Sampler sampler) => sampler.InitNoiseSigma != 1f ? initial.Scaled(sampler.InitNoiseSigma) : initial;
 
     /// <summary>1. Prompt embeddings: [negative ; positive] with guidance, (B2, tokens, D).</summary>
     private Tensor EncodePrompt()
@@ -94,18 +161,19 @@ internal sealed class GenerationRequest
     /// device's free memory when none is given), and refuses the request when even the smallest do not, saying what
     /// would fit: before the image encoders or any step run.
     /// </summary>
-    private MemoryPlan PlanMemory(int textTokens)
+    private MemoryPlan PlanMemory(int textTokens, GenerationOptions options)
     {
-        var plan = _engine.PlanRequest(_options with { Frames = Frames }, textTokens);
+        var plan = _engine.PlanRequest(options, textTokens);
         _engine.Log?.Invoke($"memory plan: {plan.Describe()}; {ArenaPlan.FormatBytes(Ops.Memory.AvailableBytes)} available in {Ops.Memory.Description}");
         return plan;
     }
 
     /// <summary>One log line before a run that the plan's FLOPs, at the backend's assumed rate, put above a few minutes.</summary>
-    private void WarnWhenLong(RequestPlan memory)
+    private void WarnWhenLong(RequestPlan memory, RequestPlan? low, int tail)
     {
         var chunks = (Frames + memory.DecodeChunk - 1) / memory.DecodeChunk;
-        var estimate = RunEstimate.Of(Ops, _options.Steps * memory.Step.Runs * memory.Step.Flops, Vae.Ops, chunks * memory.Decode.Flops);
+        var unet = low is null ? memory.Step.FlopsOf(_caching, _options.Steps) : low.Step.FlopsOf(_caching, _options.Steps) + memory.Step.FlopsOf(_caching, tail);
+        var estimate = RunEstimate.Of(Ops, unet, Vae.Ops, chunks * memory.Decode.Flops);
         if (estimate is { } e && e.Time >= RunEstimate.WarnAbove)
         {
             _engine.Log?.Invoke(
@@ -115,10 +183,10 @@ internal sealed class GenerationRequest
     }
 
     /// <summary>2. The image: the CLIP embedding ([zeros ; embeds], (B2, 1, D)) and the image latents of every frame (B2*F, h, w, L).</summary>
-    private (Tensor Embeddings, Tensor Latents) EncodeImage()
+    private (Tensor Embeddings, Tensor Latents) EncodeImage(int width, int height, bool reportDone)
     {
         _clock.Enter(GenerationStage.EncodingImage, 2);
-        var clipPixels = ImagePreprocessor.ClipPixels(_image, _options.Width, _engine.Features);
+        var clipPixels = ImagePreprocessor.ClipPixels(_image, width, _engine.Features);
         _observer?.Tensor("clip.pixels", clipPixels);
         var (imageEncoder, vaeEncoder) = _engine.Encoders.Get();
         Tensor imageEmbeds;                                                                                          // (1, D)
@@ -138,7 +206,7 @@ internal sealed class GenerationRequest
         _observer?.Tensor("image_embeddings", embeddings);
         _cancellation.ThrowIfCancellationRequested();
 
-        var vaePixels = ImagePreprocessor.VaePixels(_image, _options.Width, _options.Height);
+        var vaePixels = ImagePreprocessor.VaePixels(_image, width, height);
         _observer?.Tensor("vae.pixels", vaePixels);
         var vaeOps = Vae.Ops;
         Tensor moments;                                                                                              // (1, h, w, 2L)
@@ -154,40 +222,40 @@ internal sealed class GenerationRequest
             : distribution.Sample(_generator.StandardNormal(distribution.Mean.Shape).AsSpan<float>());
         var latents = Latents.FramePositions(latent.Scaled((float)Vae.Config.ScalingFactor), Frames, _batch);      // (B2*F, h, w, L)
         _observer?.Tensor("image_latents", Latents.ToNcfhw(latents, Frames));
-        _clock.Leave(reportDone: true);
+        _clock.Leave(reportDone);
         return (embeddings, latents);
     }
 
     /// <summary>
-    /// 3. The denoising loop. The sampler's latents stay F32 on the backend and are updated there, fused with the
-    /// guidance (<see cref="IOps.DdimStep"/> for DDIM, <see cref="IOps.SamplerPredict"/> and
-    /// <see cref="IOps.SamplerCombine"/> for the others), which also writes the next (scaled) UNet input; nothing returns
-    /// to the host per step but the non-finite counts, read one step late. The conditioning and every step's embedding
-    /// are computed first, and the sampler's history is allocated once in the request's scope (planned with its memory).
-    /// Returns the final latents (F, h, w, L) as an F32 backend tensor.
+    /// 3. The denoising loop of one pass (<paramref name="offset"/>: the steps of earlier passes). The sampler's latents
+    /// stay F32 on the backend and are updated there, fused with the guidance (<see cref="IOps.DdimStep"/> for DDIM,
+    /// <see cref="IOps.SamplerPredict"/> and <see cref="IOps.SamplerCombine"/> for the others), which also writes the next
+    /// (scaled) UNet input; nothing returns to the host per step but the non-finite counts, read one step late. The
+    /// conditioning and every step's embedding are computed first, and the sampler's history is allocated once in the
+    /// request's scope (planned with its memory). Under step caching the full and the cached steps are two planned
+    /// forwards (two arenas, two graphs) sharing the deep-feature cache. Returns the final latents (F, h, w, L) as an F32
+    /// backend tensor.
     /// </summary>
-    private Tensor Denoise(RequestPlan memory, Tensor promptEmbeds, Tensor imageEmbeddings, Tensor imageLatents)
+    private Tensor Denoise(RequestPlan memory, Sampler sampler, Tensor promptEmbeds, Tensor imageEmbeddings, Tensor imageLatents, Tensor initial, int offset)
     {
-        var sampler = _sampler!;
-        _clock.Enter(GenerationStage.Denoising, sampler.NumInferenceSteps);
         var unet = _engine.UNet;
+        int h = initial.Shape[1], w = initial.Shape[2];
         var fps = Enumerable.Repeat((float)_options.Fps, _batch).ToArray();
         var conditioning = unet.Condition(Ops.FromHost(imageLatents), Ops.FromHost(imageEmbeddings), Ops.FromHost(promptEmbeds), fps, Frames);
         var stepEmbeddings = sampler.Timesteps.Select(t => unet.StepEmbedding(t, conditioning)).ToList();
 
         using var step = PlannedUNetStep.Create(Ops, memory.Step, _engine.UseGraphs);
-        if (step.UsesGraph)
+        using var cachedStep = memory.Step.Cached is { } cachedPlan ? PlannedUNetStep.Create(Ops, cachedPlan, _engine.UseGraphs) : null;
+        if (step.UsesGraph && offset == 0)
         {
-            _engine.Log?.Invoke("the UNet step is replayed as a graph from its second call");
+            _engine.Log?.Invoke(cachedStep is null ? "the UNet step is replayed as a graph from its second call" : "the full and the cached UNet steps are each replayed as a graph from their second call");
         }
 
-        var initial = Latents.Initial(_options.InitialNoise, _generator, Frames, _latentH, _latentW, LatentChannels);  // (F, h, w, L)
-        if (sampler.InitNoiseSigma != 1f)
+        if (offset == 0)
         {
-            initial = initial.Scaled(sampler.InitNoiseSigma);
+            _observer?.Tensor("latents.initial", Latents.ToNcfhw(initial, Frames));
         }
 
-        _observer?.Tensor("latents.initial", Latents.ToNcfhw(initial, Frames));
         var latents = Ops.FromHost(initial, DType.F32);
         var run = sampler.Start(Ops, latents.Shape, _options.Eta);
         var input = Ops.FromHost(_options.UsesGuidance ? HostTensorMath.ConcatFirstAxis([initial, initial]) : initial); // (B2*F, h, w, L)
@@ -196,44 +264,54 @@ internal sealed class GenerationRequest
             run.WriteInput(latents, input);
         }
 
+        var deepFeature = cachedStep is null ? null : Ops.Empty(Ops.ActivationDType, unet.DeepFeatureShape(input.Shape, memory.Step.Kind!.Depth));
         var watch = new NonFiniteWatch(Ops, [.. sampler.Timesteps], "the UNet's output", $"the latents after the {sampler.ClassName} update");
-        _clock.CountOps(memory.Step.Runs * memory.Step.Forward.Ops);
         var guidance = _options.UsesGuidance ? (float)_options.Guidance : (float?)null;
         for (var i = 0; i < sampler.NumInferenceSteps; i++)
         {
             _cancellation.ThrowIfCancellationRequested();
             var t = sampler.Timesteps[i];
+            var full = _caching?.IsFull(i) != false;
+            var planned = full ? step : cachedStep!;
+            _clock.CountOps(memory.Step.Runs * planned.Planned.Forward.Ops);
             using (Ops.Memory.BeginScope())
             {
-                var output = step.Forward(unet, input, stepEmbeddings[i], conditioning);
-                _observer?.UNetStep(i, t, Latents.ToNcfhw(Ops.ToHost(input), Frames), Latents.ToNcfhw(Ops.ToHost(output), Frames));
+                var output = planned.Forward(unet, input, stepEmbeddings[i], conditioning, deepFeature);
+                _observer?.UNetStep(offset + i, t, Latents.ToNcfhw(Ops.ToHost(input), Frames), Latents.ToNcfhw(Ops.ToHost(output), Frames));
                 watch.Count(i, 0, output);
-                var noise = run.NeedsNoise ? Ops.FromHost(Latents.VarianceNoise(_generator, Frames, _latentH, _latentW, LatentChannels), DType.F32) : null;
+                var noise = run.NeedsNoise ? Ops.FromHost(Latents.VarianceNoise(_generator, Frames, h, w, LatentChannels), DType.F32) : null;
                 run.Step(output, latents, guidance, input, noise);
                 watch.Count(i, 1, latents);
                 watch.EndStep(i);
             }
 
-            _clock.Report(i + 1);
-            PreviewLatents(latents, sampler, i + 1);
+            if (full)
+            {
+                _fullSteps.Add(offset + i);
+            }
+
+            _clock.Report(offset + i + 1, full);
+            PreviewLatents(latents, sampler, i + 1, offset + i + 1);
         }
 
         watch.Finish();
-        _clock.Leave(reportDone: false);
         return latents;
     }
 
-    /// <summary>After <paramref name="steps"/> steps, every <see cref="IGenerationPreview.PreviewEvery"/>: the latents' cheap preview.</summary>
-    private void PreviewLatents(Tensor latents, Sampler sampler, int steps)
+    /// <summary>
+    /// After <paramref name="done"/> steps of the request (<paramref name="steps"/> of this pass's sampler), every
+    /// <see cref="IGenerationPreview.PreviewEvery"/>: the latents' cheap preview.
+    /// </summary>
+    private void PreviewLatents(Tensor latents, Sampler sampler, int steps, int done)
     {
-        if (_options.Preview is not { PreviewEvery: > 0 } preview || steps % preview.PreviewEvery != 0)
+        if (_options.Preview is not { PreviewEvery: > 0 } preview || done % preview.PreviewEvery != 0)
         {
             return;
         }
 
         // At the next step's noise level the UNet input scale brings the latents to unit variance (1 but for Euler).
         var scale = steps < sampler.NumInferenceSteps ? sampler.InputScale(steps) : 1f;
-        preview.Denoised(steps, sampler.NumInferenceSteps, LatentPreview.ToImages(Ops.ToHost(latents).To(DType.F32), scale));
+        preview.Denoised(done, _totalSteps, LatentPreview.ToImages(Ops.ToHost(latents).To(DType.F32), scale));
     }
 
     /// <summary>
@@ -247,7 +325,7 @@ internal sealed class GenerationRequest
         var unscaled = Ops.ToHost(latents).Scaled((float)(1.0 / Vae.Config.ScalingFactor));
         _clock.CountOps(memory.Decode.Ops);
         var frames = new List<RgbImage>(Frames);
-        var decoded = VideoDecoding.Decode(Vae, _engine.VaeShapes, memory, unscaled, _clock.Report, FramesDecoded, _cancellation);
+        var decoded = VideoDecoding.Decode(Vae, _engine.VaeShapes, memory, unscaled, done => _clock.Report(done), FramesDecoded, _cancellation);
         var video = VideoFrames.Denormalize(decoded);
         _observer?.Tensor("video", video.Reshape(1, Frames, _options.Height, _options.Width, 3));
         _clock.Leave(reportDone: false);

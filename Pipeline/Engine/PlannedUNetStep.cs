@@ -31,7 +31,40 @@ public sealed record UNetStepPlan(
 
     /// <summary><see cref="Flops"/> by <c>OpCategories</c> family.</summary>
     public IReadOnlyDictionary<string, double> FlopsByCategory => Forward.FlopsByCategory;
+
+    /// <summary>The step kind under step caching (null: the whole UNet, nothing cached).</summary>
+    public UNetStepKind? Kind { get; init; }
+
+    /// <summary>The deep-feature cache of all runs in the planned dtype (0 without caching): held outside the arenas through the loop.</summary>
+    public long DeepFeatureBytes { get; init; }
+
+    /// <summary>On a full step's plan under caching, the cached step's plan: a second arena (and graph) beside this one.</summary>
+    public UNetStepPlan? Cached { get; init; }
+
+    /// <summary>
+    /// What the denoising loop holds outside the weights: this arena, the libraries' reserve beside it, the conditioning,
+    /// and under caching the cached step's arena and the deep-feature cache.
+    /// </summary>
+    public long LoopBytes => Arena.Peak + RequestMemory.Reserve + ConditioningBytes + (Cached is { } c ? c.Arena.Peak + DeepFeatureBytes : 0);
+
+    /// <summary>The full steps among <paramref name="steps"/> steps of one pass under <paramref name="caching"/> (all without it).</summary>
+    public static int FullSteps(StepCaching? caching, int steps) => Enumerable.Range(0, steps).Count(i => caching?.IsFull(i) != false);
+
+    /// <summary>
+    /// The counted FLOPs of <paramref name="steps"/> steps of one pass (every run of each): the full steps at
+    /// <see cref="Flops"/>, the cached ones at <see cref="Cached"/>'s (when this plan has one and <paramref name="caching"/> caches).
+    /// </summary>
+    public double FlopsOf(StepCaching? caching, int steps)
+    {
+        var full = Cached is null ? steps : FullSteps(caching, steps);
+        return Runs * ((full * Flops) + ((steps - full) * (Cached?.Flops ?? 0)));
+    }
 }
+
+/// <summary>A UNet step kind under step caching (docs/step-caching.md).</summary>
+/// <param name="Depth">The up block whose input is cached.</param>
+/// <param name="Reuse">False: a full step that stores the deep feature; true: a cached step (the shallow branch only).</param>
+public sealed record UNetStepKind(int Depth, bool Reuse);
 
 /// <summary>
 /// The UNet step of one request as a <see cref="PlannedForward"/> (on every backend): planned on a shape-only copy of
@@ -100,14 +133,14 @@ public sealed class PlannedUNetStep : IDisposable
     public static UNetStepPlan PlanStep(
         DType dtype, UNetConfig config, IReadOnlyList<WeightManifestEntry> shapes,
         TensorShape latents, TensorShape imageEmbeddings, TensorShape text, int frames, int runs = 1, long feedForwardHiddenBytes = FeedForward.MaxHiddenBytes,
-        int spatialImages = int.MaxValue)
+        int spatialImages = int.MaxValue, UNetStepKind? kind = null)
     {
         ArgumentNullException.ThrowIfNull(shapes);
         ArgumentNullException.ThrowIfNull(latents);
         ArgumentNullException.ThrowIfNull(text);
         ArgumentOutOfRangeException.ThrowIfLessThan(runs, 1);
         TensorShape? embedding = null;
-        long conditioningBytes = 0;
+        long conditioningBytes = 0, featureBytes = 0;
         var forward = PlannedForward.Record(dtype, planning =>
         {
             using var weights = ShapeOnly("unet", shapes);
@@ -120,9 +153,33 @@ public sealed class PlannedUNetStep : IDisposable
             embedding = new TensorShape(latents[0], conditioning.FpsEmbedding.Shape[1]);
             var sample = Input(planning, latents);
             var stepEmbedding = Input(planning, embedding);
-            return () => unet.Forward(sample, stepEmbedding, conditioning);
+            if (kind is null)
+            {
+                return () => unet.Forward(sample, stepEmbedding, conditioning);
+            }
+
+            var feature = Input(planning, unet.DeepFeatureShape(latents, kind.Depth));
+            featureBytes = runs * feature.Shape.ElementCount * feature.DType.SizeOf();
+            return () => unet.Forward(sample, stepEmbedding, conditioning, new DeepFeature(kind.Depth, feature, kind.Reuse));
         });
-        return new UNetStepPlan(forward, WeightBytes(dtype, shapes), embedding!, runs, feedForwardHiddenBytes, conditioningBytes, latents, spatialImages);
+        return new UNetStepPlan(forward, WeightBytes(dtype, shapes), embedding!, runs, feedForwardHiddenBytes, conditioningBytes, latents, spatialImages)
+        {
+            Kind = kind,
+            DeepFeatureBytes = featureBytes,
+        };
+    }
+
+    /// <summary>
+    /// The two plans of a step under caching at <paramref name="depth"/>: the full step (which stores the deep feature)
+    /// carrying the cached step's plan (<see cref="UNetStepPlan.Cached"/>), under the same choices.
+    /// </summary>
+    public static UNetStepPlan PlanCachedSteps(
+        DType dtype, UNetConfig config, IReadOnlyList<WeightManifestEntry> shapes,
+        TensorShape latents, TensorShape imageEmbeddings, TensorShape text, int frames, int runs, long feedForwardHiddenBytes, int depth, int spatialImages = int.MaxValue)
+    {
+        var full = PlanStep(dtype, config, shapes, latents, imageEmbeddings, text, frames, runs, feedForwardHiddenBytes, spatialImages, new UNetStepKind(depth, false));
+        var cached = PlanStep(dtype, config, shapes, latents, imageEmbeddings, text, frames, runs, feedForwardHiddenBytes, spatialImages, new UNetStepKind(depth, true));
+        return full with { Cached = cached };
     }
 
     /// <summary>
@@ -131,7 +188,7 @@ public sealed class PlannedUNetStep : IDisposable
     /// batch on its own (each with its own graph) and joins their outputs: the same values as one batched run, since
     /// every layer treats each video on its own.
     /// </summary>
-    public Tensor Forward(I2VGenXLUNet unet, Tensor sample, Tensor stepEmbedding, UNetConditioning conditioning)
+    public Tensor Forward(I2VGenXLUNet unet, Tensor sample, Tensor stepEmbedding, UNetConditioning conditioning, Tensor? deepFeature = null)
     {
         ArgumentNullException.ThrowIfNull(unet);
         ArgumentNullException.ThrowIfNull(sample);
@@ -147,7 +204,8 @@ public sealed class PlannedUNetStep : IDisposable
         if (_joined is null)
         {
             _ops.CopyInto(stepEmbedding, _slot);
-            return _forward.Run(() => unet.Forward(sample, _slot, conditioning));
+            var cache = Cache(deepFeature, 0);
+            return _forward.Run(() => cache is null ? unet.Forward(sample, _slot, conditioning) : unet.Forward(sample, _slot, conditioning, cache));
         }
 
         if (!ReferenceEquals(conditioning, _conditioning))
@@ -167,11 +225,29 @@ public sealed class PlannedUNetStep : IDisposable
             var part = sample.Slice(0, run * rows, rows);
             var video = _videos[run];
             _ops.CopyInto(stepEmbedding.Slice(0, run * rows, rows), _slot);
-            var output = _forward.Run(() => unet.Forward(part, _slot, video), run);
+            var cache = Cache(deepFeature, run);
+            var output = _forward.Run(() => cache is null ? unet.Forward(part, _slot, video) : unet.Forward(part, _slot, video, cache), run);
             _ops.CopyInto(output, _joined.Slice(0, run * rows, rows));
         }
 
         return _joined;
+    }
+
+    /// <summary>The deep-feature cache of run <paramref name="run"/> (its rows of the whole cache), or null for a step planned without caching.</summary>
+    private DeepFeature? Cache(Tensor? deepFeature, int run)
+    {
+        if (Planned.Kind is not { } kind)
+        {
+            return deepFeature is null ? null : throw new ArgumentException("This step was planned without step caching; pass no deep feature.", nameof(deepFeature));
+        }
+
+        if (deepFeature is null)
+        {
+            throw new ArgumentException("A step planned with step caching reads and writes the deep-feature cache; pass it.", nameof(deepFeature));
+        }
+
+        var rows = deepFeature.Shape[0] / Planned.Runs;
+        return new DeepFeature(kind.Depth, Planned.Runs == 1 ? deepFeature : deepFeature.Slice(0, run * rows, rows), kind.Reuse);
     }
 
     /// <summary>One UNet call on the arena by direct launches, graphs or not (what a replay is compared with).</summary>

@@ -35,7 +35,7 @@ public sealed record RequestPlan(UNetStepPlan Step, ForwardPlan Decode, int Deco
     public MemoryChoices Choices => new(Step.Runs > 1, Step.FeedForwardHiddenBytes, DecodeChunk, Step.SpatialImages, DecodeTile, ReleaseEncoders);
 
     /// <summary>Everything the request takes from the backend's available memory, both arenas counted at once.</summary>
-    public long Bytes => Step.Arena.Peak + RequestMemory.Reserve + Decode.Arena.Peak + RequestMemory.Reserve + SamplerBytes;
+    public long Bytes => Step.LoopBytes - Step.ConditioningBytes + Decode.Arena.Peak + RequestMemory.Reserve + SamplerBytes;
 
     /// <summary>One line for the log: the total and the largest buffers of each arena.</summary>
     public string Describe() =>
@@ -102,8 +102,11 @@ public static class RequestMemory
         return (long)frames * (height / scale) * (width / scale) * models.Vae.LatentChannels * sizeof(float);
     }
 
-    /// <summary>Plans only the request's UNet step under <paramref name="choices"/> (their decode chunk is not used).</summary>
-    public static UNetStepPlan PlanStep(RequestModels models, int batch, int frames, int height, int width, int textTokens, MemoryChoices choices)
+    /// <summary>
+    /// Plans only the request's UNet step under <paramref name="choices"/> (their decode chunk is not used); with
+    /// <paramref name="caching"/> that caches, the full step's plan carries the cached step's (<see cref="UNetStepPlan.Cached"/>).
+    /// </summary>
+    public static UNetStepPlan PlanStep(RequestModels models, int batch, int frames, int height, int width, int textTokens, MemoryChoices choices, StepCaching? caching = null)
     {
         ArgumentNullException.ThrowIfNull(models);
         ArgumentNullException.ThrowIfNull(choices);
@@ -111,10 +114,17 @@ public static class RequestMemory
         int h = height / scale, w = width / scale, cross = models.UNet.CrossAttentionDim;
         var runs = choices.SplitGuidance ? batch : 1;
         var videos = batch / runs;
+        var spatial = choices.SpatialImages >= videos * frames ? int.MaxValue : choices.SpatialImages;
+        if (caching is { Caches: true } c)
+        {
+            return PlannedUNetStep.PlanCachedSteps(
+                models.UNetDType, models.UNet, models.UNetShapes, new TensorShape(videos * frames, h, w, models.UNet.InChannels),
+                new TensorShape(videos, 1, cross), new TensorShape(videos, textTokens, cross), frames, runs, choices.FeedForwardHiddenBytes, c.DepthFor(models.UNet), spatial);
+        }
+
         return PlannedUNetStep.PlanStep(
             models.UNetDType, models.UNet, models.UNetShapes, new TensorShape(videos * frames, h, w, models.UNet.InChannels),
-            new TensorShape(videos, 1, cross), new TensorShape(videos, textTokens, cross), frames, runs, choices.FeedForwardHiddenBytes,
-            choices.SpatialImages >= videos * frames ? int.MaxValue : choices.SpatialImages);
+            new TensorShape(videos, 1, cross), new TensorShape(videos, textTokens, cross), frames, runs, choices.FeedForwardHiddenBytes, spatial);
     }
 
     /// <summary>The sizes tried, as fractions of the requested height and width, largest first.</summary>

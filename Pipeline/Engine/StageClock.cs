@@ -42,13 +42,13 @@ internal sealed class StageClock(IProgress<GenerationProgress>? progress, Cancel
         _opsInStep = 0;
     }
 
-    /// <summary>Reports <paramref name="step"/> steps of the stage finished.</summary>
-    public void Report(int step)
+    /// <summary>Reports <paramref name="step"/> steps of the stage finished; <paramref name="full"/> says whether a denoising step just finished ran the whole UNet.</summary>
+    public void Report(int step, bool? full = null)
     {
         _step = step;
         _opsInStep = 0;
         _lastReport = _total.Elapsed;
-        progress?.Report(new GenerationProgress(_current, step, _steps, _lastReport));
+        progress?.Report(new GenerationProgress(_current, step, _steps, _lastReport) { FullStep = full });
     }
 
     /// <summary>An op started (called by the backend's watch): reports the step's progress when the last report is old enough.</summary>

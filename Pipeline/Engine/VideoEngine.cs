@@ -131,6 +131,11 @@ public sealed class VideoEngine : IDisposable
             throw new ArgumentException($"Height and width must be multiples of the VAE's scale factor {VaeScaleFactor}.", nameof(options));
         }
 
+        if (options.CacheDepth is { } depth && depth >= UNet.Levels)
+        {
+            throw new ArgumentException($"cache-depth must be 0 to {UNet.Levels - 1} for this UNet (the up block whose input is cached), got {depth}.", nameof(options));
+        }
+
         if (Interlocked.Exchange(ref _busy, 1) == 1)
         {
             throw new InvalidOperationException("This engine is already generating; it runs one request at a time. Wait for it, or use a second engine.");

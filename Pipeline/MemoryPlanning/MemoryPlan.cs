@@ -25,8 +25,8 @@ public sealed record MemoryPlan(MemoryChoices Choices, RequestPlan Request, long
     /// <summary>The image encoder's and the VAE encoder's weights: in <see cref="ResidentBytes"/> unless the plan releases them after use.</summary>
     public long EncoderBytes { get; init; }
 
-    /// <summary>The denoising loop's activations: the step's arena, the libraries' reserve beside it, and the conditioning held through the loop.</summary>
-    public long DenoiseBytes => Request.Step.Arena.Peak + RequestMemory.Reserve + Request.Step.ConditioningBytes;
+    /// <summary>The denoising loop's activations: the step's arena (and the cached step's with the deep-feature cache under step caching), the libraries' reserve beside it, and the conditioning held through the loop.</summary>
+    public long DenoiseBytes => Request.Step.LoopBytes;
 
     /// <summary>The decode's activations: its arena and the reserve beside it (the step's arena is freed first).</summary>
     public long DecodeBytes => Request.Decode.Arena.Peak + RequestMemory.Reserve;

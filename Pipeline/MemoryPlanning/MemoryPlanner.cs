@@ -13,7 +13,8 @@ namespace CudaI2V.Pipeline.MemoryPlanning;
 /// <param name="Steps">Denoising steps (for the cost).</param>
 /// <param name="DecodeChunk">Frames the VAE decodes at a time when the caller fixed it; null lets the planner choose.</param>
 /// <param name="SamplerBytes">The sampler's state kept between steps (a multistep sampler's history; 0 for DDIM), held through the request.</param>
-public sealed record MemoryRequest(int Batch, int Frames, int Height, int Width, int TextTokens, int Steps, int? DecodeChunk = null, long SamplerBytes = 0)
+/// <param name="Caching">Step caching (a second, cached step kind planned beside the full one), or null.</param>
+public sealed record MemoryRequest(int Batch, int Frames, int Height, int Width, int TextTokens, int Steps, int? DecodeChunk = null, long SamplerBytes = 0, StepCaching? Caching = null)
 {
     /// <summary>
     /// What a request of <paramref name="options"/> asks for, with <paramref name="samplerSlots"/> latent-sized F32 tensors
@@ -25,7 +26,7 @@ public sealed record MemoryRequest(int Batch, int Frames, int Height, int Width,
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(models);
         var samplerBytes = samplerSlots * RequestMemory.SamplerSlotBytes(models, options.Frames, options.Height, options.Width);
-        return new MemoryRequest(options.UsesGuidance ? 2 : 1, options.Frames, options.Height, options.Width, textTokens, options.Steps, options.DecodeChunk, samplerBytes);
+        return new MemoryRequest(options.UsesGuidance ? 2 : 1, options.Frames, options.Height, options.Width, textTokens, options.Steps, options.DecodeChunk, samplerBytes, StepCaching.Of(options));
     }
 }
 
@@ -155,7 +156,7 @@ public static class MemoryPlanner
     }
 
     /// <summary>The step's activations outside the weights: its arena, the reserve beside it, the conditioning it reads.</summary>
-    public static long StepBytes(UNetStepPlan step) => step.Arena.Peak + RequestMemory.Reserve + step.ConditioningBytes;
+    public static long StepBytes(UNetStepPlan step) => step.LoopBytes;
 
     /// <summary>The decode's activations: its arena (of the largest tile when tiled) and the reserve beside it.</summary>
     public static long DecodeBytes(ForwardPlan decode) => decode.Arena.Peak + RequestMemory.Reserve;
@@ -260,7 +261,7 @@ public static class MemoryPlanner
             if (!_steps.TryGetValue((split, feedForwardBytes, spatial), out var step))
             {
                 var choices = new MemoryChoices(split, feedForwardBytes, 1, spatial);
-                step = RequestMemory.PlanStep(models, request.Batch, request.Frames, request.Height, request.Width, request.TextTokens, choices);
+                step = RequestMemory.PlanStep(models, request.Batch, request.Frames, request.Height, request.Width, request.TextTokens, choices, request.Caching);
                 _steps[(split, feedForwardBytes, spatial)] = step;
             }
 

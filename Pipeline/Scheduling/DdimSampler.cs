@@ -11,6 +11,7 @@ namespace CudaI2V.Pipeline.Scheduling;
 public sealed class DdimSampler : Sampler
 {
     private float[] _timesteps = [];
+    private int _begin;
 
     /// <summary>Builds the DDIM scheduler of <paramref name="config"/>.</summary>
     public DdimSampler(SchedulerConfig config)
@@ -38,6 +39,23 @@ public sealed class DdimSampler : Sampler
     {
         Scheduler.SetTimesteps(steps);
         _timesteps = Scheduler.Timesteps.Select(t => (float)t).ToArray();
+        _begin = 0;
+    }
+
+    /// <inheritdoc/>
+    public override void BeginAt(int begin)
+    {
+        RequireStep(begin);
+        _begin += begin;
+        _timesteps = _timesteps[begin..];
+    }
+
+    /// <inheritdoc/>
+    public override (float Sample, float Noise) NoiseWeights()
+    {
+        RequireStep(0);
+        var alphaProd = Scheduler.AlphasCumprod[Scheduler.Timesteps[_begin]];
+        return (MathF.Sqrt(alphaProd), MathF.Sqrt(1f - alphaProd));
     }
 
     /// <inheritdoc/>
@@ -64,6 +82,6 @@ public sealed class DdimSampler : Sampler
         public override bool NeedsNoise => eta > 0;
 
         private protected override void Execute(int index, Tensor modelOutput, Tensor latents, float? guidance, Tensor? nextInput, Tensor? noise) =>
-            Ops.DdimStep(modelOutput, latents, sampler.Scheduler.StepSettings(sampler.Scheduler.Timesteps[index], eta, guidance), noise, nextInput);
+            Ops.DdimStep(modelOutput, latents, sampler.Scheduler.StepSettings(sampler.Scheduler.Timesteps[sampler._begin + index], eta, guidance), noise, nextInput);
     }
 }

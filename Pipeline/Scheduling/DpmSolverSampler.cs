@@ -65,15 +65,15 @@ public sealed class DpmSolverSampler : MultistepSampler
     }
 
     /// <inheritdoc/>
-    private protected override SamplerStep[] BuildSteps(float[] timesteps, float[] sigmas)
+    private protected override SamplerStep[] BuildSteps(float[] timesteps, float[] sigmas, int begin)
     {
         var n = timesteps.Length;
         var steps = new SamplerStep[n];
-        for (var i = 0; i < n; i++)
+        for (var i = begin; i < n; i++)
         {
             var lowerOrderFinal = i == n - 1
                 && (Config.EulerAtFinal || (Config.LowerOrderFinal && n < 15) || Config.FinalSigmas == FinalSigmas.Zero);
-            var order = Config.SolverOrder == 1 || i < 1 || lowerOrderFinal ? 1 : 2;
+            var order = Config.SolverOrder == 1 || i < begin + 1 || lowerOrderFinal ? 1 : 2;
 
             var (alpha, sigma, lambda) = VpScalars(sigmas[i]);
             var (alphaNext, sigmaNext, lambdaNext) = VpScalars(sigmas[i + 1]);

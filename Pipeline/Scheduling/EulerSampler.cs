@@ -64,7 +64,10 @@ public sealed class EulerSampler : MultistepSampler
     }
 
     /// <inheritdoc/>
-    private protected override SamplerStep[] BuildSteps(float[] timesteps, float[] sigmas)
+    private protected override bool NoiseIsVariancePreserving => false;
+
+    /// <inheritdoc/>
+    private protected override SamplerStep[] BuildSteps(float[] timesteps, float[] sigmas, int begin)
     {
         var n = timesteps.Length;
         var steps = new SamplerStep[n];

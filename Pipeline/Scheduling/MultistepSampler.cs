@@ -93,7 +93,7 @@ public abstract class MultistepSampler : Sampler
             throw Refused(steps, $"gives the first timestep {Format(timesteps[0])} twice; diffusers then starts at its second occurrence and runs past the schedule's end (choose fewer steps)");
         }
 
-        var built = BuildSteps(timesteps, sigmas);
+        var built = BuildSteps(timesteps, sigmas, 0);
         if (built.FirstOrDefault(s => !IsFinite(s)) is { } bad)
         {
             throw Refused(steps, $"gives step {bad.Index} (timestep {Format(bad.Timestep)}) non-finite coefficients: the schedule repeats a noise level (choose fewer steps)");
@@ -102,6 +102,29 @@ public abstract class MultistepSampler : Sampler
         _timesteps = timesteps;
         _sigmas = sigmas;
         _steps = built;
+    }
+
+    /// <inheritdoc/>
+    public override void BeginAt(int begin)
+    {
+        RequireStep(begin);
+        var built = BuildSteps(_timesteps, _sigmas, begin);
+        _steps = [.. built[begin..].Select((s, k) => s with { Index = k })];
+        _timesteps = _timesteps[begin..];
+        _sigmas = _sigmas[begin..];
+    }
+
+    /// <inheritdoc/>
+    public override (float Sample, float Noise) NoiseWeights()
+    {
+        RequireStep(0);
+        if (!NoiseIsVariancePreserving)
+        {
+            return (1f, _sigmas[0]);
+        }
+
+        var (alpha, sigma, _) = VpScalars(_sigmas[0]);
+        return ((float)alpha, (float)sigma);
     }
 
     /// <inheritdoc/>
@@ -126,8 +149,14 @@ public abstract class MultistepSampler : Sampler
     /// <summary>The timesteps (float32, as the UNet receives them) and the n + 1 float32 sigmas of <paramref name="steps"/> steps.</summary>
     private protected abstract (float[] Timesteps, float[] Sigmas) Schedule(int steps);
 
-    /// <summary>The coefficients of every step of the schedule.</summary>
-    private protected abstract SamplerStep[] BuildSteps(float[] timesteps, float[] sigmas);
+    /// <summary>
+    /// The coefficients of every step of the schedule, for a run that starts at step <paramref name="begin"/> (0, or the
+    /// tail of <see cref="BeginAt"/>: only the steps from it are used).
+    /// </summary>
+    private protected abstract SamplerStep[] BuildSteps(float[] timesteps, float[] sigmas, int begin);
+
+    /// <summary>True when add_noise is alpha_t x0 + sigma_t noise (DPM-Solver++, UniPC); false for x0 + sigma noise (Euler).</summary>
+    private protected virtual bool NoiseIsVariancePreserving => true;
 
     /// <summary>x0 = a x + b m for the config's prediction type at a step whose VP scalars are alpha and sigma_t.</summary>
     private protected SamplerPrediction DataPrediction(double alpha, double sigmaT) => Config.PredictionType switch

@@ -75,6 +75,22 @@ public abstract class Sampler
     /// <exception cref="InvalidOperationException"><see cref="SetTimesteps"/> has not been called.</exception>
     public abstract SamplerRun Start(IOps ops, TensorShape latentShape, float eta = 0f);
 
+    /// <summary>
+    /// Keeps only the schedule's tail from step <paramref name="begin"/> (diffusers' img2img: the scheduler's timesteps
+    /// from t_start with set_begin_index(t_start)): <see cref="Timesteps"/> become the tail, and a run starts there as a
+    /// fresh one would (the multistep samplers' history and lower orders count from the tail's first step, their
+    /// end-of-schedule rules from the whole schedule). Call after <see cref="SetTimesteps"/>, once.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="begin"/> is not a step of the schedule.</exception>
+    public abstract void BeginAt(int begin);
+
+    /// <summary>
+    /// diffusers' add_noise at the current first step, as weights: noisy = Sample * x0 + Noise * noise. DDIM:
+    /// sqrt(alpha_cumprod[t]) and sqrt(1 - alpha_cumprod[t]); DPM-Solver++ and UniPC: alpha_t and sigma_t of the step's
+    /// sigma; Euler: 1 and sigma.
+    /// </summary>
+    public abstract (float Sample, float Noise) NoiseWeights();
+
     /// <summary>The settings worth printing (class, spacing, prediction type, ...), as (name, value) pairs.</summary>
     public abstract IEnumerable<(string Name, string Value)> Settings();
 

@@ -52,17 +52,17 @@ public sealed class UniPcSampler : MultistepSampler
     }
 
     /// <inheritdoc/>
-    private protected override SamplerStep[] BuildSteps(float[] timesteps, float[] sigmas)
+    private protected override SamplerStep[] BuildSteps(float[] timesteps, float[] sigmas, int begin)
     {
         var n = timesteps.Length;
         var solverOrder = Config.SolverOrder;
         var steps = new SamplerStep[n];
         var previousOrder = 0;
-        for (var i = 0; i < n; i++)
+        for (var i = begin; i < n; i++)
         {
-            var correction = i > 0 && !Config.DisableCorrector.Contains(i - 1) ? Corrector(sigmas, i, previousOrder) : (SamplerWeights?)null;
+            var correction = i > begin && !Config.DisableCorrector.Contains(i - 1) ? Corrector(sigmas, i, previousOrder) : (SamplerWeights?)null;
             var order = Config.LowerOrderFinal ? Math.Min(solverOrder, n - i) : solverOrder;
-            order = Math.Min(order, Math.Min(i, solverOrder) + 1);
+            order = Math.Min(order, Math.Min(i - begin, solverOrder) + 1);
             var (alpha, sigma, _) = VpScalars(sigmas[i]);
             steps[i] = new SamplerStep(i, timesteps[i], sigmas[i], order, DataPrediction(alpha, sigma), new SamplerCombination(Predictor(sigmas, i, order), correction));
             previousOrder = order;

@@ -14,7 +14,7 @@ namespace CudaI2V.Server.Api;
 public static class OptionsReader
 {
     /// <summary>The names an options object may hold.</summary>
-    public static readonly string[] Names = ["prompt", "negativePrompt", "frames", "steps", "guidance", "fps", "height", "width", "seed", "decodeChunk", "eta", "sampler", "preset"];
+    public static readonly string[] Names = ["prompt", "negativePrompt", "frames", "steps", "guidance", "fps", "height", "width", "seed", "decodeChunk", "eta", "sampler", "preset", "cacheInterval", "cacheDepth"];
 
     /// <summary>The settings of <paramref name="json"/>, defaults from <paramref name="settings"/> filled in and a seed drawn when none is given.</summary>
     public static JobSettings Read(string? json, ServeSettings settings)
@@ -78,6 +78,8 @@ public static class OptionsReader
                 Eta = (float)Number(root, "eta", 0, 0, 1),
                 Sampler = Sampler(root) ?? preset?.Sampler,
                 Preset = preset?.Name,
+                CacheInterval = Int(root, "cacheInterval", preset?.CacheInterval ?? 1, 1, 1000),
+                CacheDepth = root.TryGetProperty("cacheDepth", out var depth) && depth.ValueKind != JsonValueKind.Null ? Int(root, "cacheDepth", 0, 0, 16) : null,
             };
         }
     }

@@ -71,6 +71,12 @@ public sealed record JobSettings
 
     /// <summary>The sampler (<c>ddim</c>, <c>dpmpp-2m</c>, <c>unipc</c>, <c>euler</c>), or null for the one the model folder's scheduler config names.</summary>
     public string? Sampler { get; init; }
+
+    /// <summary>Step caching's N (1: every step in full); docs/step-caching.md.</summary>
+    public int CacheInterval { get; init; } = 1;
+
+    /// <summary>The up block whose input step caching reuses, or null for the model's last.</summary>
+    public int? CacheDepth { get; init; }
 }
 
 /// <summary>Where a running job is: the engine's stage and step, and the times so far and (estimated) to go.</summary>

@@ -92,6 +92,8 @@ public sealed class JobWorker
                 Eta = s.Eta,
                 Sampler = s.Sampler,
                 Preview = new FrameWriter(lease, _jobs.Store),
+                CacheInterval = s.CacheInterval,
+                CacheDepth = s.CacheDepth,
             };
             lease.Update(j => j with { FramesReady = 0, PreviewStep = 0 });
             var result = engine.Generate(image, options, progress, cancellation: either.Token);

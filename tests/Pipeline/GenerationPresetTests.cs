@@ -13,15 +13,17 @@ public sealed class GenerationPresetTests
     [Fact]
     public void Release_is_diffusers_defaults_and_each_preset_prints_every_setting()
     {
-        Assert.Equal(("ddim", 50, 9.0), (GenerationPreset.Release.Sampler, GenerationPreset.Release.Steps, GenerationPreset.Release.Guidance));
+        Assert.Equal(("ddim", 50, 9.0, 1), (GenerationPreset.Release.Sampler, GenerationPreset.Release.Steps, GenerationPreset.Release.Guidance, GenerationPreset.Release.CacheInterval));
+        Assert.Equal((2, 2), (GenerationPreset.Fast.CacheInterval, GenerationPreset.Draft.CacheInterval));
         var defaults = new GenerationOptions { Prompt = "a cat" };
         Assert.Equal((50, 9.0), (defaults.Steps, defaults.Guidance));
         foreach (var preset in GenerationPreset.All)
         {
             var (options, settings) = preset.Apply(Base, new HashSet<PresetSetting>());
-            Assert.Equal((preset.Sampler, preset.Steps, preset.Guidance), (options.Sampler, options.Steps, options.Guidance));
+            Assert.Equal((preset.Sampler, preset.Steps, preset.Guidance, preset.CacheInterval), (options.Sampler, options.Steps, options.Guidance, options.CacheInterval));
             Assert.Equal((320, 512, 8), (options.Height, options.Width, options.Frames));           // never the size or frames
-            Assert.Equal([$"sampler {preset.Sampler} (preset)", $"steps {preset.Steps} (preset)", "guidance 9 (preset)"], settings);
+            Assert.Equal(
+                [$"sampler {preset.Sampler} (preset)", $"steps {preset.Steps} (preset)", "guidance 9 (preset)", $"cache interval {preset.CacheInterval} (preset)"], settings);
             options.Validate();
         }
     }
@@ -29,10 +31,13 @@ public sealed class GenerationPresetTests
     [Fact]
     public void A_preset_never_overrides_a_setting_the_user_gave()
     {
-        var mine = Base with { Sampler = "euler", Steps = 7, Guidance = 4.5 };
-        var (options, settings) = GenerationPreset.Fast.Apply(mine, new HashSet<PresetSetting> { PresetSetting.Sampler, PresetSetting.Steps, PresetSetting.Guidance });
+        var mine = Base with { Sampler = "euler", Steps = 7, Guidance = 4.5, CacheInterval = 1 };
+        var all = new HashSet<PresetSetting> { PresetSetting.Sampler, PresetSetting.Steps, PresetSetting.Guidance, PresetSetting.CacheInterval };
+        var (options, settings) = GenerationPreset.Fast.Apply(mine, all);
         Assert.Equal(mine, options);
-        Assert.Equal(["sampler euler (yours; the preset's is dpmpp-2m)", "steps 7 (yours; the preset's is 25)", "guidance 4.5 (yours; the preset's is 9)"], settings);
+        Assert.Equal(
+            ["sampler euler (yours; the preset's is dpmpp-2m)", "steps 7 (yours; the preset's is 25)", "guidance 4.5 (yours; the preset's is 9)", "cache interval 1 (yours; the preset's is 2)"],
+            settings);
 
         (options, settings) = GenerationPreset.Draft.Apply(Base, new HashSet<PresetSetting> { PresetSetting.Guidance }, stepsInstead: 3, stepsWhy: "the demo's");
         Assert.Equal(("unipc", 3, Base.Guidance), (options.Sampler, options.Steps, options.Guidance));
@@ -48,6 +53,12 @@ public sealed class GenerationPresetTests
         Assert.Contains("preset draft", error, StringComparison.Ordinal);
         Assert.Contains("sampler unipc (preset), steps 3 (the demo's", error, StringComparison.Ordinal);
         Assert.Contains("sampler: class UniPCMultistepScheduler", error, StringComparison.Ordinal);
+        Assert.Contains("cache interval 2 (preset)", error, StringComparison.Ordinal);
+
+        // --cache-interval on the command line wins over the preset's.
+        (code, _, error) = Run(["generate", "--demo", "--preset", "fast", "--cache-interval", "1", "--steps", "1", "--frames", "2", "--out", Path.Combine(dir, "f.gif"), "--cache-dir", Path.Combine(dir, "cache")]);
+        Assert.True(code == ExitCodes.Success, error);
+        Assert.Contains("cache interval 1 (yours; the preset's is 2)", error, StringComparison.Ordinal);
 
         (code, _, error) = Run(["generate", "--demo", "--preset", "turbo"]);
         Assert.Equal(ExitCodes.Usage, code);

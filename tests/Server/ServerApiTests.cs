@@ -15,11 +15,12 @@ public sealed class ServerApiTests
     public async Task A_job_runs_with_the_sampler_it_names()
     {
         await using var server = await TestServer.StartAsync();
-        var id = await server.SubmitOk(new { prompt = "a cat", frames = 1, steps = 2, height = 16, width = 24, seed = 5, guidance = 1.0, sampler = "dpmpp-2m" });
+        var id = await server.SubmitOk(new { prompt = "a cat", frames = 1, steps = 2, height = 16, width = 24, seed = 5, guidance = 1.0, sampler = "dpmpp-2m", cacheInterval = 2 });
 
         var job = await server.WaitFinal(id);
         Assert.True(TestServer.State(job) == "succeeded", job.ToString());
         Assert.Equal("dpmpp-2m", job.GetProperty("settings").GetProperty("sampler").GetString());
+        Assert.Equal(2, job.GetProperty("settings").GetProperty("cacheInterval").GetInt32());
     }
 
     [Fact]

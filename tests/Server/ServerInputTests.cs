@@ -29,6 +29,9 @@ public sealed class ServerInputTests(ServerInputTests.SharedServer shared) : ICl
         { "unknown option", """{"prompt": "a", "frame": 2}""", "options.frame" },
         { "unknown sampler", """{"prompt": "a", "sampler": "plms"}""", "options.sampler" },
         { "sampler as a number", """{"prompt": "a", "sampler": 2}""", "options.sampler" },
+        { "zero cache interval", """{"prompt": "a", "cacheInterval": 0}""", "options.cacheInterval" },
+        { "negative cache depth", """{"prompt": "a", "cacheDepth": -1}""", "options.cacheDepth" },
+        { "cache depth as text", """{"prompt": "a", "cacheDepth": "3"}""", "options.cacheDepth" },
         { "not JSON", """{"prompt": """, "options" },
         { "not an object", """["a cat"]""", "options" },
     };

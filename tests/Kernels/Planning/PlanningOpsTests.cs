@@ -88,6 +88,30 @@ public sealed class PlanningOpsTests(ITestOutputHelper output)
     }
 
     [Theory]
+    [InlineData(64, 64)]
+    [InlineData(88, 160)]
+    public void A_release_cached_step_counts_a_fraction_of_a_full_one_at_every_depth(int latentHeight, int latentWidth)
+    {
+        // Step caching (docs/step-caching.md): what a cached step counts at each depth against the full step, at release
+        // sizes; docs/performance.md quotes these figures.
+        var path = Path.Combine(Fixtures.TempFolder("plan-release-cached"), "config.json");
+        File.WriteAllText(path, UNetReleaseLayoutTests.ReleaseConfig);
+        var config = UNetConfig.Load(path);
+        var shapes = WeightManifest.Load(Fixtures.Path("release-layout", "unet.json")).Entries;
+        var latents = new TensorShape(32, latentHeight, latentWidth, 4);
+        var plans = Enumerable.Range(0, 4).Select(depth => CudaI2V.Pipeline.Engine.PlannedUNetStep.PlanCachedSteps(
+            DType.F16, config, shapes, latents, new TensorShape(2, 1, 1024), new TensorShape(2, 77, 1024), 16, 1, long.MaxValue, depth)).ToArray();
+        var previous = double.MaxValue;
+        foreach (var (plan, depth) in plans.Select((p, d) => (p, d)))
+        {
+            var cached = plan.Cached!;
+            output.WriteLine($"depth {depth}: full {plan.Flops / 1e12:F2} TFLOP, cached {cached.Flops / 1e12:F2} TFLOP ({cached.Flops / plan.Flops:P1}); cached arena {ArenaPlan.FormatBytes(cached.Arena.Peak)} beside the full {ArenaPlan.FormatBytes(plan.Arena.Peak)}, cache {ArenaPlan.FormatBytes(plan.DeepFeatureBytes)}");
+            Assert.True(cached.Flops < plan.Flops && cached.Flops < previous);                         // a larger depth caches more of the UNet
+            previous = cached.Flops;
+        }
+    }
+
+    [Theory]
     [InlineData(512, 512, DType.F16)]
     [InlineData(704, 1280, DType.F16)]
     [InlineData(512, 512, DType.F32)]
