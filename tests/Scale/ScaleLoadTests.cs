@@ -24,7 +24,9 @@ public sealed class ScaleLoadTests(ITestOutputHelper output)
         }
 
         const int Clients = 8, PerClient = 25;
-        await using var cluster = await ScaleCluster.StartAsync(workers: 4, queue: 8);
+        // A long lost-worker timeout: once in CI a worker starved of CPU took over the tests' usual 2 s between reading a job
+        // and its first heartbeat, and the job was (rightly, at least once) delivered again; this test counts deliveries.
+        await using var cluster = await ScaleCluster.StartAsync(workers: 4, queue: 8, change: s => s with { LostAfter = TimeSpan.FromSeconds(30) });
         var api = cluster.Api;
         var options = new { prompt = "a cat", frames = 1, steps = 1, height = 16, width = 16, guidance = 1.0 };
         var accepted = new ConcurrentBag<string>();
