@@ -19,6 +19,14 @@ public sealed class RedisProcess : IDisposable
 
     public int Port { get; }
 
+    /// <summary>
+    /// The test collection of every class that starts Redis: they run one at a time. In parallel, a port freed by a
+    /// test that restarts its Redis could be chosen by another test's <see cref="FreePort"/>; the restarted server then
+    /// fails to bind while the other one answers its PING, and two clusters share one Redis (seen in CI as jobs
+    /// delivered twice and queue places never freed).
+    /// </summary>
+    public const string Collection = "Redis servers";
+
     public string Endpoint => $"127.0.0.1:{Port}";
 
     /// <summary>Why the tests that need Redis cannot run here, or null when <c>redis-server</c> is on the PATH.</summary>

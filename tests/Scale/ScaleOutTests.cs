@@ -10,6 +10,7 @@ namespace CudaI2V.Tests.Scale;
 /// <c>serve</c> scaled out over Redis Streams (docs/scale-out.md), with a real redis-server, the API and workers
 /// in this process, each worker with its own engine (the tiny pipeline on the CPU).
 /// </summary>
+[Collection(RedisProcess.Collection)]
 public sealed class ScaleOutTests
 {
     private static CancellationToken Token => TestContext.Current.CancellationToken;

@@ -9,6 +9,7 @@ using static CudaI2V.Tests.Support.CliRunner;
 namespace CudaI2V.Tests.Scale;
 
 /// <summary><c>cudai2v serve --role ... --redis ...</c> on the command line: its refusals, its environment variables, and an API and a worker run as commands.</summary>
+[Collection(RedisProcess.Collection)]
 public sealed class ServeScaleCommandTests
 {
     private static CancellationToken Token => TestContext.Current.CancellationToken;
