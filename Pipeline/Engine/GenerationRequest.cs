@@ -325,16 +325,19 @@ internal sealed class GenerationRequest
         var unscaled = Ops.ToHost(latents).Scaled((float)(1.0 / Vae.Config.ScalingFactor));
         _clock.CountOps(memory.Decode.Ops);
         var frames = new List<RgbImage>(Frames);
-        var decoded = VideoDecoding.Decode(Vae, _engine.VaeShapes, memory, unscaled, done => _clock.Report(done), FramesDecoded, _cancellation);
-        var video = VideoFrames.Denormalize(decoded);
+        var chunks = new List<Tensor>();
+        VideoDecoding.Decode(Vae, _engine.VaeShapes, memory, unscaled, done => _clock.Report(done), FramesDecoded, _cancellation);
+        var video = chunks.Count == 1 ? chunks[0] : HostTensorMath.ConcatFirstAxis(chunks);
         _observer?.Tensor("video", video.Reshape(1, Frames, _options.Height, _options.Width, 3));
         _clock.Leave(reportDone: false);
         return (video, frames);
 
         void FramesDecoded(int start, Tensor chunk)
         {
-            // Denormalising is per element, so a chunk's images are the bytes the whole video's would be.
-            var images = VideoFrames.ToImages(VideoFrames.Denormalize(chunk));
+            // Denormalising is per element, so chunk by chunk gives the bytes the whole video would: each chunk once.
+            var denormalized = VideoFrames.Denormalize(chunk);
+            chunks.Add(denormalized);
+            var images = VideoFrames.ToImages(denormalized);
             frames.AddRange(images);
             _options.Preview?.FramesDecoded(start, images);
         }
