@@ -96,6 +96,7 @@ internal sealed class GenerateBatch(VideoEngine engine, RunModel model, TimeSpan
             FullSteps = result.FullSteps,
             DenoisingSteps = result.DenoisingSteps,
             RefineSteps = result.RefineSteps,
+            Memory = result.Memory,
         }, model);
         context.Out.WriteLine(output);
         var stages = result.StageTimes;

@@ -119,7 +119,7 @@ internal static class PipelineBench
             output.WriteLine(string.Create(
                 CultureInfo.InvariantCulture,
                 $"{r.Preset.Name,-8} {r.Options.Sampler,-9} {r.Options.Steps,5} {r.Options.CacheInterval,8} {calls,25} {r.FullTflop,11:F4} {r.CachedTflop,13:F4} {r.UNetTflop,17:F4} {r.MedianStepMs,8:F1} {r.DenoiseSeconds,16:F2} "
-                + $"{Seconds(r, GenerationStage.EncodingPrompt),9:F2} {Seconds(r, GenerationStage.EncodingImage),8:F2} {Seconds(r, GenerationStage.Decoding),9:F2} {r.Write.TotalSeconds,8:F2}  {ArenaPlan.FormatBytes(r.Plan.Bytes)}"));
+                + $"{Seconds(r, GenerationStage.EncodingPrompt),9:F2} {Seconds(r, GenerationStage.EncodingImage),8:F2} {Seconds(r, GenerationStage.Decoding),9:F2} {r.Write.TotalSeconds,8:F2}  {ArenaPlan.FormatBytes(r.Plan.ActivationBytes)}"));
         }
 
         if (rows.Any(r => r.Options.Steps != r.Preset.Steps))
@@ -161,7 +161,7 @@ internal static class PipelineBench
             json.WriteNumber("unet_tflop_cached", r.CachedTflop);
             json.WriteNumber("unet_tflop_per_video", r.UNetTflop);
             json.WriteNumber("vae_decode_tflop_per_video", r.DecodeTflop);
-            json.WriteNumber("planned_bytes", r.Plan.Bytes);
+            json.WriteNumber("planned_bytes", r.Plan.ActivationBytes);
             json.WriteNumber("sampler_history_bytes", r.Plan.SamplerBytes);
             json.WriteNumber("ms_per_step_median", r.MedianStepMs);
             json.WriteNumber("denoise_seconds_per_video", r.DenoiseSeconds);

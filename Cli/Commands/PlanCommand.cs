@@ -56,7 +56,7 @@ internal static class PlanCommand
         };
         var dtype = args.GetGpuDType(allowFp32: true);
         var vaePrecision = args.GetVaePrecision();
-        var (source, unet, vae, unetShapes, vaeShapes, clipShapes, scheduler) = args.Get("model") is { } folder ? FromModel(folder, dtype) : Release();
+        var (source, unet, vae, clip, unetShapes, vaeShapes, clipShapes, scheduler) = args.Get("model") is { } folder ? FromModel(folder, dtype) : Release();
         try
         {
             if (options.Height % vae.ScaleFactor != 0 || options.Width % vae.ScaleFactor != 0)
@@ -77,7 +77,7 @@ internal static class PlanCommand
             }
 
             var vaeDType = VideoEngineLoader.VaeDType(vaePrecision, vae.ForceUpcast, dtype);
-            var models = new RequestModels(dtype, unet, unetShapes, vaeDType, vae, vaeShapes);
+            var models = new RequestModels(dtype, unet, unetShapes, vaeDType, vae, vaeShapes, clip, clipShapes);
             var weights = ComponentWeights.Of(dtype, unetShapes, clipShapes, vaeDType, vaeShapes);
             var request = MemoryRequest.Of(options, models, sampler.StateSlots, TextTokens);
             var o = context.Out;
@@ -85,7 +85,7 @@ internal static class PlanCommand
                 $"request: {options.Width}x{options.Height}, {options.Frames} frame{(options.Frames == 1 ? "" : "s")}, {options.Steps} steps of {sampler.ClassName}, {request.Batch} video{(request.Batch == 1 ? "" : "s")} per step; "
                 + $"UNet and image encoder in {dtype.SafetensorsName()}, VAE in {vaeDType.SafetensorsName()}; {source}"));
             var plan = MemoryPlanner.Plan(models, request, weights, options.MemoryBudget, long.MaxValue, "the budget");
-            Print(o, plan, weights, request.SamplerBytes);
+            Print(o, plan);
             return ExitCodes.Success;
         }
         finally
@@ -97,28 +97,36 @@ internal static class PlanCommand
         }
     }
 
-    private static void Print(TextWriter o, MemoryPlan plan, ComponentWeights weights, long samplerBytes)
+    private static void Print(TextWriter o, MemoryPlan plan)
     {
-        var step = plan.Request.Step;
-        var overhead = plan.Budget is null ? "no device overhead counted without a budget" : $"device overhead {ArenaPlan.FormatBytes(MemoryPlanner.DeviceOverhead)}, estimated";
-        o.WriteLine(
-            $"resident: {ArenaPlan.FormatBytes(plan.ResidentBytes)} through the loop (weights: UNet and VAE decoder {ArenaPlan.FormatBytes(weights.Loop)}; image encoder and VAE encoder "
-            + $"{ArenaPlan.FormatBytes(weights.Encoders)}, {(plan.Request.ReleaseEncoders ? "released once the image is encoded" : "kept")}; {overhead}"
-            + (samplerBytes > 0 ? $"; sampler history {ArenaPlan.FormatBytes(samplerBytes)}" : "") + ")");
+        var request = plan.Request;
+        var step = request.Step;
+        var weights = plan.Weights;
+        string Bytes(long bytes) => ArenaPlan.FormatBytes(bytes);
+        string Held(RequestStage stage) => $"beside {Bytes(plan.WeightsIn(stage))} of weights";
+        var overhead = plan.Budget is null ? "no device overhead counted without a budget" : $"device overhead {Bytes(plan.Overhead)}, estimated";
+        o.WriteLine($"weights: UNet {Bytes(weights.UNet)}, VAE decoder {Bytes(weights.Decoder)}, image encoder and VAE encoder {Bytes(weights.Encoders)}; {overhead}");
         o.WriteLine($"choices: {plan.Choices.Describe()}");
+        o.WriteLine(
+            $"image encode: {Bytes(plan.EncodeBytes)} {Held(RequestStage.Encode)} (image encoder arena {Bytes(request.Encode.Clip.Arena.Peak)}, "
+            + $"VAE encode arena {Bytes(request.Encode.Vae.Arena.Peak)}, one at a time; input {Bytes(request.Encode.InputBytes)}; reserve {Bytes(RequestMemory.Reserve)})");
+        var cached = step.Cached is { } c ? $"; cached step arena {Bytes(c.Arena.Peak)} and deep-feature cache {Bytes(step.DeepFeatureBytes)}" : "";
+        var sampler = request.SamplerBytes > 0 ? $"; sampler history {Bytes(request.SamplerBytes)}" : "";
         o.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"denoising: {ArenaPlan.FormatBytes(plan.DenoiseBytes)} (UNet step arena {ArenaPlan.FormatBytes(step.Arena.Peak)}, run {step.Runs} time{(step.Runs == 1 ? "" : "s")} per step; "
-            + $"conditioning {ArenaPlan.FormatBytes(step.ConditioningBytes)}; reserve {ArenaPlan.FormatBytes(RequestMemory.Reserve)})"));
-        var tiles = plan.Request.DecodeTiles;
+            $"denoising: {Bytes(plan.DenoiseBytes)} {Held(RequestStage.Denoise)} (UNet step arena {Bytes(step.Arena.Peak)}, run {step.Runs} time{(step.Runs == 1 ? "" : "s")} per step{cached}; "
+            + $"conditioning {Bytes(step.ConditioningBytes)}; step embeddings {Bytes(request.StepEmbeddingsBytes)}; buffers {Bytes(step.BufferBytes)}{sampler}; reserve {Bytes(RequestMemory.Reserve)})"));
+        var tiles = request.DecodeTiles;
         var tiled = tiles > 1 ? string.Create(CultureInfo.InvariantCulture, $" for the largest of {tiles} tiles per frame") : "";
-        o.WriteLine($"decode: {ArenaPlan.FormatBytes(plan.DecodeBytes)} (VAE decode arena {ArenaPlan.FormatBytes(plan.Request.Decode.Arena.Peak)}{tiled}; reserve {ArenaPlan.FormatBytes(RequestMemory.Reserve)})");
+        o.WriteLine($"decode: {Bytes(plan.DecodeBytes)} {Held(RequestStage.Decode)} (VAE decode arena {Bytes(request.Decode.Arena.Peak)}{tiled}; reserve {Bytes(RequestMemory.Reserve)})");
+        var peak = $"peak: {Bytes(plan.Peak)} in the {MemoryPlan.Name(plan.PeakStage)}";
         o.WriteLine(plan.Budget is { } limitBytes
-            ? $"peak: {ArenaPlan.FormatBytes(plan.Peak)} of the {ArenaPlan.FormatBytes(limitBytes)} budget: fits"
-            : $"peak: {ArenaPlan.FormatBytes(plan.Peak)} (no budget: the unconstrained plan, weights and activations without the device overhead)");
-        o.WriteLine(string.Create(CultureInfo.InvariantCulture, $"cost: {plan.Launches:N0} launches, {plan.Cost:F2}x the unconstrained plan's {plan.UnconstrainedLaunches:N0} (the same FLOPs)"));
+            ? $"{peak}, of the {Bytes(limitBytes)} budget: fits"
+            : $"{peak} (no budget: the unconstrained plan, weights and activations without the device overhead)");
+        var reload = plan.ReloadedBytes > 0 ? $"; uploads {Bytes(plan.ReloadedBytes)} of weights again per request" : "";
+        o.WriteLine(string.Create(CultureInfo.InvariantCulture, $"cost: {plan.Launches:N0} launches, {plan.Cost:F2}x the unconstrained plan's {plan.UnconstrainedLaunches:N0} (the same FLOPs){reload}"));
     }
 
-    private static (string, UNetConfig, VaeConfig, IReadOnlyList<WeightManifestEntry>, IReadOnlyList<WeightManifestEntry>, IReadOnlyList<WeightManifestEntry>, string) FromModel(string folder, DType dtype)
+    private static (string, UNetConfig, VaeConfig, ClipVisionConfig, IReadOnlyList<WeightManifestEntry>, IReadOnlyList<WeightManifestEntry>, IReadOnlyList<WeightManifestEntry>, string) FromModel(string folder, DType dtype)
     {
         var model = ModelDirectory.Open(folder);
         if (!model.IsPipeline)
@@ -133,14 +141,14 @@ internal static class PlanCommand
             return weights.Layout();
         }
 
-        return ($"model {model.Root}", model.UNet, model.Vae, Layout(ComponentKind.Unet), Layout(ComponentKind.Vae), Layout(ComponentKind.ImageEncoder), model.SchedulerConfigPath);
+        return ($"model {model.Root}", model.UNet, model.Vae, model.ImageEncoder, Layout(ComponentKind.Unet), Layout(ComponentKind.Vae), Layout(ComponentKind.ImageEncoder), model.SchedulerConfigPath);
     }
 
     /// <summary>
     /// The release's UNet and VAE configs and the three weight layouts, from the tool's resources, and its scheduler config
     /// copied to a temporary file (the caller deletes it).
     /// </summary>
-    private static (string, UNetConfig, VaeConfig, IReadOnlyList<WeightManifestEntry>, IReadOnlyList<WeightManifestEntry>, IReadOnlyList<WeightManifestEntry>, string) Release()
+    private static (string, UNetConfig, VaeConfig, ClipVisionConfig, IReadOnlyList<WeightManifestEntry>, IReadOnlyList<WeightManifestEntry>, IReadOnlyList<WeightManifestEntry>, string) Release()
     {
         var folder = Directory.CreateTempSubdirectory("cudai2v-plan-").FullName;
         var scheduler = Path.GetTempFileName();
@@ -157,6 +165,7 @@ internal static class PlanCommand
             }
 
             return ("the release layout (ali-vilab/i2vgen-xl)", UNetConfig.Load(Resource("unet-config.json")), VaeConfig.Load(Resource("vae-config.json")),
+                ClipVisionConfig.Load(Resource("image_encoder-config.json")),
                 WeightManifest.Load(Resource("unet-manifest.json")).Entries, WeightManifest.Load(Resource("vae-manifest.json")).Entries,
                 WeightManifest.Load(Resource("image_encoder-manifest.json")).Entries, Copy(Resource("scheduler_config.json"), scheduler));
         }

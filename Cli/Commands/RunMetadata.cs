@@ -28,6 +28,9 @@ internal sealed record RunRecord(
 
     /// <summary>The steps a refine ran again at the requested size.</summary>
     public int RefineSteps { get; init; }
+
+    /// <summary>The memory plan the run used.</summary>
+    public Pipeline.MemoryPlanning.MemoryPlan? Memory { get; init; }
 }
 
 /// <summary>What a whole run shares: the engine, its model folder and the hash of every weight file it loaded.</summary>
@@ -138,6 +141,12 @@ internal static class RunMetadata
         json.WriteString("dtype", engine.Ops.ActivationDType.ToString());
         json.WriteString("vae_dtype", engine.Backends[^1].ActivationDType.ToString());
         json.WriteBoolean("graphs", engine.UseGraphs);
+        if (record.Memory is { } memory)
+        {
+            json.WriteNumber("planned_peak_bytes", memory.Peak);
+            json.WriteString("memory_plan", memory.Describe());
+        }
+
         json.WriteEndObject();
 
         json.WriteStartObject("seconds");

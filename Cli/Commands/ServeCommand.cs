@@ -30,6 +30,7 @@ internal static class ServeCommand
             new OptionSpec("dtype", "fp16|bf16|fp32", "The GPU's storage type.", Default: "fp16"),
             new OptionSpec("attention", "gemm|flash", "The GPU's attention implementation.", Default: MatrixOpSet.DefaultAttention),
             new OptionSpec("no-cuda-graphs", null, "On the GPU, launch the UNet step directly instead of replaying a CUDA graph."),
+            new OptionSpec("memory-budget", "size", "The most device memory each job may use, weights included (24GiB, 8GiB): jobs hold less at once, more slowly, to fit; see 'cudai2v plan'.", Default: "the free memory"),
             new OptionSpec("cache-dir", "folder", "Where built models and caches are kept.", Default: "$CUDAI2V_CACHE_DIR or the user cache folder"),
             .. ServeScaleOptions.Specs,
         ],
@@ -95,11 +96,12 @@ internal static class ServeCommand
             Defaults = demo ? new JobDefaults { Frames = 4, Steps = 3, Height = 40, Width = 56 } : new JobDefaults(),
         };
 
+        var budget = args.GetByteSize("memory-budget");
         void Log(string line) => context.Error.WriteLine($"cudai2v serve: {line}");
         VideoEngine Load()
         {
             var ops = Backends.Create(device, cache, context.Error, dtype, attention);
-            var engine = VideoEngineLoader.Load(model!, new EngineLoadOptions(cache, variant, Log, ops, vaePrecision));
+            var engine = VideoEngineLoader.Load(model!, new EngineLoadOptions(cache, variant, Log, ops, vaePrecision, MemoryBudget: budget));
             engine.UseGraphs = !args.Has("no-cuda-graphs");
             return engine;
         }

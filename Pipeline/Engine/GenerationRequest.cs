@@ -1,5 +1,7 @@
 using CudaI2V.Kernels;
+using CudaI2V.Layers.UNet;
 using CudaI2V.Layers.Vae;
+using CudaI2V.Loader.Configs;
 using CudaI2V.Pipeline.Imaging;
 using CudaI2V.Pipeline.MemoryPlanning;
 using CudaI2V.Pipeline.Noise;
@@ -48,11 +50,13 @@ internal sealed class GenerationRequest
 
     private IOps Ops => _engine.Ops;
 
-    private AutoencoderKL Vae => _engine.Vae;
+    private IOps VaeOps => _engine.Models.VaeOps;
+
+    private VaeConfig VaeConfig => _engine.Models.VaeConfig;
 
     private int Frames => _options.Frames;
 
-    private int LatentChannels => Vae.Config.LatentChannels;
+    private int LatentChannels => VaeConfig.LatentChannels;
 
     /// <summary>Runs every stage and returns the video.</summary>
     public GenerationResult Run()
@@ -62,7 +66,7 @@ internal sealed class GenerationRequest
         // The CPU checks the token between ops and inside long ones, so a cancelled step ends within a fraction of a second.
         var watch = new OpWatch(_cancellation, _clock.OpStarted);
         using var watchUNet = Ops.Watch(watch);
-        using var watchVae = ReferenceEquals(Vae.Ops, Ops) ? null : Vae.Ops.Watch(watch);
+        using var watchVae = ReferenceEquals(VaeOps, Ops) ? null : VaeOps.Watch(watch);
         var promptEmbeds = EncodePrompt();
 
         // The plan is the requested size's, the larger of a refine's two; the low pass's smaller step is planned beside it.
@@ -72,14 +76,20 @@ internal sealed class GenerationRequest
         var tail = refine is null ? 0 : RefineSize.TailSteps(_options.Steps, _options.RefineStrength);
         _totalSteps = _sampler.NumInferenceSteps + tail;
         WarnWhenLong(memory.Request, low?.Request, tail);
-        Tensor latents;
+        // The stages one after the other, each freeing the models the plan's residency does not hold in it first.
+        var residency = memory.Request.Residency;
+        Tensor latents;                                                                                              // (F, h, w, L), host
         if (refine is not { } from)
         {
-            var (imageEmbeddings, imageLatents) = EncodeImage(_options.Width, _options.Height, reportDone: true);
-            ReleaseEncodersIfPlanned(memory.Request);
+            _engine.Models.Enter(RequestStage.Encode, residency);
+            var (imageEmbeddings, imageLatents) = EncodeImage(_options.Width, _options.Height, memory.Request.Encode, reportDone: true);
+            _engine.Models.Enter(RequestStage.Denoise, residency);
             _clock.Enter(GenerationStage.Denoising, _totalSteps);
             var initial = Latents.Initial(_options.InitialNoise, _generator, Frames, LatentH(_options.Height), LatentW(_options.Width), LatentChannels);  // (F, h, w, L)
-            latents = Denoise(memory.Request, _sampler, promptEmbeds, imageEmbeddings, imageLatents, ScaleInitial(initial, _sampler), 0);
+            using (Ops.Memory.BeginScope())
+            {
+                latents = Ops.ToHost(Denoise(memory.Request, _sampler, promptEmbeds, imageEmbeddings, imageLatents, ScaleInitial(initial, _sampler), 0));
+            }
         }
         else
         {
@@ -87,6 +97,7 @@ internal sealed class GenerationRequest
         }
 
         _clock.Leave(reportDone: false);
+        _engine.Models.Enter(RequestStage.Decode, residency);
         var (video, frames) = Decode(memory.Request, latents);
         return new GenerationResult(frames, video, _seed, _clock.Times)
         {
@@ -105,9 +116,10 @@ internal sealed class GenerationRequest
     private Tensor Refine(RefineSize from, int tail, RequestPlan memory, RequestPlan low, Tensor promptEmbeds)
     {
         // Both sizes' image conditioning first (host tensors), so that the denoising stage runs its passes in one.
-        var (lowEmbeddings, lowImage) = EncodeImage(from.Width, from.Height, reportDone: false);
-        var (imageEmbeddings, imageLatents) = EncodeImage(_options.Width, _options.Height, reportDone: true);
-        ReleaseEncodersIfPlanned(memory);
+        _engine.Models.Enter(RequestStage.Encode, memory.Residency);
+        var (lowEmbeddings, lowImage) = EncodeImage(from.Width, from.Height, low.Encode, reportDone: false);
+        var (imageEmbeddings, imageLatents) = EncodeImage(_options.Width, _options.Height, memory.Encode, reportDone: true);
+        _engine.Models.Enter(RequestStage.Denoise, memory.Residency);
         Tensor lowLatents;
         using (Ops.Memory.BeginScope())
         {
@@ -124,18 +136,9 @@ internal sealed class GenerationRequest
         var (a, b) = sampler.NoiseWeights();
         var start = LatentResize.AddNoise(upscaled, a, noise, b);
         _engine.Log?.Invoke($"refine: {_options.Steps} steps at {from}, then the last {tail} at {_options.Width}x{_options.Height} from timestep {sampler.Timesteps[0]} (strength {_options.RefineStrength})");
-        return Denoise(memory, sampler, promptEmbeds, imageEmbeddings, imageLatents, start, _options.Steps);
-    }
-
-    /// <summary>
-    /// Frees the image and VAE encoders' weights once the image is encoded, where the plan counted the loop without them
-    /// (the next request that needs them loads them again).
-    /// </summary>
-    private void ReleaseEncodersIfPlanned(RequestPlan memory)
-    {
-        if (memory.ReleaseEncoders)
+        using (Ops.Memory.BeginScope())
         {
-            _engine.Encoders.Release();
+            return Ops.ToHost(Denoise(memory, sampler, promptEmbeds, imageEmbeddings, imageLatents, start, _options.Steps));
         }
     }
 
@@ -173,7 +176,7 @@ internal sealed class GenerationRequest
     {
         var chunks = (Frames + memory.DecodeChunk - 1) / memory.DecodeChunk;
         var unet = low is null ? memory.Step.FlopsOf(_caching, _options.Steps) : low.Step.FlopsOf(_caching, _options.Steps) + memory.Step.FlopsOf(_caching, tail);
-        var estimate = RunEstimate.Of(Ops, unet, Vae.Ops, chunks * memory.Decode.Flops);
+        var estimate = RunEstimate.Of(Ops, unet, VaeOps, chunks * memory.Decode.Flops);
         if (estimate is { } e && e.Time >= RunEstimate.WarnAbove)
         {
             _engine.Log?.Invoke(
@@ -182,18 +185,17 @@ internal sealed class GenerationRequest
         }
     }
 
-    /// <summary>2. The image: the CLIP embedding ([zeros ; embeds], (B2, 1, D)) and the image latents of every frame (B2*F, h, w, L).</summary>
-    private (Tensor Embeddings, Tensor Latents) EncodeImage(int width, int height, bool reportDone)
+    /// <summary>
+    /// 2. The image, on the arenas of <paramref name="plan"/>: the CLIP embedding ([zeros ; embeds], (B2, 1, D)) and the
+    /// image latents of every frame (B2*F, h, w, L).
+    /// </summary>
+    private (Tensor Embeddings, Tensor Latents) EncodeImage(int width, int height, EncodePlan plan, bool reportDone)
     {
         _clock.Enter(GenerationStage.EncodingImage, 2);
         var clipPixels = ImagePreprocessor.ClipPixels(_image, width, _engine.Features);
         _observer?.Tensor("clip.pixels", clipPixels);
         var (imageEncoder, vaeEncoder) = _engine.Encoders.Get();
-        Tensor imageEmbeds;                                                                                          // (1, D)
-        using (Ops.Memory.BeginScope())
-        {
-            imageEmbeds = Ops.ToHost(imageEncoder.Forward(Ops.NchwToNhwc(Ops.FromHost(clipPixels))).ImageEmbeds);
-        }
+        var imageEmbeds = PlannedImageEncode.ImageEmbeds(Ops, plan, imageEncoder, clipPixels);                        // (1, D)
 
         _observer?.Tensor("image_embeds", imageEmbeds);
         var embedDim = imageEmbeds.Shape[1];
@@ -208,19 +210,14 @@ internal sealed class GenerationRequest
 
         var vaePixels = ImagePreprocessor.VaePixels(_image, width, height);
         _observer?.Tensor("vae.pixels", vaePixels);
-        var vaeOps = Vae.Ops;
-        Tensor moments;                                                                                              // (1, h, w, 2L)
-        using (vaeOps.Memory.BeginScope())
-        {
-            moments = vaeOps.ToHost(vaeEncoder.Encode(vaeOps.NchwToNhwc(vaeOps.FromHost(vaePixels))));
-        }
+        var moments = PlannedImageEncode.Moments(VaeOps, plan, vaeEncoder, vaePixels);                               // (1, h, w, 2L)
 
         _observer?.Tensor("vae.moments", moments.Permute(0, 3, 1, 2).Contiguous());
         var distribution = LatentDistribution.FromMoments(moments);
         var latent = _options.VaeEncode == VaeEncodeMode.Mean
             ? distribution.Mean
             : distribution.Sample(_generator.StandardNormal(distribution.Mean.Shape).AsSpan<float>());
-        var latents = Latents.FramePositions(latent.Scaled((float)Vae.Config.ScalingFactor), Frames, _batch);      // (B2*F, h, w, L)
+        var latents = Latents.FramePositions(latent.Scaled((float)VaeConfig.ScalingFactor), Frames, _batch);      // (B2*F, h, w, L)
         _observer?.Tensor("image_latents", Latents.ToNcfhw(latents, Frames));
         _clock.Leave(reportDone);
         return (embeddings, latents);
@@ -238,10 +235,20 @@ internal sealed class GenerationRequest
     /// </summary>
     private Tensor Denoise(RequestPlan memory, Sampler sampler, Tensor promptEmbeds, Tensor imageEmbeddings, Tensor imageLatents, Tensor initial, int offset)
     {
-        var unet = _engine.UNet;
+        var unet = _engine.UNet.Get();
         int h = initial.Shape[1], w = initial.Shape[2];
         var fps = Enumerable.Repeat((float)_options.Fps, _batch).ToArray();
-        var conditioning = unet.Condition(Ops.FromHost(imageLatents), Ops.FromHost(imageEmbeddings), Ops.FromHost(promptEmbeds), fps, Frames);
+        UNetConditioning conditioning;
+        using (var computing = Ops.Memory.BeginScope())
+        {
+            // Only the conditioning's own tensors outlive its computation (as planned: UNetStepPlan.ConditioningBytes).
+            conditioning = unet.Condition(Ops.FromHost(imageLatents), Ops.FromHost(imageEmbeddings), Ops.FromHost(promptEmbeds), fps, Frames);
+            foreach (var kept in PlannedUNetStep.ConditioningTensors(conditioning).DistinctBy(t => t.Storage, ReferenceEqualityComparer.Instance))
+            {
+                computing.Keep(kept);
+            }
+        }
+
         var stepEmbeddings = sampler.Timesteps.Select(t => unet.StepEmbedding(t, conditioning)).ToList();
 
         using var step = PlannedUNetStep.Create(Ops, memory.Step, _engine.UseGraphs);
@@ -322,11 +329,11 @@ internal sealed class GenerationRequest
     private (Tensor Video, IReadOnlyList<RgbImage> Frames) Decode(RequestPlan memory, Tensor latents)
     {
         _clock.Enter(GenerationStage.Decoding, Frames);
-        var unscaled = Ops.ToHost(latents).Scaled((float)(1.0 / Vae.Config.ScalingFactor));
+        var unscaled = latents.Scaled((float)(1.0 / VaeConfig.ScalingFactor));
         _clock.CountOps(memory.Decode.Ops);
         var frames = new List<RgbImage>(Frames);
         var chunks = new List<Tensor>();
-        VideoDecoding.Decode(Vae, _engine.VaeShapes, memory, unscaled, done => _clock.Report(done), FramesDecoded, _cancellation);
+        VideoDecoding.Decode(_engine.Decoder.Get(), _engine.Models.VaeShapes, memory, unscaled, done => _clock.Report(done), FramesDecoded, _cancellation);
         var video = chunks.Count == 1 ? chunks[0] : HostTensorMath.ConcatFirstAxis(chunks);
         _observer?.Tensor("video", video.Reshape(1, Frames, _options.Height, _options.Width, 3));
         _clock.Leave(reportDone: false);

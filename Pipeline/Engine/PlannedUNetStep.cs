@@ -16,7 +16,7 @@ namespace CudaI2V.Pipeline.Engine;
 /// <param name="StepEmbedding">The shape of the step embedding one run takes, (B*F, T) for its B videos.</param>
 /// <param name="Runs">UNet runs per step: 2 when the guided batch's two videos run one after the other, else 1.</param>
 /// <param name="FeedForwardHiddenBytes">The feed-forward's chunk bound (<c>LayerChunking.FeedForwardHiddenBytes</c>).</param>
-/// <param name="ConditioningBytes">What the request holds outside the arena through the loop: the conditioning as computed (without reuse, as a scope holds it) for all runs.</param>
+/// <param name="ConditioningBytes">What the request holds outside the arena through the loop: the conditioning's tensors, for all runs (its temporaries are freed once it is computed).</param>
 /// <param name="Sample">The shape of one run's sample, (B*F, h, w, in), when known.</param>
 /// <param name="SpatialImages">Frame-images the spatial layers take at a time (<c>LayerChunking.SpatialImages</c>).</param>
 public sealed record UNetStepPlan(
@@ -32,6 +32,18 @@ public sealed record UNetStepPlan(
     /// <summary><see cref="Flops"/> by <c>OpCategories</c> family.</summary>
     public IReadOnlyDictionary<string, double> FlopsByCategory => Forward.FlopsByCategory;
 
+    /// <summary>Everything computing the conditioning creates, before its temporaries are freed (without reuse, as a scope holds it), for all runs.</summary>
+    public long ConditioningPeakBytes { get; init; }
+
+    /// <summary>One step's embedding for all runs, as computed before the loop (every step's is kept through it).</summary>
+    public long StepEmbeddingBytes { get; init; }
+
+    /// <summary>
+    /// The loop's buffers outside the arena for all runs: the UNet's input, the F32 latents the sampler updates, and with
+    /// runs one after the other the joined output.
+    /// </summary>
+    public long BufferBytes { get; init; }
+
     /// <summary>The step kind under step caching (null: the whole UNet, nothing cached).</summary>
     public UNetStepKind? Kind { get; init; }
 
@@ -42,10 +54,13 @@ public sealed record UNetStepPlan(
     public UNetStepPlan? Cached { get; init; }
 
     /// <summary>
-    /// What the denoising loop holds outside the weights: this arena, the libraries' reserve beside it, the conditioning,
-    /// and under caching the cached step's arena and the deep-feature cache.
+    /// What the denoising loop holds outside the weights (but for the sampler's history and the step embeddings, which
+    /// depend on the schedule): this arena, the libraries' reserve beside it, the conditioning, the loop's buffers, and
+    /// under caching the cached step's arena and the deep-feature cache; or, if more, what computing the conditioning
+    /// holds before its temporaries are freed.
     /// </summary>
-    public long LoopBytes => Arena.Peak + RequestMemory.Reserve + ConditioningBytes + (Cached is { } c ? c.Arena.Peak + DeepFeatureBytes : 0);
+    public long LoopBytes =>
+        Math.Max(ConditioningPeakBytes, Arena.Peak + RequestMemory.Reserve + ConditioningBytes + BufferBytes + (Cached is { } c ? c.Arena.Peak + DeepFeatureBytes : 0));
 
     /// <summary>The full steps among <paramref name="steps"/> steps of one pass under <paramref name="caching"/> (all without it).</summary>
     public static int FullSteps(StepCaching? caching, int steps) => Enumerable.Range(0, steps).Count(i => caching?.IsFull(i) != false);
@@ -140,7 +155,7 @@ public sealed class PlannedUNetStep : IDisposable
         ArgumentNullException.ThrowIfNull(text);
         ArgumentOutOfRangeException.ThrowIfLessThan(runs, 1);
         TensorShape? embedding = null;
-        long conditioningBytes = 0, featureBytes = 0;
+        long conditioningBytes = 0, conditioningPeak = 0, embeddingBytes = 0, featureBytes = 0;
         var forward = PlannedForward.Record(dtype, planning =>
         {
             using var weights = ShapeOnly("unet", shapes);
@@ -149,7 +164,10 @@ public sealed class PlannedUNetStep : IDisposable
             unet.Chunking.SpatialImages = spatialImages;
             var conditioning = unet.Condition(
                 Input(planning, latents), Input(planning, imageEmbeddings), Input(planning, text), Enumerable.Repeat(16f, text[0]).ToArray(), frames);
-            conditioningBytes = runs * planning.RecordedBytes;
+            conditioningPeak = runs * planning.RecordedBytes;
+            conditioningBytes = runs * DistinctBytes(ConditioningTensors(conditioning));
+            _ = unet.StepEmbedding(0f, conditioning);
+            embeddingBytes = runs * (planning.RecordedBytes - (conditioningPeak / runs));
             embedding = new TensorShape(latents[0], conditioning.FpsEmbedding.Shape[1]);
             var sample = Input(planning, latents);
             var stepEmbedding = Input(planning, embedding);
@@ -162,10 +180,16 @@ public sealed class PlannedUNetStep : IDisposable
             featureBytes = runs * feature.Shape.ElementCount * feature.DType.SizeOf();
             return () => unet.Forward(sample, stepEmbedding, conditioning, new DeepFeature(kind.Depth, feature, kind.Reuse));
         });
+        // The UNet input (and joined output) hold every run's rows; the sampler's F32 latents hold one video's frames.
+        var inputBytes = runs * latents.ElementCount * dtype.SizeOf();
+        var latentBytes = latents.ElementCount / latents[0] * frames * sizeof(float);
         return new UNetStepPlan(forward, WeightBytes(dtype, shapes), embedding!, runs, feedForwardHiddenBytes, conditioningBytes, latents, spatialImages)
         {
             Kind = kind,
             DeepFeatureBytes = featureBytes,
+            ConditioningPeakBytes = conditioningPeak,
+            StepEmbeddingBytes = embeddingBytes,
+            BufferBytes = (inputBytes * (runs > 1 ? 2 : 1)) + latentBytes,
         };
     }
 
@@ -258,6 +282,14 @@ public sealed class PlannedUNetStep : IDisposable
         unet.Chunking.SpatialImages = Planned.SpatialImages;
         return _forward.RunDirect(() => unet.Forward(sample, stepEmbedding, conditioning));
     }
+
+    /// <summary>Every tensor a conditioning holds through the loop (views of one storage may repeat).</summary>
+    internal static IEnumerable<Tensor> ConditioningTensors(UNetConditioning conditioning) =>
+        [conditioning.Context, conditioning.ImageStream, conditioning.FpsEmbedding, .. conditioning.CrossKeyValues?.Tensors ?? []];
+
+    /// <summary>The bytes of the storages under <paramref name="tensors"/>, each counted once.</summary>
+    internal static long DistinctBytes(IEnumerable<Tensor> tensors) =>
+        tensors.Select(t => t.Storage).Distinct<TensorStorage>(ReferenceEqualityComparer.Instance).Sum(s => s.ByteLength);
 
     /// <summary>A shape-only weight set of <paramref name="shapes"/> (nothing is read or allocated), for planning.</summary>
     internal static WeightSet ShapeOnly(string component, IReadOnlyList<WeightManifestEntry> shapes, WeightAliases? aliases = null) =>

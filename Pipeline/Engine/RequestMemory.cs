@@ -15,32 +15,60 @@ namespace CudaI2V.Pipeline.Engine;
 /// <param name="VaeDType">The VAE backend's activation dtype.</param>
 /// <param name="Vae">The VAE's config.</param>
 /// <param name="VaeShapes">The VAE's weight layout.</param>
+/// <param name="ImageEncoder">The CLIP image encoder's config (it runs in <paramref name="UNetDType"/>, on the UNet's backend).</param>
+/// <param name="ImageEncoderShapes">The image encoder's weight layout.</param>
 public sealed record RequestModels(
-    DType UNetDType, UNetConfig UNet, IReadOnlyList<WeightManifestEntry> UNetShapes, DType VaeDType, VaeConfig Vae, IReadOnlyList<WeightManifestEntry> VaeShapes);
+    DType UNetDType, UNetConfig UNet, IReadOnlyList<WeightManifestEntry> UNetShapes, DType VaeDType, VaeConfig Vae, IReadOnlyList<WeightManifestEntry> VaeShapes,
+    ClipVisionConfig ImageEncoder, IReadOnlyList<WeightManifestEntry> ImageEncoderShapes);
 
 /// <summary>
-/// The memory one request plans: its UNet step's arena and its VAE decode's, each with a reserve beside it, and what the
-/// sampler keeps between steps (the multistep history: F32 slots of the latents' size, allocated in the request's scope).
+/// The memory one request plans, stage by stage (<see cref="RequestStage"/>): its image encode's arenas, its UNet step's
+/// and its VAE decode's, each with a reserve beside it, and what the sampler keeps between steps (the multistep history:
+/// F32 slots of the latents' size, allocated with the loop).
 /// </summary>
+/// <param name="Encode">The image's encode stage.</param>
 /// <param name="Step">The UNet step.</param>
 /// <param name="Decode">The decode of <paramref name="DecodeChunk"/> frames.</param>
 /// <param name="DecodeChunk">Frames decoded at a time.</param>
 /// <param name="SamplerBytes">The sampler's state between steps (0 for DDIM).</param>
 /// <param name="DecodeTile">The side in latent pixels of the decode's tiles (null: whole frames; <see cref="MemoryChoices.DecodeTile"/>).</param>
-/// <param name="ReleaseEncoders">The encoders' weights are freed once the image is encoded (<see cref="MemoryChoices.ReleaseEncoders"/>).</param>
+/// <param name="Residency">Which models stay loaded between the stages (<see cref="MemoryChoices.Residency"/>).</param>
 /// <param name="DecodeTiles">Tiles per frame (1 untiled); <paramref name="Decode"/> is the largest tile's decode.</param>
-public sealed record RequestPlan(UNetStepPlan Step, ForwardPlan Decode, int DecodeChunk, long SamplerBytes = 0, int? DecodeTile = null, bool ReleaseEncoders = false, int DecodeTiles = 1)
+public sealed record RequestPlan(
+    EncodePlan Encode, UNetStepPlan Step, ForwardPlan Decode, int DecodeChunk, long SamplerBytes = 0, int? DecodeTile = null,
+    WeightResidency Residency = WeightResidency.KeepAll, int DecodeTiles = 1)
 {
     /// <summary>The choices this plan was made under.</summary>
-    public MemoryChoices Choices => new(Step.Runs > 1, Step.FeedForwardHiddenBytes, DecodeChunk, Step.SpatialImages, DecodeTile, ReleaseEncoders);
+    public MemoryChoices Choices => new(Step.Runs > 1, Step.FeedForwardHiddenBytes, DecodeChunk, Step.SpatialImages, DecodeTile, Residency);
 
-    /// <summary>Everything the request takes from the backend's available memory, both arenas counted at once.</summary>
-    public long Bytes => Step.LoopBytes - Step.ConditioningBytes + Decode.Arena.Peak + RequestMemory.Reserve + SamplerBytes;
+    /// <summary>The encode stage's activations outside the weights (<see cref="EncodePlan.Bytes"/>).</summary>
+    public long EncodeBytes => Encode.Bytes;
 
-    /// <summary>One line for the log: the total and the largest buffers of each arena.</summary>
+    /// <summary>Every step's embedding, computed before the loop and kept through it (set by the planner, which knows the steps).</summary>
+    public long StepEmbeddingsBytes { get; init; }
+
+    /// <summary>The denoising loop's activations outside the weights: the step's (<see cref="UNetStepPlan.LoopBytes"/>), the step embeddings and the sampler's history.</summary>
+    public long DenoiseBytes => Step.LoopBytes + StepEmbeddingsBytes + SamplerBytes;
+
+    /// <summary>The decode's activations: its arena (of the largest tile when tiled) and the reserve beside it.</summary>
+    public long DecodeBytes => Decode.Arena.Peak + RequestMemory.Reserve;
+
+    /// <summary>The largest stage's activations outside the weights (the stages run one after the other).</summary>
+    public long ActivationBytes => Math.Max(EncodeBytes, Math.Max(DenoiseBytes, DecodeBytes));
+
+    /// <summary>The activations of <paramref name="stage"/> outside the weights.</summary>
+    public long Bytes(RequestStage stage) => stage switch
+    {
+        RequestStage.Encode => EncodeBytes,
+        RequestStage.Denoise => DenoiseBytes,
+        _ => DecodeBytes,
+    };
+
+    /// <summary>One line for the log: each stage's bytes and the largest buffers of the step's and the decode's arenas.</summary>
     public string Describe() =>
-        $"{ArenaPlan.FormatBytes(Bytes)} (UNet step: {Step.Arena.Describe(3)}; VAE decode of {DecodeChunk} frame(s) at a time: {Decode.Arena.Describe(3)}"
-        + (SamplerBytes > 0 ? $"; sampler history {ArenaPlan.FormatBytes(SamplerBytes)})" : ")");
+        $"encode {ArenaPlan.FormatBytes(EncodeBytes)}; denoising {ArenaPlan.FormatBytes(DenoiseBytes)} (UNet step: {Step.Arena.Describe(3)}"
+        + (SamplerBytes > 0 ? $"; sampler history {ArenaPlan.FormatBytes(SamplerBytes)}" : "")
+        + $"); decode {ArenaPlan.FormatBytes(DecodeBytes)} ({DecodeChunk} frame(s) at a time: {Decode.Arena.Describe(3)})";
 }
 
 /// <summary>
@@ -63,18 +91,20 @@ public static class RequestMemory
 
     /// <summary>
     /// Plans a request as <see cref="Plan(RequestModels, int, int, int, int, int, int, int)"/> does, under <paramref name="choices"/>:
-    /// with <see cref="MemoryChoices.SplitGuidance"/> the step's arena is one video's, run once per video.
+    /// with <see cref="MemoryChoices.SplitGuidance"/> the step's arena is one video's, run once per video; with
+    /// <paramref name="caching"/> that caches, the cached step is planned beside the full one.
     /// </summary>
-    public static RequestPlan Plan(RequestModels models, int batch, int frames, int height, int width, int textTokens, MemoryChoices choices, int samplerSlots = 0)
+    public static RequestPlan Plan(
+        RequestModels models, int batch, int frames, int height, int width, int textTokens, MemoryChoices choices, int samplerSlots = 0, StepCaching? caching = null)
     {
         ArgumentNullException.ThrowIfNull(models);
         ArgumentNullException.ThrowIfNull(choices);
         var chunk = Math.Min(choices.DecodeChunk, frames);
-        var step = PlanStep(models, batch, frames, height, width, textTokens, choices);
+        var step = PlanStep(models, batch, frames, height, width, textTokens, choices, caching);
         var decode = PlanDecode(models, chunk, height, width, choices.DecodeTile);
         return new RequestPlan(
-            step, decode, chunk, samplerSlots * SamplerSlotBytes(models, frames, height, width), choices.DecodeTile, choices.ReleaseEncoders,
-            TileCount(models, height, width, choices.DecodeTile));
+            PlannedImageEncode.Plan(models, height, width), step, decode, chunk, samplerSlots * SamplerSlotBytes(models, frames, height, width), choices.DecodeTile,
+            choices.Residency, TileCount(models, height, width, choices.DecodeTile));
     }
 
     /// <summary>The decode of <paramref name="chunk"/> frames, whole or (with <paramref name="tile"/>) of the largest tile (<see cref="VaeTiles"/>).</summary>

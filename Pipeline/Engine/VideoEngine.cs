@@ -28,35 +28,31 @@ public sealed class VideoEngine : IDisposable
     /// Assembles an engine from loaded parts; <paramref name="owned"/> is disposed with it (weights, sessions, backends).
     /// <paramref name="schedulerConfigPath"/> is the folder's <c>scheduler_config.json</c>: each request builds its sampler
     /// from it (the class its <c>_class_name</c> names, or the one <see cref="GenerationOptions.Sampler"/> names).
-    /// <paramref name="unetShapes"/> and <paramref name="vaeShapes"/> are the weight layouts (key, dtype, shape) from
-    /// which each request plans its UNet step and VAE decode.
+    /// <paramref name="unetShapes"/>, <paramref name="vaeShapes"/> and <paramref name="imageEncoderShapes"/> are the weight
+    /// layouts (key, dtype, shape) from which each request plans its stages. Models given loaded stay loaded: every
+    /// request holds all of them (<see cref="WeightResidency.KeepAll"/>).
     /// </summary>
     public VideoEngine(
         IOps ops, IPromptEncoder prompts, ClipVisionModelWithProjection imageEncoder, AutoencoderKL vae, I2VGenXLUNet unet,
         FeatureExtractorConfig features, string schedulerConfigPath, IReadOnlyList<WeightManifestEntry> unetShapes,
-        IReadOnlyList<WeightManifestEntry> vaeShapes, IDisposable? owned = null)
-        : this(ops, prompts, ImageEncoders.Fixed(imageEncoder, vae), vae, unet, features, schedulerConfigPath, unetShapes, vaeShapes, owned)
+        IReadOnlyList<WeightManifestEntry> vaeShapes, IReadOnlyList<WeightManifestEntry> imageEncoderShapes, IDisposable? owned = null)
+        : this(
+            ops, prompts,
+            new EngineModels(
+                LoadableModel.Fixed("the image encoders", new ImageEncoderModels(imageEncoder, vae)), LoadableModel.Fixed("the UNet", unet),
+                LoadableModel.Fixed("the VAE decoder", vae), vae.Ops, unet.Config, vae.Config, imageEncoder.Config, unetShapes, vaeShapes, imageEncoderShapes),
+            features, schedulerConfigPath, owned)
     {
     }
 
-    /// <summary>
-    /// Assembles an engine whose image encoder and VAE encoder are <paramref name="encoders"/> (released after use when a
-    /// request's plan says so) and whose VAE decoder is <paramref name="decoder"/>; otherwise as the public constructor.
-    /// </summary>
-    internal VideoEngine(
-        IOps ops, IPromptEncoder prompts, ImageEncoders encoders, AutoencoderKL decoder, I2VGenXLUNet unet,
-        FeatureExtractorConfig features, string schedulerConfigPath, IReadOnlyList<WeightManifestEntry> unetShapes,
-        IReadOnlyList<WeightManifestEntry> vaeShapes, IDisposable? owned = null)
+    /// <summary>Assembles an engine whose models load when a request's stage needs them (<paramref name="models"/>); otherwise as the public constructor.</summary>
+    internal VideoEngine(IOps ops, IPromptEncoder prompts, EngineModels models, FeatureExtractorConfig features, string schedulerConfigPath, IDisposable? owned = null)
     {
         Ops = ops ?? throw new ArgumentNullException(nameof(ops));
         Prompts = prompts ?? throw new ArgumentNullException(nameof(prompts));
-        Encoders = encoders ?? throw new ArgumentNullException(nameof(encoders));
-        Vae = decoder ?? throw new ArgumentNullException(nameof(decoder));
-        UNet = unet ?? throw new ArgumentNullException(nameof(unet));
+        Models = models ?? throw new ArgumentNullException(nameof(models));
         Features = features ?? throw new ArgumentNullException(nameof(features));
         SchedulerConfigPath = schedulerConfigPath ?? throw new ArgumentNullException(nameof(schedulerConfigPath));
-        UNetShapes = unetShapes ?? throw new ArgumentNullException(nameof(unetShapes));
-        VaeShapes = vaeShapes ?? throw new ArgumentNullException(nameof(vaeShapes));
         _owned = owned;
     }
 
@@ -66,14 +62,14 @@ public sealed class VideoEngine : IDisposable
     /// </summary>
     public long? MemoryBudget { get; set; }
 
-    /// <summary>The bytes of the weights the engine holds on its backends (what a budget counts beside the activations).</summary>
-    public long WeightBytes { get; init; }
+    /// <summary>The bytes of every model's weights (what a budget counts beside the activations, stage by stage).</summary>
+    public long WeightBytes => Weights.Total;
 
     /// <summary>
-    /// <see cref="WeightBytes"/> split into those the denoising loop and decode need and the encoders' (null: all counted
-    /// as the loop's, for an engine assembled from memory).
+    /// Every model's weights, by model (for an engine assembled from loaded models, not releasable: every request holds them all).
     /// </summary>
-    public ComponentWeights? Weights { get; init; }
+    public ComponentWeights Weights { get; init; } = ComponentWeights.None;
+
     /// <summary>The weight files the engine's models were loaded from (full paths; empty for an engine assembled from memory).</summary>
     public IReadOnlyList<string> WeightFiles { get; init; } = [];
 
@@ -91,28 +87,29 @@ public sealed class VideoEngine : IDisposable
     public IOps Ops { get; }
 
     /// <summary>Every backend the engine runs on: <see cref="Ops"/>, and the VAE's when it has its own (an fp32 VAE).</summary>
-    public IReadOnlyList<IOps> Backends => ReferenceEquals(Vae.Ops, Ops) ? [Ops] : [Ops, Vae.Ops];
+    public IReadOnlyList<IOps> Backends => ReferenceEquals(Models.VaeOps, Ops) ? [Ops] : [Ops, Models.VaeOps];
 
     /// <summary>Image size / latent size of the VAE.</summary>
-    public int VaeScaleFactor => Vae.ScaleFactor;
+    public int VaeScaleFactor => Models.VaeConfig.ScaleFactor;
 
     internal IPromptEncoder Prompts { get; }
 
+    /// <summary>The models, each loaded when a stage needs it and freed when a request's plan says so.</summary>
+    internal EngineModels Models { get; }
+
     /// <summary>The image encoder and the VAE encoder, which a request may release after use.</summary>
-    public ImageEncoders Encoders { get; }
+    public LoadableModel<ImageEncoderModels> Encoders => Models.Encoders;
 
-    internal AutoencoderKL Vae { get; }
+    /// <summary>The UNet, which a request may release after its loop.</summary>
+    public LoadableModel<I2VGenXLUNet> UNet => Models.UNet;
 
-    internal I2VGenXLUNet UNet { get; }
+    /// <summary>The VAE decoder, which a request may hold only while it decodes.</summary>
+    public LoadableModel<AutoencoderKL> Decoder => Models.Decoder;
 
     internal FeatureExtractorConfig Features { get; }
 
     /// <summary>The <c>scheduler_config.json</c> every request's sampler is built from.</summary>
     public string SchedulerConfigPath { get; }
-
-    internal IReadOnlyList<WeightManifestEntry> UNetShapes { get; }
-
-    internal IReadOnlyList<WeightManifestEntry> VaeShapes { get; }
 
     /// <summary>
     /// Generates a video from <paramref name="image"/> and the prompt of <paramref name="options"/>. Progress is
@@ -131,9 +128,9 @@ public sealed class VideoEngine : IDisposable
             throw new ArgumentException($"Height and width must be multiples of the VAE's scale factor {VaeScaleFactor}.", nameof(options));
         }
 
-        if (options.CacheDepth is { } depth && depth >= UNet.Levels)
+        if (options.CacheDepth is { } depth && depth >= Models.UNetConfig.BlockOutChannels.Count)
         {
-            throw new ArgumentException($"cache-depth must be 0 to {UNet.Levels - 1} for this UNet (the up block whose input is cached), got {depth}.", nameof(options));
+            throw new ArgumentException($"cache-depth must be 0 to {Models.UNetConfig.BlockOutChannels.Count - 1} for this UNet (the up block whose input is cached), got {depth}.", nameof(options));
         }
 
         if (Interlocked.Exchange(ref _busy, 1) == 1)
@@ -145,7 +142,7 @@ public sealed class VideoEngine : IDisposable
         {
             // Everything a request allocates outside its arenas is freed when it ends, on every backend it uses.
             using var request = Ops.Memory.BeginScope();
-            using var vaeRequest = ReferenceEquals(Vae.Ops, Ops) ? null : Vae.Ops.Memory.BeginScope();
+            using var vaeRequest = ReferenceEquals(Models.VaeOps, Ops) ? null : Models.VaeOps.Memory.BeginScope();
             return new GenerationRequest(this, image, options, progress, observer, cancellation).Run();
         }
         finally
@@ -177,16 +174,15 @@ public sealed class VideoEngine : IDisposable
     public MemoryPlan PlanRequest(GenerationOptions options, int textTokens = 77)
     {
         ArgumentNullException.ThrowIfNull(options);
-        var models = new RequestModels(Ops.ActivationDType, UNet.Config, UNetShapes, Vae.Ops.ActivationDType, Vae.Config, VaeShapes);
+        var models = Models.ForPlanning(Ops.ActivationDType);
         var memory = Ops.Memory;
         var budget = options.MemoryBudget ?? MemoryBudget;
         var request = MemoryRequest.Of(options, models, CreateSampler(options.Sampler, options.Steps).StateSlots, textTokens);
 
-        // Encoders that cannot be reloaded are never released: their bytes count as the loop's. The free memory is the
-        // device's with the encoders loaded (they will be, if a previous request released them).
-        var weights = Weights is { } w && Encoders.CanRelease ? w : new ComponentWeights(WeightBytes, 0);
-        var available = memory.AvailableBytes - (Encoders.IsLoaded ? 0 : weights.Encoders);
-        return MemoryPlanner.Plan(models, request, weights, budget, available, memory.Description, options.MemoryChoices);
+        // The device's free memory as if no releasable model were loaded: a plan that frees a loaded model gets its room.
+        var weights = Models.Releasable ? Weights : Weights with { Releasable = false };
+        var available = memory.AvailableBytes + Models.LoadedReleasableBytes(Weights);
+        return MemoryPlanner.Plan(models, request, weights, budget, Math.Min(available, long.MaxValue / 2), memory.Description, options.MemoryChoices);
     }
 
     /// <summary>
@@ -199,5 +195,9 @@ public sealed class VideoEngine : IDisposable
         Task.Run(() => Generate(image, options, progress, observer: null, cancellation), cancellation);
 
     /// <inheritdoc/>
-    public void Dispose() => _owned?.Dispose();
+    public void Dispose()
+    {
+        Models.Dispose();
+        _owned?.Dispose();
+    }
 }

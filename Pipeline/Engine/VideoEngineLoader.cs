@@ -1,5 +1,6 @@
 using CudaI2V.Kernels;
 using CudaI2V.Kernels.Memory;
+using CudaI2V.Kernels.Planning;
 using CudaI2V.Layers.Clip;
 using CudaI2V.Layers.UNet;
 using CudaI2V.Layers.Vae;
@@ -100,34 +101,47 @@ public static class VideoEngineLoader
             }
 
             var unetWeights = owned.Add(model.Get(ComponentKind.Unet).OpenWeights(options.Variant, preferred));
-            I2VGenXLUNet unet;
-            using (WeightBlock(ops, unetWeights))
-            {
-                unet = I2VGenXLUNet.Load(ops, unetWeights, model.UNet);
-            }
-
             var vaePreferred = WeightFiles.DefaultFor(vaeOps.ActivationDType);
             var vaeWeights = owned.Add(model.Get(ComponentKind.Vae).OpenWeights(options.Variant, vaePreferred));
-            var vaeLayout = vaeWeights.Layout();
-            AutoencoderKL vae;
-            using (vaeOps.Memory.UploadWeightsInto(vaeLayout.Where(e => !ComponentWeights.IsVaeEncoderKey(e.Key)).Select(e => e.Shape)))
-            {
-                vae = AutoencoderKL.Load(vaeOps, vaeWeights, model.Vae, VaeParts.Decoder);
-            }
-
-            // The encoders each in a block of their own, which a request's plan may free after use (loaded again when next needed).
             var clipWeights = owned.Add(model.Get(ComponentKind.ImageEncoder).OpenWeights(options.Variant, preferred));
-            var encoders = owned.Add(ImageEncoders.Releasable(() =>
+            var vaeLayout = vaeWeights.Layout();
+            var decoderLayout = vaeLayout.Where(e => !ComponentWeights.IsVaeEncoderKey(e.Key)).ToList();
+            var encoderLayout = vaeLayout.Where(e => ComponentWeights.IsVaeEncoderKey(e.Key)).ToList();
+
+            // Each model in weight blocks of its own, uploaded when a stage first needs it and freed when a request's
+            // plan needs the room (uploaded again when next needed).
+            var unet = LoadableModel.Releasable<I2VGenXLUNet>("the UNet", () =>
+            {
+                var block = ops.Memory.UploadReleasableWeightsInto(unetWeights.Layout().Select(e => e.Shape));
+                var loaded = I2VGenXLUNet.Load(ops, unetWeights, model.UNet);
+                block.EndUpload();
+                return (loaded, block);
+            });
+            var decoder = LoadableModel.Releasable<AutoencoderKL>("the VAE decoder", () =>
+            {
+                var block = vaeOps.Memory.UploadReleasableWeightsInto(decoderLayout.Select(e => e.Shape));
+                var loaded = AutoencoderKL.Load(vaeOps, vaeWeights, model.Vae, VaeParts.Decoder);
+                block.EndUpload();
+                return (loaded, block);
+            });
+            var encoders = LoadableModel.Releasable<ImageEncoderModels>("the image encoders", () =>
             {
                 var clipBlock = ops.Memory.UploadReleasableWeightsInto(clipWeights.Layout().Select(e => e.Shape));
                 var clip = ClipVisionModelWithProjection.Load(ops, clipWeights, model.ImageEncoder);
                 clipBlock.EndUpload();
-                var vaeBlock = vaeOps.Memory.UploadReleasableWeightsInto(vaeLayout.Where(e => ComponentWeights.IsVaeEncoderKey(e.Key)).Select(e => e.Shape));
+                var vaeBlock = vaeOps.Memory.UploadReleasableWeightsInto(encoderLayout.Select(e => e.Shape));
                 var encoder = AutoencoderKL.Load(vaeOps, vaeWeights, model.Vae, VaeParts.Encoder);
                 vaeBlock.EndUpload();
-                return (clip, encoder, new Blocks(clipBlock, vaeBlock));
-            }));
-            vaeWeights.EnsureAllUsed();
+                return (new ImageEncoderModels(clip, encoder), new Blocks(clipBlock, vaeBlock));
+            });
+            var models = new EngineModels(
+                encoders, unet, decoder, vaeOps, model.UNet, model.Vae, model.ImageEncoder, unetWeights.Layout(), vaeLayout, clipWeights.Layout());
+            owned.Add(models);
+            var weights = ComponentWeights.Of(ops.ActivationDType, unetWeights.Layout(), clipWeights.Layout(), vaeOps.ActivationDType, vaeLayout);
+            if (LoadOrCheck(models, ops, weights, options.MemoryBudget, log))
+            {
+                vaeWeights.EnsureAllUsed();
+            }
 
             foreach (var backend in new[] { ops, vaeOps }.Distinct().Where(b => b.Memory.WeightBlockOverflow > 0))
             {
@@ -135,12 +149,10 @@ public static class VideoEngineLoader
             }
 
             var prompts = owned.Add(PromptEncoder.Open(model, new PromptEncoderOptions(options.Cache, options.Variant, Log: log)));
-            var weights = ComponentWeights.Of(ops.ActivationDType, unetWeights.Layout(), clipWeights.Layout(), vaeOps.ActivationDType, vaeLayout);
-            return new VideoEngine(ops, prompts, encoders, vae, unet, model.FeatureExtractor, model.SchedulerConfigPath, unetWeights.Layout(), vaeLayout, owned)
+            return new VideoEngine(ops, prompts, models, model.FeatureExtractor, model.SchedulerConfigPath, owned)
             {
                 Log = log,
                 MemoryBudget = options.MemoryBudget,
-                WeightBytes = weights.Total,
                 Weights = weights,
                 WeightFiles = [.. new[] { unetWeights, vaeWeights, clipWeights }.SelectMany(w => w.Keys.Select(w.FileOf)).OfType<string>().Distinct(StringComparer.Ordinal)],
             };
@@ -152,8 +164,32 @@ public static class VideoEngineLoader
         }
     }
 
-    /// <summary>One block of the backend's memory for a model's weights, sized from their shapes.</summary>
-    private static IDisposable WeightBlock(IOps ops, WeightSet weights) => ops.Memory.UploadWeightsInto(weights.Layout().Select(e => e.Shape));
+    /// <summary>
+    /// Uploads every model now when all their weights fit at once, beside the device overhead, in the budget and in the
+    /// device's free memory (the usual case: requests then start at once). Otherwise each model is uploaded when a
+    /// request's stage first needs it, and here only bound to its layout on the planning recorder (every key used, every
+    /// shape right), so a wrong file still fails at load.
+    /// </summary>
+    /// <returns>Whether the models were uploaded.</returns>
+    private static bool LoadOrCheck(EngineModels models, IOps ops, ComponentWeights weights, long? budget, Action<string>? log)
+    {
+        var room = Math.Min(budget ?? long.MaxValue, ops.Memory.AvailableBytes);
+        if (weights.Total + MemoryPlanner.DeviceOverhead <= room)
+        {
+            models.Encoders.Get();
+            models.UNet.Get();
+            models.Decoder.Get();
+            return true;
+        }
+
+        var planning = new PlanningOps(ops.ActivationDType);
+        I2VGenXLUNet.Load(planning, PlannedUNetStep.ShapeOnly("unet", models.UNetShapes), models.UNetConfig);
+        ClipVisionModelWithProjection.Load(planning, PlannedUNetStep.ShapeOnly("image_encoder", models.ImageEncoderShapes), models.ImageEncoderConfig);
+        AutoencoderKL.Load(new PlanningOps(models.VaeOps.ActivationDType), PlannedUNetStep.ShapeOnly("vae", models.VaeShapes, WeightAliases.LegacyVaeAttention), models.VaeConfig);
+        log?.Invoke(
+            $"the models' weights ({ArenaPlan.FormatBytes(weights.Total)}) do not fit in {ArenaPlan.FormatBytes(room)} at once: each is uploaded when a request's stage needs it.");
+        return false;
+    }
 
     /// <summary>
     /// The dtype the VAE runs in: F32 for <see cref="VaePrecision.Fp32"/>; the backend's <paramref name="backend"/> for

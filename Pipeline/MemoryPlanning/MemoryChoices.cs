@@ -17,9 +17,9 @@ namespace CudaI2V.Pipeline.MemoryPlanning;
 /// The side, in latent pixels, of the square tiles the VAE decodes each frame in, overlapping and blended as diffusers'
 /// tiled decode does (null: whole frames). Not exact: the decoder's group norms and attention see a tile, not the frame.
 /// </param>
-/// <param name="ReleaseEncoders">Free the image encoder's and the VAE encoder's weights once the image is encoded (loaded again by the next request that needs them).</param>
+/// <param name="Residency">Which models stay loaded between the stages (the others are freed after use and uploaded again when next needed).</param>
 public sealed record MemoryChoices(
-    bool SplitGuidance, long FeedForwardHiddenBytes, int DecodeChunk, int SpatialImages = int.MaxValue, int? DecodeTile = null, bool ReleaseEncoders = false)
+    bool SplitGuidance, long FeedForwardHiddenBytes, int DecodeChunk, int SpatialImages = int.MaxValue, int? DecodeTile = null, WeightResidency Residency = WeightResidency.KeepAll)
 {
     /// <summary>The choices requests made before memory planning: one batch, feed-forward chunks of 256 MiB, the given decode chunk.</summary>
     public static MemoryChoices Default(int decodeChunk = 1) => new(false, FeedForward.MaxHiddenBytes, decodeChunk);
@@ -35,10 +35,7 @@ public sealed record MemoryChoices(
             string.Create(CultureInfo.InvariantCulture, $"VAE decode {DecodeChunk} frame{(DecodeChunk == 1 ? "" : "s")} at a time")
                 + (DecodeTile is { } tile ? string.Create(CultureInfo.InvariantCulture, $" in {tile}x{tile}-latent tiles") : ""),
         };
-        if (ReleaseEncoders)
-        {
-            parts.Add("encoders released after use");
-        }
+        parts.Add(Residency.Describe());
 
         return string.Join(", ", parts);
     }

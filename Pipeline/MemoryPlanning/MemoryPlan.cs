@@ -5,37 +5,52 @@ using CudaI2V.Runtime.Memory;
 namespace CudaI2V.Pipeline.MemoryPlanning;
 
 /// <summary>
-/// What a request will hold on its device, chosen before any work (<see cref="MemoryPlanner"/>): the choices, the
-/// arenas they need, and what they cost in launches against the unconstrained plan (the same FLOPs either way: the
-/// choices only cut the work into more pieces).
+/// What a request will hold on its device, stage by stage, chosen before any work (<see cref="MemoryPlanner"/>): the
+/// choices, the arenas they need, the weights each stage holds, and what the choices cost in launches against the
+/// unconstrained plan (the same FLOPs either way: the choices only cut the work into more pieces) and in weights
+/// uploaded again per request.
 /// </summary>
 /// <param name="Choices">The choices made.</param>
-/// <param name="Request">The planned UNet step and VAE decode under those choices.</param>
-/// <param name="ResidentBytes">
-/// What stays on the device through the denoising loop and the decode: the weights (without the encoders' when they are
-/// released after use), the sampler's history and, when a budget counts them, the device's own overhead (<see cref="MemoryPlanner.DeviceOverhead"/>).
-/// </param>
-/// <param name="Limit">The bytes the request's activations could take: the budget less <paramref name="ResidentBytes"/>, or the device's free memory.</param>
+/// <param name="Request">The planned encode, UNet step and VAE decode under those choices.</param>
+/// <param name="Weights">The models' weights; each stage counts those the residency holds then.</param>
+/// <param name="Overhead">The device's own memory a budget counts (<see cref="MemoryPlanner.DeviceOverhead"/>; 0 without a budget).</param>
+/// <param name="Limit">The bytes the largest stage could take beside the overhead: the budget less the overhead, or the device's free memory (<see cref="long.MaxValue"/>: no limit).</param>
 /// <param name="Budget">The budget, weights included (null: the device's free memory).</param>
 /// <param name="Frames">Frames of the video.</param>
 /// <param name="Steps">Denoising steps.</param>
 /// <param name="UnconstrainedLaunches">Launches of the plan with no constraint (one batch, no chunking, every frame decoded at once).</param>
-public sealed record MemoryPlan(MemoryChoices Choices, RequestPlan Request, long ResidentBytes, long Limit, long? Budget, int Frames, int Steps, long UnconstrainedLaunches)
+public sealed record MemoryPlan(
+    MemoryChoices Choices, RequestPlan Request, ComponentWeights Weights, long Overhead, long Limit, long? Budget, int Frames, int Steps, long UnconstrainedLaunches)
 {
-    /// <summary>The image encoder's and the VAE encoder's weights: in <see cref="ResidentBytes"/> unless the plan releases them after use.</summary>
-    public long EncoderBytes { get; init; }
+    /// <summary>The stages in the order a request runs them.</summary>
+    public static IReadOnlyList<RequestStage> Stages { get; } = [RequestStage.Encode, RequestStage.Denoise, RequestStage.Decode];
 
-    /// <summary>The denoising loop's activations: the step's arena (and the cached step's with the deep-feature cache under step caching), the libraries' reserve beside it, and the conditioning held through the loop.</summary>
-    public long DenoiseBytes => Request.Step.LoopBytes;
+    /// <summary>The image encode's activations: the larger of its two arenas, its input and the reserve.</summary>
+    public long EncodeBytes => Request.EncodeBytes;
 
-    /// <summary>The decode's activations: its arena and the reserve beside it (the step's arena is freed first).</summary>
-    public long DecodeBytes => Request.Decode.Arena.Peak + RequestMemory.Reserve;
+    /// <summary>The denoising loop's activations: the step's arena (and the cached step's with the deep-feature cache under step caching), the reserve beside it, the conditioning, the loop's buffers and the sampler's history.</summary>
+    public long DenoiseBytes => Request.DenoiseBytes;
 
-    /// <summary>The larger of the two stages' activations.</summary>
-    public long ActivationBytes => Math.Max(DenoiseBytes, DecodeBytes);
+    /// <summary>The decode's activations: its arena and the reserve beside it (the loop's memory is freed first).</summary>
+    public long DecodeBytes => Request.DecodeBytes;
 
-    /// <summary>The planned peak: what stays resident and the larger stage.</summary>
-    public long Peak => ResidentBytes + ActivationBytes;
+    /// <summary>The largest stage's activations.</summary>
+    public long ActivationBytes => Stages.Max(Request.Bytes);
+
+    /// <summary>The weights on the device during <paramref name="stage"/>.</summary>
+    public long WeightsIn(RequestStage stage) => Weights.Held(Choices.Residency, stage);
+
+    /// <summary>What <paramref name="stage"/> holds at most: the overhead, its weights and its activations.</summary>
+    public long PeakOf(RequestStage stage) => Overhead + WeightsIn(stage) + Request.Bytes(stage);
+
+    /// <summary>The stage that holds the most.</summary>
+    public RequestStage PeakStage => Stages.MaxBy(PeakOf);
+
+    /// <summary>The planned peak: the largest stage's, weights and overhead included.</summary>
+    public long Peak => PeakOf(PeakStage);
+
+    /// <summary>The weights each request uploads again because the residency frees them (0 when every model stays loaded).</summary>
+    public long ReloadedBytes => Weights.Reloaded(Choices.Residency);
 
     /// <summary>Kernel launches of the whole request's UNet steps and decode (each op is about one launch).</summary>
     public long Launches => Launch(Request.Step.Forward.Ops, Request.Step.Runs, Request.Decode.Ops, Request.DecodeTiles, Choices.DecodeChunk, Frames, Steps);
@@ -50,14 +65,24 @@ public sealed record MemoryPlan(MemoryChoices Choices, RequestPlan Request, long
     internal static long Launch(int stepOps, int runs, int decodeOps, int tiles, int chunk, int frames, int steps) =>
         ((long)steps * runs * stepOps) + ((long)((frames + chunk - 1) / chunk) * tiles * decodeOps);
 
-    /// <summary>One line: the peak against the budget, the choices, and the cost.</summary>
+    /// <summary>The stage's name in words.</summary>
+    public static string Name(RequestStage stage) => stage switch
+    {
+        RequestStage.Encode => "image encode",
+        RequestStage.Denoise => "denoising",
+        _ => "decode",
+    };
+
+    /// <summary>One line: the peak against the budget, each stage, the choices, and the cost.</summary>
     public string Describe()
     {
         var against = Budget is { } budget ? $"of a {ArenaPlan.FormatBytes(budget)} budget"
-            : Limit == long.MaxValue ? "with no budget" : $"({ArenaPlan.FormatBytes(Limit)} free for activations)";
+            : Limit == long.MaxValue ? "with no budget" : $"({ArenaPlan.FormatBytes(Limit)} free)";
+        var stages = string.Join(", ", Stages.Select(s => $"{Name(s)} {ArenaPlan.FormatBytes(Request.Bytes(s))} beside {ArenaPlan.FormatBytes(WeightsIn(s))} of weights"));
+        var reload = ReloadedBytes > 0 ? $"; uploads {ArenaPlan.FormatBytes(ReloadedBytes)} of weights again per request" : "";
         return string.Create(
             CultureInfo.InvariantCulture,
-            $"peak {ArenaPlan.FormatBytes(Peak)} {against}: resident {ArenaPlan.FormatBytes(ResidentBytes)}, denoising {ArenaPlan.FormatBytes(DenoiseBytes)}, "
-            + $"decode {ArenaPlan.FormatBytes(DecodeBytes)}; {Choices.Describe()}; {Launches:N0} launches, {Cost:F2}x the unconstrained plan's {UnconstrainedLaunches:N0}");
+            $"peak {ArenaPlan.FormatBytes(Peak)} in the {Name(PeakStage)} {against}: {stages}; {Choices.Describe()}; "
+            + $"{Launches:N0} launches, {Cost:F2}x the unconstrained plan's {UnconstrainedLaunches:N0}{reload}");
     }
 }

@@ -31,13 +31,15 @@ public sealed record MemoryRequest(int Batch, int Frames, int Height, int Width,
 }
 
 /// <summary>
-/// Chooses, before any work, the cheapest <see cref="MemoryChoices"/> whose memory fits: the fewest kernel launches
-/// (every exact choice computes the same FLOPs; smaller pieces only mean more launches). The UNet step and the VAE
-/// decode run one after the other on arenas of their own (the step's is freed before the decode's is taken), so each
-/// stage is chosen on its own: for the step, for each way of running the guided batch and each spatial chunk of
-/// frames, the largest feed-forward chunk that fits, then the one of fewest launches; for the decode, the most frames
-/// at a time that fit, whole frames before tiles (tiles are not exact; frames above 1280x704 are always tiled). The
-/// encoders' weights are released after use when that fits where keeping them does not, or fits at fewer launches.
+/// Chooses, before any work, the cheapest <see cref="MemoryChoices"/> whose memory fits. A request runs three stages one
+/// after the other (<see cref="RequestStage"/>: the image encode, the denoising loop, the decode), each on arenas of its
+/// own freed before the next stage takes its own, so each stage must fit beside the weights it holds, and the planned
+/// peak is the largest stage's. The step and the decode are chosen on their own: for the step, for each way of running
+/// the guided batch and each spatial chunk of frames, the largest feed-forward chunk that fits, then the one of fewest
+/// launches; for the decode, the most frames at a time that fit, whole frames before tiles (tiles are not exact; frames
+/// above 1280x704 are always tiled). This is done for each <see cref="WeightResidency"/> (which models stay loaded
+/// between stages), and the plan of the lowest <see cref="CostInLaunches"/> wins: launches, with the weights a residency uploads
+/// again per request counted as launches.
 /// A request that does not fit even with the smallest choices is refused with what would fit (docs/performance.md,
 /// "Memory budget").
 /// </summary>
@@ -97,14 +99,15 @@ public static class MemoryPlanner
     {
         ArgumentNullException.ThrowIfNull(request);
         return new MemoryChoices(
-            request.Batch > 1, FeedForwardChoices[^1], DecodeChoices(request.Frames, request.DecodeChunk)[^1], 1, TileChoices(models, request.Height, request.Width)[^1], true);
+            request.Batch > 1, FeedForwardChoices[^1], DecodeChoices(request.Frames, request.DecodeChunk)[^1], 1, TileChoices(models, request.Height, request.Width)[^1],
+            WeightResidency.OneStageAtATime);
     }
 
     /// <summary>
-    /// Plans <paramref name="request"/> on a device with <paramref name="weights"/> loaded: under <paramref name="budget"/>
-    /// (weights, <see cref="DeviceOverhead"/> and the activations all counted) when one is given, and within
-    /// <paramref name="available"/> bytes free beside the weights (the device's free memory with the encoders loaded;
-    /// <see cref="long.MaxValue"/>: no device). <paramref name="forced"/> skips the choosing; <paramref name="where"/>
+    /// Plans <paramref name="request"/> for a device whose models weigh <paramref name="weights"/>: under
+    /// <paramref name="budget"/> (weights, <see cref="DeviceOverhead"/> and each stage's activations counted) when one is
+    /// given, and within <paramref name="available"/> bytes (the device's free memory with none of the releasable models
+    /// loaded; <see cref="long.MaxValue"/>: no device). <paramref name="forced"/> skips the choosing; <paramref name="where"/>
     /// names the device in a refusal. The one planning path of <c>generate</c>, the API and <c>cudai2v plan</c>.
     /// </summary>
     /// <exception cref="ArenaOutOfMemoryException">Nothing fits; the message says what would.</exception>
@@ -114,63 +117,65 @@ public static class MemoryPlanner
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(weights);
         var overhead = budget is null ? 0 : DeviceOverhead;
-
-        // The resident bytes and the activations' limit, with the encoders kept or released. A multistep sampler's
-        // history lives through the whole request, beside each stage's arena.
-        (long Resident, long Limit) Room(bool release)
-        {
-            var resident = weights.Loop + (release ? 0 : weights.Encoders) + overhead + request.SamplerBytes;
-            var free = available == long.MaxValue ? long.MaxValue : available + (release ? weights.Encoders : 0) - request.SamplerBytes;
-            return (resident, budget is { } b ? Math.Min(b - resident, free) : free);
-        }
+        var room = Math.Min(budget is { } b ? b - overhead : long.MaxValue, available);
 
         var planner = new Candidates(models, request);
         var unconstrained = planner.Step(false, long.MaxValue, int.MaxValue);
         var baseline = MemoryPlan.Launch(unconstrained.Forward.Ops, 1, planner.Decode(request.Frames, null).Ops, 1, request.Frames, request.Frames, request.Steps);
-        RequestPlan? plan;
-        bool released;
+        var fixedLoop = request.SamplerBytes + (request.Steps * unconstrained.StepEmbeddingBytes);
+        MemoryPlan Finish(RequestPlan plan, WeightResidency residency) =>
+            new(plan.Choices with { Residency = residency }, plan with { SamplerBytes = request.SamplerBytes, Residency = residency, StepEmbeddingsBytes = request.Steps * unconstrained.StepEmbeddingBytes },
+                weights, overhead, room, budget, request.Frames, request.Steps, baseline);
+
+        var residencies = weights.Releasable ? WeightResidencies.All : [WeightResidency.KeepAll];
         if (forced is not null)
         {
-            released = forced.ReleaseEncoders;
-            plan = planner.Plan(forced);
-            if (Math.Max(StepBytes(plan.Step), DecodeBytes(plan.Decode)) > Room(released).Limit)
-            {
-                throw Refuse(planner, request, Room(true), budget, where);
-            }
+            var residency = weights.Releasable ? forced.Residency : WeightResidency.KeepAll;
+            var plan = Finish(planner.Plan(forced), residency);
+            return plan.Peak - overhead <= room ? plan : throw Refuse(planner, request, weights, room, budget, where);
         }
-        else
+
+        // For each residency, the stages' room beside the weights it holds; the cheapest plan that fits them all.
+        var encode = planner.Encode();
+        var fitting = new List<MemoryPlan>();
+        foreach (var residency in residencies)
         {
-            var kept = Choose(planner, request, Room(false).Limit);
-            var freed = Choose(planner, request, Room(true).Limit);
-            released = kept is null || (freed is not null && Launches(freed, request) < Launches(kept, request));
-            plan = released ? freed : kept;
-            if (plan is null)
+            long Room(RequestStage stage) => room == long.MaxValue ? long.MaxValue : room - weights.Held(residency, stage);
+            if (encode.Bytes > Room(RequestStage.Encode))
             {
-                throw Refuse(planner, request, Room(true), budget, where);
+                continue;
+            }
+
+            var step = ChooseStep(planner, request, Room(RequestStage.Denoise) == long.MaxValue ? long.MaxValue : Room(RequestStage.Denoise) - fixedLoop);
+            var decode = ChooseDecode(planner, request, Room(RequestStage.Decode));
+            if (step is not null && decode is { } d)
+            {
+                fitting.Add(Finish(new RequestPlan(encode, step, d.Plan, d.Chunk, DecodeTile: d.Tile, DecodeTiles: d.Tiles), residency));
             }
         }
 
-        plan = plan with { SamplerBytes = request.SamplerBytes, ReleaseEncoders = released };
-        var (residentBytes, limit) = Room(released);
-        return new MemoryPlan(plan.Choices, plan, residentBytes, limit, budget, request.Frames, request.Steps, baseline) { EncoderBytes = weights.Encoders };
+        return fitting.OrderBy(CostInLaunches).ThenBy(p => p.ReloadedBytes).FirstOrDefault() ?? throw Refuse(planner, request, weights, room, budget, where);
     }
 
-    /// <summary>The step's activations outside the weights: its arena, the reserve beside it, the conditioning it reads.</summary>
+    /// <summary>
+    /// Weights uploaded again counted as one launch per this many bytes when plans are compared: a small kernel's launch
+    /// and tail take about 10 us, in which an upload from pageable host memory over PCIe 4 (about 8 GB/s) moves about
+    /// 80 KB. Both figures are estimates still to be measured on a card; they only decide between plans that both fit.
+    /// </summary>
+    public const long ReloadBytesPerLaunch = 80_000;
+
+    /// <summary>What the planner minimises: the plan's launches, and its weights uploaded again per request as launches (<see cref="ReloadBytesPerLaunch"/>).</summary>
+    public static long CostInLaunches(MemoryPlan plan)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        return plan.Launches + (plan.ReloadedBytes / ReloadBytesPerLaunch);
+    }
+
+    /// <summary>The step's activations outside the weights: its arena, the reserve beside it, the conditioning and buffers it reads.</summary>
     public static long StepBytes(UNetStepPlan step) => step.LoopBytes;
 
     /// <summary>The decode's activations: its arena (of the largest tile when tiled) and the reserve beside it.</summary>
     public static long DecodeBytes(ForwardPlan decode) => decode.Arena.Peak + RequestMemory.Reserve;
-
-    private static long Launches(RequestPlan plan, MemoryRequest request) =>
-        MemoryPlan.Launch(plan.Step.Forward.Ops, plan.Step.Runs, plan.Decode.Ops, plan.DecodeTiles, plan.DecodeChunk, request.Frames, request.Steps);
-
-    /// <summary>The cheapest step and decode that fit <paramref name="limit"/>, or null.</summary>
-    private static RequestPlan? Choose(Candidates planner, MemoryRequest request, long limit)
-    {
-        var step = ChooseStep(planner, request, limit);
-        var decode = ChooseDecode(planner, request, limit);
-        return step is null || decode is null ? null : new RequestPlan(step, decode.Value.Plan, decode.Value.Chunk, DecodeTile: decode.Value.Tile, DecodeTiles: decode.Value.Tiles);
-    }
 
     private static UNetStepPlan? ChooseStep(Candidates planner, MemoryRequest request, long limit)
     {
@@ -220,31 +225,46 @@ public static class MemoryPlanner
         return null;
     }
 
-    private static ArenaOutOfMemoryException Refuse(Candidates planner, MemoryRequest request, (long Resident, long Limit) room, long? budget, string where)
+    /// <summary>
+    /// What a request of the given size needs at the smallest choices, weights included, beside the device overhead: its
+    /// largest stage's weights and activations.
+    /// </summary>
+    private static long Need(RequestModels models, MemoryRequest request, ComponentWeights weights)
+    {
+        var choices = Smallest(models, request) with { Residency = weights.Releasable ? WeightResidency.OneStageAtATime : WeightResidency.KeepAll };
+        var plan = RequestMemory.Plan(models, request.Batch, request.Frames, request.Height, request.Width, request.TextTokens, choices, caching: request.Caching) with
+        {
+            SamplerBytes = request.SamplerBytes,
+        };
+        plan = plan with { StepEmbeddingsBytes = request.Steps * plan.Step.StepEmbeddingBytes };
+        return MemoryPlan.Stages.Max(stage => weights.Held(choices.Residency, stage) + plan.Bytes(stage));
+    }
+
+    private static ArenaOutOfMemoryException Refuse(Candidates planner, MemoryRequest request, ComponentWeights weights, long room, long? budget, string where)
     {
         var models = planner.Models;
-        var smallest = Smallest(models, request);
-        long Need(MemoryRequest r)
+        var smallest = Smallest(models, request) with { Residency = weights.Releasable ? WeightResidency.OneStageAtATime : WeightResidency.KeepAll };
+        var need = Need(models, request, weights);
+        var what = weights.Total > 0 ? "for its weights and activations" : "for its activations";
+        var text = budget is { } b
+            ? $"the budget of {ArenaPlan.FormatBytes(b)} leaves {ArenaPlan.FormatBytes(Math.Max(0, room))} beside {ArenaPlan.FormatBytes(DeviceOverhead)} of device overhead"
+            : $"{ArenaPlan.FormatBytes(room)} is free in {where}";
+        long NeedOf(int f, int h, int w)
         {
-            var plan = RequestMemory.Plan(models, r.Batch, r.Frames, r.Height, r.Width, r.TextTokens, Smallest(models, r));
-            return Math.Max(StepBytes(plan.Step), DecodeBytes(plan.Decode));
+            var r = request with { Frames = f, Height = h, Width = w, SamplerBytes = (long)((double)request.SamplerBytes * f * h * w / ((double)request.Frames * request.Height * request.Width)) };
+            return Need(models, r, weights);
         }
 
-        var (resident, limit) = room;
-        var need = Need(request);
-        var text = budget is { } b
-            ? $"the budget of {ArenaPlan.FormatBytes(b)} leaves {ArenaPlan.FormatBytes(Math.Max(0, limit))} for them beside {ArenaPlan.FormatBytes(resident)} of weights and device overhead"
-            : $"{ArenaPlan.FormatBytes(limit)} is free in {where}";
-        var fits = RequestMemory.WhatFits((f, h, w) => Need(request with { Frames = f, Height = h, Width = w }), Math.Max(0, limit), request.Frames, request.Height, request.Width, models.Vae.ScaleFactor);
+        var fits = RequestMemory.WhatFits(NeedOf, Math.Max(0, room), request.Frames, request.Height, request.Width, models.Vae.ScaleFactor);
         if (budget is not null)
         {
             // Under a budget the advice that helps most is the budget this video needs.
             var nothing = fits.StartsWith("Nothing smaller fits", StringComparison.Ordinal);
-            fits = (nothing ? "Nothing smaller fits either" : fits.TrimEnd('.')) + $"; or a budget of {ArenaPlan.FormatBytes(resident + need)} or more for this video.";
+            fits = (nothing ? "Nothing smaller fits either" : fits.TrimEnd('.')) + $"; or a budget of {ArenaPlan.FormatBytes(DeviceOverhead + need)} or more for this video.";
         }
 
         return new ArenaOutOfMemoryException(
-            $"A {request.Width}x{request.Height} video of {request.Frames} frame{(request.Frames == 1 ? "" : "s")} needs at least {ArenaPlan.FormatBytes(need)} for its activations "
+            $"A {request.Width}x{request.Height} video of {request.Frames} frame{(request.Frames == 1 ? "" : "s")} needs at least {ArenaPlan.FormatBytes(need)} {what} "
             + $"even with the smallest memory choices ({smallest.Describe()}), but {text}. {fits}");
     }
 
@@ -253,6 +273,7 @@ public static class MemoryPlanner
     {
         private readonly Dictionary<(bool, long, int), UNetStepPlan> _steps = [];
         private readonly Dictionary<(int, int?), ForwardPlan> _decodes = [];
+        private EncodePlan? _encode;
 
         public RequestModels Models => models;
 
@@ -281,7 +302,9 @@ public static class MemoryPlanner
 
         public int TileCount(int? tile) => RequestMemory.TileCount(models, request.Height, request.Width, tile);
 
+        public EncodePlan Encode() => _encode ??= PlannedImageEncode.Plan(models, request.Height, request.Width);
+
         public RequestPlan Plan(MemoryChoices choices) =>
-            RequestMemory.Plan(models, request.Batch, request.Frames, request.Height, request.Width, request.TextTokens, choices);
+            RequestMemory.Plan(models, request.Batch, request.Frames, request.Height, request.Width, request.TextTokens, choices, caching: request.Caching);
     }
 }

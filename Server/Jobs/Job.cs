@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using CudaI2V.Pipeline.MemoryPlanning;
 
 namespace CudaI2V.Server.Jobs;
 
@@ -140,6 +141,9 @@ public sealed record Job
     /// <summary>Why it failed.</summary>
     public string? Error { get; init; }
 
+    /// <summary>The memory plan it ran under, once it succeeded: the planned peak, the choices made and their cost.</summary>
+    public JobMemory? Memory { get; init; }
+
     /// <summary>The formats its video can be downloaded in, once succeeded (mp4 where ffmpeg exists, gif, png-zip).</summary>
     public IReadOnlyList<string> Formats { get; init; } = [];
 
@@ -158,6 +162,25 @@ public sealed record Job
     /// <summary>True once the job can change no more.</summary>
     [JsonIgnore]
     public bool IsFinal => State is JobState.Succeeded or JobState.Failed or JobState.Canceled;
+}
+
+/// <summary>A job's memory plan as the API returns it (<see cref="MemoryPlan"/>).</summary>
+/// <param name="PeakBytes">The planned peak on the device, weights included.</param>
+/// <param name="PeakStage">The stage of the peak: encode, denoise or decode.</param>
+/// <param name="BudgetBytes">The budget it was planned within (null: the device's free memory).</param>
+/// <param name="Choices">The memory choices in words.</param>
+/// <param name="Cost">Kernel launches over the unconstrained plan's (1: no extra cost).</param>
+/// <param name="ReloadedBytes">Weights uploaded again for this job because the plan frees models between stages.</param>
+/// <param name="Summary">The plan's one line, as <c>generate</c> prints it.</param>
+public sealed record JobMemory(long PeakBytes, string PeakStage, long? BudgetBytes, string Choices, double Cost, long ReloadedBytes, string Summary)
+{
+    /// <summary>The API's view of <paramref name="plan"/>.</summary>
+    public static JobMemory Of(MemoryPlan plan)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        return new JobMemory(
+            plan.Peak, plan.PeakStage.ToString().ToLowerInvariant(), plan.Budget, plan.Choices.Describe(), Math.Round(plan.Cost, 3), plan.ReloadedBytes, plan.Describe());
+    }
 }
 
 /// <summary>A page of <c>GET /v1/jobs</c>: the newest first.</summary>

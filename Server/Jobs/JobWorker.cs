@@ -99,7 +99,8 @@ public sealed class JobWorker
             var result = engine.Generate(image, options, progress, cancellation: either.Token);
             progress.Report("writing", 0, 1);
             var formats = WriteOutputs(job.Id, result.Frames, s.Fps, either.Token);
-            lease.Finish(j => j with { State = JobState.Succeeded, FinishedAt = DateTimeOffset.UtcNow, Formats = formats, Progress = progress.Finished() });
+            var memory = result.Memory is { } plan ? JobMemory.Of(plan) : null;
+            lease.Finish(j => j with { State = JobState.Succeeded, FinishedAt = DateTimeOffset.UtcNow, Formats = formats, Progress = progress.Finished(), Memory = memory });
             _metrics.Finished(JobState.Succeeded);
         }
         catch (OperationCanceledException) when (lease.Abandoned.IsCancellationRequested)

@@ -30,7 +30,7 @@ public sealed class GpuRequestMemoryTests(ITestOutputHelper output)
 
         var free = gpu.Context.MemoryInfo().Free;
         var request = new MemoryRequest(2, 16, 704, 1280, 77, 50);
-        var plan = MemoryPlanner.Plan(models, request, new ComponentWeights(0, 0), null, free, gpu.Context.ToString(), MemoryChoices.Default(1)).Request;
+        var plan = MemoryPlanner.Plan(models, request, ComponentWeights.None, null, free, gpu.Context.ToString(), MemoryChoices.Default(1)).Request;
         output.WriteLine($"704x1280x16 on {gpu.Context}: {plan.Describe()}; {ArenaPlan.FormatBytes(free)} free");
         long taken;
         using (PlannedUNetStep.Create(ops, plan.Step))
@@ -49,7 +49,7 @@ public sealed class GpuRequestMemoryTests(ITestOutputHelper output)
         using var ballast = DeviceArena.Create(ballastPlan, new CudaDeviceAllocator(gpu.Context));
         var left = gpu.Context.MemoryInfo().Free;
         var e = Assert.Throws<ArenaOutOfMemoryException>(
-            () => MemoryPlanner.Plan(models, request, new ComponentWeights(0, 0), null, left, gpu.Context.ToString()));
+            () => MemoryPlanner.Plan(models, request, ComponentWeights.None, null, left, gpu.Context.ToString()));
         output.WriteLine(e.Message);
         Assert.StartsWith("A 1280x704 video of 16 frames needs at least ", e.Message, StringComparison.Ordinal);
         Assert.Contains(" is free in ", e.Message, StringComparison.Ordinal);

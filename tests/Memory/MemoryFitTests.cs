@@ -47,35 +47,57 @@ public sealed class MemoryFitTests(ITestOutputHelper output)
         var limit = MemoryPlanner.DecodeBytes(whole) - 1;
         var step = MemoryPlanner.StepBytes(RequestMemory.PlanStep(models, 2, 16, 704, 1280, 77, MemoryPlanner.Smallest(models, request)));
         Assert.True(step <= limit, "the step fits, so the decode decides");
-        var plan = MemoryPlanner.Plan(models, request, new ComponentWeights(0, 0), null, limit, "a test device");
+        var plan = MemoryPlanner.Plan(models, request, ComponentWeights.None, null, limit, "a test device");
         output.WriteLine(plan.Describe());
         Assert.NotNull(plan.Choices.DecodeTile);
         Assert.Equal(1, plan.Choices.DecodeChunk);
         Assert.True(plan.Request.DecodeTiles > 1);
-        Assert.Null(MemoryPlanner.Plan(models, request, new ComponentWeights(0, 0), null, limit + 1, "a test device").Choices.DecodeTile);
+        Assert.Null(MemoryPlanner.Plan(models, request, ComponentWeights.None, null, limit + 1, "a test device").Choices.DecodeTile);
     }
 
     [Fact]
-    public void Releasing_the_encoders_takes_their_weights_out_of_the_loops_peak()
+    public void Each_stage_counts_the_weights_it_holds_and_the_planned_peak_is_the_largest_stage()
     {
         var models = RequestMemoryTests.ReleaseModels();
         var request = new MemoryRequest(2, 16, 512, 512, 77, 50);
-        var weights = new ComponentWeights(3 * GiB, GiB + (GiB / 4));
-        var kept = MemoryPlanner.Plan(models, request, weights, 12 * GiB, long.MaxValue, "a test device", MemoryChoices.Default(4));
-        var released = MemoryPlanner.Plan(models, request, weights, 12 * GiB, long.MaxValue, "a test device", MemoryChoices.Default(4) with { ReleaseEncoders = true });
-        Assert.False(kept.Request.ReleaseEncoders);
-        Assert.True(released.Request.ReleaseEncoders);
-        Assert.Equal(weights.Encoders, kept.ResidentBytes - released.ResidentBytes);
-        Assert.Equal(weights.Encoders, kept.Peak - released.Peak);
-        Assert.Equal(kept.Launches, released.Launches);
+        var weights = new ComponentWeights(3 * GiB, GiB / 4, GiB + (GiB / 4));
+        MemoryPlan Forced(WeightResidency residency) =>
+            MemoryPlanner.Plan(models, request, weights, 12 * GiB, long.MaxValue, "a test device", MemoryChoices.Default(4) with { Residency = residency });
+        var kept = Forced(WeightResidency.KeepAll);
+        var released = Forced(WeightResidency.ReleaseEncoders);
+        var staged = Forced(WeightResidency.OneStageAtATime);
+        foreach (var plan in new[] { kept, released, staged })
+        {
+            output.WriteLine(plan.Describe());
+            Assert.Equal(MemoryPlan.Stages.Max(plan.PeakOf), plan.Peak);
+            Assert.Equal(kept.Launches, plan.Launches);
+        }
 
-        // A budget that only fits without the encoders' weights gets them released.
-        var budget = released.Peak + (weights.Encoders / 2);
-        var chosen = MemoryPlanner.Plan(models, request, weights, budget, long.MaxValue, "a test device");
-        output.WriteLine(chosen.Describe());
-        Assert.True(chosen.Choices.ReleaseEncoders);
-        Assert.True(chosen.Peak <= budget);
-        Assert.Contains("encoders released after use", chosen.Choices.Describe(), StringComparison.Ordinal);
+        // Released encoders leave the loop and the decode, not the encode; one stage at a time holds only its own model.
+        Assert.Equal(weights.Total, kept.WeightsIn(RequestStage.Encode));
+        Assert.Equal(weights.Total, released.WeightsIn(RequestStage.Encode));
+        Assert.Equal(weights.UNet + weights.Decoder, released.WeightsIn(RequestStage.Denoise));
+        Assert.Equal((weights.Encoders, weights.UNet, weights.Decoder), (staged.WeightsIn(RequestStage.Encode), staged.WeightsIn(RequestStage.Denoise), staged.WeightsIn(RequestStage.Decode)));
+        Assert.Equal((0L, weights.Encoders, weights.Total), (kept.ReloadedBytes, released.ReloadedBytes, staged.ReloadedBytes));
+        Assert.Equal(kept.PeakOf(RequestStage.Denoise) - weights.Encoders, released.PeakOf(RequestStage.Denoise));
+
+        // The encode stage is planned: the VAE encoder at 512x512 in fp32 needs more than the 224x224 CLIP encoder.
+        Assert.True(kept.EncodeBytes > RequestMemory.Reserve, kept.Describe());
+        Assert.True(kept.Request.Encode.Vae.Arena.Peak > kept.Request.Encode.Clip.Arena.Peak);
+
+        // At the encode stage's peak with every model held, only the loop without the encoders fits (kept, the loop's
+        // smallest choices do not): the encoders are released. Below it only one model at a time fits.
+        foreach (var (budget, residency) in new[] { (released.PeakOf(RequestStage.Encode), WeightResidency.ReleaseEncoders), (staged.Peak, WeightResidency.OneStageAtATime) })
+        {
+            var chosen = MemoryPlanner.Plan(models, request, weights, budget, long.MaxValue, "a test device");
+            output.WriteLine(chosen.Describe());
+            Assert.True(chosen.Peak <= budget);
+            Assert.Equal(residency, chosen.Choices.Residency);
+        }
+
+        // Models that cannot be released are always all held.
+        var fixedWeights = weights with { Releasable = false };
+        Assert.Equal(WeightResidency.KeepAll, MemoryPlanner.Plan(models, request, fixedWeights, 12 * GiB, long.MaxValue, "a test device").Choices.Residency);
     }
 
     [Fact]

@@ -34,7 +34,10 @@ public sealed class MemoryBudgetTests
         Assert.Equal(unconstrained, reference.Memory!.Choices);
         Assert.Equal(1.0, reference.Memory.Cost);
 
-        foreach (var choices in new[] { new MemoryChoices(true, long.MaxValue, Frames), new MemoryChoices(false, 2048, 2), new MemoryChoices(true, 1024, 1) })
+        foreach (var choices in new[]
+        {
+            new MemoryChoices(true, long.MaxValue, Frames), new MemoryChoices(false, 2048, 2), new MemoryChoices(true, 1024, 1, Residency: WeightResidency.OneStageAtATime),
+        })
         {
             var result = engine.Generate(image, Options with { MemoryChoices = choices }, cancellation: token);
             Assert.Equal(choices, result.Memory!.Choices);
@@ -44,28 +47,73 @@ public sealed class MemoryBudgetTests
     }
 
     [Fact]
-    public void Released_encoders_give_the_same_video_and_are_loaded_again_by_the_next_request()
+    public void Released_models_give_the_same_video_and_are_loaded_again_by_the_next_request()
     {
         using var engine = VideoEngineLoader.Load(ModelDirectory.Open(Fixtures.PipelineTiny), new EngineLoadOptions(new CacheRoot(_cache)));
         var image = ImageLoader.Load(Fixtures.Path("pipeline-tiny", "input.png"));
         var token = TestContext.Current.CancellationToken;
         var kept = new MemoryChoices(false, long.MaxValue, Frames);
         var reference = engine.Generate(image, Options with { MemoryChoices = kept }, cancellation: token);
-        Assert.True(engine.Encoders.IsLoaded);
-        Assert.True(engine.Weights!.Encoders > 0 && engine.Weights.Total == engine.WeightBytes);
+        Assert.True(engine.Encoders.IsLoaded && engine.UNet.IsLoaded && engine.Decoder.IsLoaded);
+        Assert.True(engine.Weights.Encoders > 0 && engine.Weights.Total == engine.WeightBytes);
 
-        var released = engine.Generate(image, Options with { MemoryChoices = kept with { ReleaseEncoders = true } }, cancellation: token);
+        // Encoders released after the image is encoded: the loop and the decode hold the rest.
+        var released = engine.Generate(image, Options with { MemoryChoices = kept with { Residency = WeightResidency.ReleaseEncoders } }, cancellation: token);
         Assert.False(engine.Encoders.IsLoaded);
+        Assert.True(engine.UNet.IsLoaded && engine.Decoder.IsLoaded);
         Assert.Equal(reference.Video.ToFloat32Array(), released.Video.ToFloat32Array());
-        Assert.Equal(engine.Weights.Encoders, reference.Memory!.ResidentBytes - released.Memory!.ResidentBytes);
-        Assert.Equal(engine.Weights.Encoders, reference.Memory.Peak - released.Memory.Peak);
+        Assert.Equal(engine.Weights.Encoders, reference.Memory!.WeightsIn(RequestStage.Denoise) - released.Memory!.WeightsIn(RequestStage.Denoise));
+        Assert.Equal(engine.Weights.Total, released.Memory.WeightsIn(RequestStage.Encode));
+        Assert.Equal(engine.Weights.Encoders, released.Memory.ReloadedBytes);
         Assert.Contains("encoders released after use", released.Memory.Describe(), StringComparison.Ordinal);
 
-        // The next request loads them again (into new blocks) and gives the same video.
-        var again = engine.Generate(image, Options with { MemoryChoices = kept }, cancellation: token);
-        Assert.True(engine.Encoders.IsLoaded);
+        // Each model only for its stage: the encoders are loaded again for the encode, the UNet freed before the decode.
+        var staged = engine.Generate(image, Options with { MemoryChoices = kept with { Residency = WeightResidency.OneStageAtATime } }, cancellation: token);
         Assert.Equal(2, engine.Encoders.Loads);
+        Assert.False(engine.Encoders.IsLoaded || engine.UNet.IsLoaded);
+        Assert.True(engine.Decoder.IsLoaded);
+        Assert.Equal(reference.Video.ToFloat32Array(), staged.Video.ToFloat32Array());
+        Assert.Equal(engine.Weights.UNet, staged.Memory!.WeightsIn(RequestStage.Denoise));
+        Assert.Equal(engine.Weights.Decoder, staged.Memory.WeightsIn(RequestStage.Decode));
+        Assert.Equal(engine.Weights.Encoders, staged.Memory.WeightsIn(RequestStage.Encode));
+        Assert.Equal(engine.Weights.Total, staged.Memory.ReloadedBytes);
+
+        // The next request keeping everything loads what is missing again (into new blocks) and gives the same video.
+        var again = engine.Generate(image, Options with { MemoryChoices = kept }, cancellation: token);
+        Assert.True(engine.Encoders.IsLoaded && engine.UNet.IsLoaded && engine.Decoder.IsLoaded);
+        Assert.Equal((3, 3, 2), (engine.Encoders.Loads, engine.UNet.Loads, engine.Decoder.Loads));
         Assert.Equal(reference.Video.ToFloat32Array(), again.Video.ToFloat32Array());
+    }
+
+    [Fact]
+    public void An_engine_whose_weights_do_not_fit_its_budget_at_once_loads_each_model_for_its_stage()
+    {
+        // A budget below every weight plus the device overhead: nothing is uploaded at load (the layouts are checked on
+        // the planning recorder). A request (with a budget of its own, since the tiny models' stages need more than the
+        // engine's) loads each model as its stage needs it, with the same video.
+        var image = ImageLoader.Load(Fixtures.Path("pipeline-tiny", "input.png"));
+        var token = TestContext.Current.CancellationToken;
+        using var reference = VideoEngineLoader.Load(ModelDirectory.Open(Fixtures.PipelineTiny), new EngineLoadOptions(new CacheRoot(_cache)));
+        var expected = reference.Generate(image, Options, cancellation: token).Video.ToFloat32Array();
+        var lines = new List<string>();
+        using var engine = VideoEngineLoader.Load(
+            ModelDirectory.Open(Fixtures.PipelineTiny),
+            new EngineLoadOptions(new CacheRoot(_cache), Log: lines.Add, MemoryBudget: reference.Weights.Total + MemoryPlanner.DeviceOverhead - 1));
+        Assert.False(engine.Encoders.IsLoaded || engine.UNet.IsLoaded || engine.Decoder.IsLoaded);
+        Assert.Contains(lines, l => l.Contains("do not fit in", StringComparison.Ordinal));
+
+        var result = engine.Generate(image, Options with { MemoryBudget = 8L << 30 }, cancellation: token);
+        Assert.Equal((1, 1, 1), (engine.Encoders.Loads, engine.UNet.Loads, engine.Decoder.Loads));
+        Assert.Equal(expected, result.Video.ToFloat32Array());
+
+        // A wrong file still fails at load when nothing is uploaded: a UNet config asking for more layers than its
+        // weights have is refused by the layout check.
+        var broken = Fixtures.TempFolder("memory-budget-broken");
+        Fixtures.CopyTree(Fixtures.PipelineTiny, broken);
+        var config = Path.Combine(broken, "unet", "config.json");
+        File.WriteAllText(config, File.ReadAllText(config).Replace("\"layers_per_block\": 2", "\"layers_per_block\": 3", StringComparison.Ordinal));
+        var e = Assert.Throws<ModelFileException>(() => VideoEngineLoader.Load(ModelDirectory.Open(broken), new EngineLoadOptions(new CacheRoot(_cache), MemoryBudget: 1L << 20)));
+        Assert.Contains("unet", e.Message, StringComparison.OrdinalIgnoreCase);
     }
 
     [Fact]
@@ -109,7 +157,7 @@ public sealed class MemoryBudgetTests
         using var engine = VideoEngineLoader.Load(ModelDirectory.Open(Fixtures.PipelineTiny), new EngineLoadOptions(new CacheRoot(_cache)));
         var models = Models();
         var request = new MemoryRequest(2, Frames, Height, Width, 77, 3);
-        var none = new ComponentWeights(0, 0);
+        var none = ComponentWeights.None;
         var free = MemoryPlanner.Plan(models, request, none, null, long.MaxValue, "test");
         var smallest = MemoryPlanner.Plan(models, request, none, null, long.MaxValue, "test", MemoryPlanner.Smallest(models, request));
         Assert.Equal(new MemoryChoices(false, long.MaxValue, Frames), free.Choices);
@@ -137,7 +185,8 @@ public sealed class MemoryBudgetTests
         Assert.Equal(reference.Video.ToFloat32Array(), result.Video.ToFloat32Array());
 
         // Below the smallest choices: refused before any work, saying what would fit.
-        var tooSmall = engine.Weights!.Loop + MemoryPlanner.DeviceOverhead + smallest.ActivationBytes - 1;
+        var need = MemoryPlanner.Plan(models, request, engine.Weights, null, long.MaxValue, "test", MemoryPlanner.Smallest(models, request)).Peak;
+        var tooSmall = MemoryPlanner.DeviceOverhead + need - 1;
         var e = Assert.Throws<ArenaOutOfMemoryException>(() => engine.Generate(image, Options with { MemoryBudget = tooSmall }, cancellation: token));
         Assert.Contains("even with the smallest memory choices", e.Message, StringComparison.Ordinal);
         Assert.Contains("fit", e.Message[e.Message.IndexOf(". ", StringComparison.Ordinal)..], StringComparison.Ordinal);
@@ -170,6 +219,7 @@ public sealed class MemoryBudgetTests
         var model = ModelDirectory.Open(Fixtures.PipelineTiny);
         using var unet = model.Get(ComponentKind.Unet).OpenWeights(null, WeightVariant.Fp32);
         using var vae = model.Get(ComponentKind.Vae).OpenWeights(null, WeightVariant.Fp32);
-        return new RequestModels(DType.F32, model.UNet, unet.Layout(), DType.F32, model.Vae, vae.Layout());
+        using var clip = model.Get(ComponentKind.ImageEncoder).OpenWeights(null, WeightVariant.Fp32);
+        return new RequestModels(DType.F32, model.UNet, unet.Layout(), DType.F32, model.Vae, vae.Layout(), model.ImageEncoder, clip.Layout());
     }
 }

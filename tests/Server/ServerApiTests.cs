@@ -21,6 +21,13 @@ public sealed class ServerApiTests
         Assert.True(TestServer.State(job) == "succeeded", job.ToString());
         Assert.Equal("dpmpp-2m", job.GetProperty("settings").GetProperty("sampler").GetString());
         Assert.Equal(2, job.GetProperty("settings").GetProperty("cacheInterval").GetInt32());
+
+        // The record carries the memory plan the job ran under.
+        var memory = job.GetProperty("memory");
+        Assert.True(memory.GetProperty("peakBytes").GetInt64() > 0, memory.ToString());
+        Assert.Contains(memory.GetProperty("peakStage").GetString(), new[] { "encode", "denoise", "decode" });
+        Assert.StartsWith("peak ", memory.GetProperty("summary").GetString(), StringComparison.Ordinal);
+        Assert.Contains("guidance", memory.GetProperty("choices").GetString(), StringComparison.Ordinal);
     }
 
     [Fact]
