@@ -214,12 +214,16 @@ public sealed class GemmSoftmaxAttentionOp : IAttentionOp
             for (int b0 = 0, images; b0 < s.Batch; b0 += images)
             {
                 images = Math.Min(chunking.Images, s.Batch - b0);
-                var (keys, values) = (k.Slice(0, b0, images), v.Slice(0, b0, images));
+                Tensor keys, values;
                 if (s.KvGroup > 1)
                 {
                     // Within one group only: its one k/v sequence, 2-D, is repeated over the round's sequences.
                     images = Math.Min(images, s.KvGroup - (b0 % s.KvGroup));
                     (keys, values) = (k.Select(0, b0 / s.KvGroup), v.Select(0, b0 / s.KvGroup));
+                }
+                else
+                {
+                    (keys, values) = (k.Slice(0, b0, images), v.Slice(0, b0, images));
                 }
 
                 for (var i0 = 0; i0 < s.Queries; i0 += chunking.Queries)
