@@ -114,7 +114,7 @@ internal static partial class OpShapes
 
     /// <summary>
     /// Checks the <see cref="IOps.Attention"/> shapes and returns the group: how many consecutive q rows share one k/v
-    /// row (q rows / k rows; 1 when k and v have a row per q row, or when there are no rows).
+    /// row (q rows / k rows; 1 when k and v have a row per q row, or when q or k has no rows).
     /// </summary>
     public static int Attention(Tensor q, Tensor k, Tensor v, int heads)
     {
@@ -145,7 +145,7 @@ internal static partial class OpShapes
             throw Fail(op, $"k {k.Shape} has no keys to attend to.");
         }
 
-        return k.Shape[0] == 0 ? 1 : q.Shape[0] / k.Shape[0];
+        return k.Shape[0] == 0 || q.Shape[0] == 0 ? 1 : q.Shape[0] / k.Shape[0];
     }
 
     public static TensorShape Geglu(Tensor x)

@@ -23,7 +23,7 @@ public sealed class CrossAttentionCache
 
     /// <summary>
     /// The same cache over rows [<paramref name="start"/>, start + <paramref name="count"/>) of every kept key and value
-    /// (views): the rows of the context rows, one per video in the UNet, not frame rows.
+    /// (views). The rows are the context's: one per video in the UNet, not one per frame.
     /// </summary>
     public CrossAttentionCache Rows(int start, int count)
     {

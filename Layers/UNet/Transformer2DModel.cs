@@ -53,7 +53,7 @@ public sealed class Transformer2DModel
                 nameof(context));
         }
 
-        var group = n / context.Shape[0];
+        var group = Math.Max(1, n / context.Shape[0]);
         return LayerChunking.ByGroups(_w.Ops, n, _w.Chunking.SpatialImages, group, (start, count) =>
         {
             if (count == n)
