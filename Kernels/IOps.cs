@@ -172,11 +172,13 @@ public interface IOps
     /// <summary>
     /// Multi-head scaled dot-product attention without mask (PyTorch SDPA after diffusers' head split):
     /// for each batch b and head h, <c>out = softmax(q_h k_h^T / sqrt(d)) v_h</c>, where head h owns channels
-    /// h * d .. h * d + d - 1 of q, k, v and of the output.
+    /// h * d .. h * d + d - 1 of q, k, v and of the output. k and v may have fewer rows than q: with Bk rows, Bk
+    /// dividing B, q's row b reads k/v row <c>b / (B / Bk)</c> (a context shared by consecutive rows, as a video's
+    /// frames share its context, projected once rather than repeated); Bk = B is the plain per-row attention.
     /// </summary>
     /// <param name="q">(B, Lq, heads * d).</param>
-    /// <param name="k">(B, Lk, heads * d).</param>
-    /// <param name="v">(B, Lk, heads * d).</param>
+    /// <param name="k">(Bk, Lk, heads * d), Bk dividing B.</param>
+    /// <param name="v">(Bk, Lk, heads * d).</param>
     /// <param name="heads">Number of heads; the channel count must be a multiple.</param>
     /// <returns>(B, Lq, heads * d), heads merged back in channel order.</returns>
     Tensor Attention(Tensor q, Tensor k, Tensor v, int heads);

@@ -112,15 +112,27 @@ internal static partial class OpShapes
         return output;
     }
 
-    public static void Attention(Tensor q, Tensor k, Tensor v, int heads)
+    /// <summary>
+    /// Checks the <see cref="IOps.Attention"/> shapes and returns the group: how many consecutive q rows share one k/v
+    /// row (q rows / k rows; 1 when k and v have a row per q row, or when q or k has no rows).
+    /// </summary>
+    public static int Attention(Tensor q, Tensor k, Tensor v, int heads)
     {
         const string op = "Attention";
         RequireRank(op, "q", q, 3, "(B, Lq, heads * d)");
-        RequireRank(op, "k", k, 3, "(B, Lk, heads * d)");
-        RequireRank(op, "v", v, 3, "(B, Lk, heads * d)");
-        if (k.Shape != v.Shape || k.Shape[0] != q.Shape[0] || k.Shape[2] != q.Shape[2])
+        RequireRank(op, "k", k, 3, "(Bk, Lk, heads * d)");
+        RequireRank(op, "v", v, 3, "(Bk, Lk, heads * d)");
+        if (k.Shape != v.Shape || k.Shape[2] != q.Shape[2])
         {
-            throw Fail(op, $"q {q.Shape}, k {k.Shape} and v {v.Shape} must share B and channels, and k and v their length.");
+            throw Fail(op, $"q {q.Shape}, k {k.Shape} and v {v.Shape} must share channels, and k and v their shape.");
+        }
+
+        if (k.Shape[0] == 0 ? q.Shape[0] != 0 : q.Shape[0] % k.Shape[0] != 0)
+        {
+            throw Fail(
+                op,
+                $"k {k.Shape} and v {v.Shape} have {k.Shape[0]} rows, which do not divide the {q.Shape[0]} rows of q {q.Shape}: "
+                + "pass one k/v row per q row, or one per group of consecutive q rows (a video's frames sharing its context).");
         }
 
         if (heads < 1 || q.Shape[2] % heads != 0)
@@ -132,6 +144,8 @@ internal static partial class OpShapes
         {
             throw Fail(op, $"k {k.Shape} has no keys to attend to.");
         }
+
+        return k.Shape[0] == 0 || q.Shape[0] == 0 ? 1 : q.Shape[0] / k.Shape[0];
     }
 
     public static TensorShape Geglu(Tensor x)

@@ -10,7 +10,8 @@ public sealed partial class CpuOps
     /// One task per (batch, head, query). Channels-last tokens keep each head's d channels contiguous, so a
     /// score is the fp32 dot product of two d-long slices, scaled by 1/sqrt(d) in double. The softmax is
     /// evaluated in double with the maximum subtracted, and the weighted sum of values is accumulated in
-    /// double and divided by the softmax sum at the end.
+    /// double and divided by the softmax sum at the end. With k and v shared by groups of q rows, row b reads k/v row
+    /// b / group: the same arithmetic as with the rows repeated, so the same bits.
     /// </remarks>
     public Tensor Attention(Tensor q, Tensor k, Tensor v, int heads)
     {
@@ -20,7 +21,7 @@ public sealed partial class CpuOps
         Require(nameof(Attention), nameof(q), q);
         Require(nameof(Attention), nameof(k), k);
         Require(nameof(Attention), nameof(v), v);
-        OpShapes.Attention(q, k, v, heads);
+        var group = OpShapes.Attention(q, k, v, heads);
 
         var (batch, queries, channels) = (q.Shape[0], q.Shape[1], q.Shape[2]);
         var keys = k.Shape[1];
@@ -38,6 +39,7 @@ public sealed partial class CpuOps
                 var i = task % queries;
                 var h = task / queries % heads;
                 var b = task / queries / heads;
+                var kb = b / group;
                 var qs = q.AsSpan<float>();
                 var ks = k.AsSpan<float>();
                 var vs = v.AsSpan<float>();
@@ -46,7 +48,7 @@ public sealed partial class CpuOps
                 var max = double.NegativeInfinity;
                 for (var j = 0; j < keys; j++)
                 {
-                    var key = ks.Slice((((b * keys) + j) * channels) + (h * d), d);
+                    var key = ks.Slice((((kb * keys) + j) * channels) + (h * d), d);
                     scratch.Scores[j] = TensorPrimitives.Dot(query, key) * scale;
                     max = Math.Max(max, scratch.Scores[j]);
                 }
@@ -57,7 +59,7 @@ public sealed partial class CpuOps
                 {
                     var weight = Math.Exp(scratch.Scores[j] - max);
                     total += weight;
-                    var value = vs.Slice((((b * keys) + j) * channels) + (h * d), d);
+                    var value = vs.Slice((((kb * keys) + j) * channels) + (h * d), d);
                     for (var e = 0; e < d; e++)
                     {
                         scratch.Sum[e] += weight * value[e];

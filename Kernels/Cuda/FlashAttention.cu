@@ -9,8 +9,10 @@
 //
 // Layout: q, k, v and out are channels-last, head h owning channels h*D .. h*D+D-1 of each row; rows are
 // q_row (k_row, ...) elements apart and sequences q_batch (k_batch, ...) elements apart, so k and v may be
-// views into one packed tensor. The host checks every address and stride is a multiple of 8 elements (16
-// bytes).
+// views into one packed tensor. Sequence b of q and out reads sequence b / kv_group of k and v: kv_group
+// consecutive sequences share one k/v sequence (a video's frames reading its one context, projected once
+// rather than repeated per frame); kv_group = 1 pairs them one to one. The host checks every address and
+// stride is a multiple of 8 elements (16 bytes).
 // Grid: x = query blocks x sequences (query block fastest), y = heads; 128 threads. Each of the 4 warps owns
 // 16 queries; the block shares each tile of 64 keys and values through shared memory, two tiles deep: while
 // the warps compute on one, cp.async copies the next from global memory (16 bytes per copy, zeros past the
@@ -49,8 +51,9 @@ struct FlashAttentionParams {
     int keys;         // Lk, at least 1
     int query_blocks; // ceil(Lq / 64): blockIdx.x = b * query_blocks + query block
     float scale_log2; // 1/sqrt(D) * log2(e)
+    int kv_group;     // sequences of q per sequence of k and v (at least 1); 4 bytes of padding follow
 };
-static_assert(sizeof(FlashAttentionParams) == 96, "");
+static_assert(sizeof(FlashAttentionParams) == 104, "");
 
 constexpr int kBlockQueries = 64; // 16 per warp
 constexpr int kBlockKeys = 64;    // keys per tile
@@ -155,8 +158,9 @@ __device__ void flash_attention(const FlashAttentionParams& p) {
     const int row1 = row0 + 8;
     const int h = blockIdx.y;
     const unsigned short* q = device_ptr<const unsigned short>(p.q) + b * p.q_batch + h * D;
-    const unsigned short* k = device_ptr<const unsigned short>(p.k) + b * p.k_batch + h * D;
-    const unsigned short* v = device_ptr<const unsigned short>(p.v) + b * p.v_batch + h * D;
+    const i64 kv = b / p.kv_group; // the k/v sequence this sequence of queries reads
+    const unsigned short* k = device_ptr<const unsigned short>(p.k) + kv * p.k_batch + h * D;
+    const unsigned short* v = device_ptr<const unsigned short>(p.v) + kv * p.v_batch + h * D;
     unsigned short* out = device_ptr<unsigned short>(p.out) + b * p.out_batch + h * D;
 
     const int tiles = (p.keys + kBlockKeys - 1) / kBlockKeys;

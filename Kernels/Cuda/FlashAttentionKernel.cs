@@ -5,17 +5,17 @@ using CudaI2V.Runtime.Tensors;
 
 namespace CudaI2V.Kernels.Cuda;
 
-/// <summary>The parameters of FlashAttention.cu's entry points (96 bytes; mirrors <c>struct FlashAttentionParams</c>).</summary>
+/// <summary>The parameters of FlashAttention.cu's entry points (104 bytes; mirrors <c>struct FlashAttentionParams</c>).</summary>
 [StructLayout(LayoutKind.Sequential)]
 public struct FlashAttentionParams
 {
     /// <summary>Device address of q (B, Lq, heads * d).</summary>
     public ulong Q;
 
-    /// <summary>Device address of k (B, Lk, heads * d).</summary>
+    /// <summary>Device address of k (B / KvGroup, Lk, heads * d).</summary>
     public ulong K;
 
-    /// <summary>Device address of v (B, Lk, heads * d).</summary>
+    /// <summary>Device address of v (B / KvGroup, Lk, heads * d).</summary>
     public ulong V;
 
     /// <summary>Device address of the output (B, Lq, heads * d).</summary>
@@ -56,6 +56,9 @@ public struct FlashAttentionParams
 
     /// <summary>1 / sqrt(d) * log2(e): the scores' scale in the kernel's log2 units.</summary>
     public float ScaleLog2;
+
+    /// <summary>Sequences of q sharing one sequence of k and v, at least 1: sequence b reads k/v sequence b / KvGroup.</summary>
+    public int KvGroup;
 }
 
 /// <summary>
@@ -162,6 +165,7 @@ public static class FlashAttentionKernel
             Keys = shape.Keys,
             QueryBlocks = queryBlocks,
             ScaleLog2 = (float)(1.0 / Math.Sqrt(shape.HeadDim) / Math.Log(2.0)),
+            KvGroup = shape.KvGroup,
         };
         var suffix = shape.DType == DType.F16 ? "f16" : "bf16";
         var config = new LaunchConfig(new Dim3((uint)blocks, (uint)shape.Heads), new Dim3(ThreadsPerBlock));

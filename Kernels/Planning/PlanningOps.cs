@@ -233,7 +233,8 @@ public sealed class PlanningOps : IOps
     {
         OpShapes.Attention(q, k, v, heads);
 
-        // Q K^T and P V: 2 * 2 * B * Lq * Lk * (heads * d) operations.
+        // Q K^T and P V: 2 * 2 * B * Lq * Lk * (heads * d) operations, per query row whether or not k and v are
+        // shared by groups of q's rows (a shared context is read by every row of its group all the same).
         Count(nameof(Attention), 4.0 * q.Shape[0] * q.Shape[1] * k.Shape[1] * q.Shape[2]);
         return Op(nameof(Attention), q.Shape, q, k, v);
     }

@@ -4,7 +4,8 @@ namespace CudaI2V.Layers.Modules;
 
 /// <summary>
 /// The keys and values of a constant cross-attention context, projected once per request for each attention
-/// that reads it and reused at every denoising step (only the queries change between steps).
+/// that reads it and reused at every denoising step (only the queries change between steps). The UNet keeps one row
+/// per video, (B, tokens, inner): the frames of a video share it (see <see cref="Kernels.IOps.Attention"/>).
 /// </summary>
 public sealed class CrossAttentionCache
 {
@@ -20,7 +21,10 @@ public sealed class CrossAttentionCache
         _projected[attention] = attention.ProjectContext(context);
     }
 
-    /// <summary>The same cache over rows [<paramref name="start"/>, start + <paramref name="count"/>) of every kept key and value (views).</summary>
+    /// <summary>
+    /// The same cache over rows [<paramref name="start"/>, start + <paramref name="count"/>) of every kept key and value
+    /// (views). The rows are the context's: one per video in the UNet, not one per frame.
+    /// </summary>
     public CrossAttentionCache Rows(int start, int count)
     {
         var rows = new CrossAttentionCache();

@@ -63,4 +63,37 @@ public sealed class LayerChunking
 
         return ops.Concat(parts, axis: 0);
     }
+
+    /// <summary>
+    /// <see cref="ByRows"/> for a state whose rows come in groups of <paramref name="group"/> consecutive rows (a video's
+    /// frames, which share one context row): chunks of at most <paramref name="chunk"/> rows that are whole groups
+    /// when a group fits a chunk (as many as fit), and otherwise lie within one group (a group's last chunk may be
+    /// shorter). So every chunk reads either whole groups' context rows or one group's.
+    /// </summary>
+    public static Tensor ByGroups(IOps ops, int rows, int chunk, int group, Func<int, int, Tensor> part)
+    {
+        ArgumentNullException.ThrowIfNull(ops);
+        ArgumentNullException.ThrowIfNull(part);
+        ArgumentOutOfRangeException.ThrowIfLessThan(chunk, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(group, 1);
+        if (rows % group != 0)
+        {
+            throw new ArgumentException($"{rows} rows do not split into groups of {group}.", nameof(group));
+        }
+
+        if (rows <= chunk)
+        {
+            return part(0, rows);
+        }
+
+        var parts = new List<Tensor>();
+        for (var start = 0; start < rows;)
+        {
+            var count = chunk >= group ? Math.Min(chunk / group * group, rows - start) : Math.Min(chunk, group - (start % group));
+            parts.Add(part(start, count));
+            start += count;
+        }
+
+        return ops.Concat(parts, axis: 0);
+    }
 }

@@ -10,11 +10,13 @@ namespace CudaI2V.Layers.UNet;
 /// What the UNet computes once per request and reuses at every denoising step: the cross-attention context,
 /// the processed image-latent stream that is concatenated to the noisy sample, and the fps embedding.
 /// </summary>
-/// <param name="Context">(B*F, Ltext + 64 + in_channels, crossDim): [text ; image-latent tokens ; CLIP image tokens], repeated per frame.</param>
+/// <param name="Context">(B, Ltext + 64 + in_channels, crossDim): [text ; image-latent tokens ; CLIP image tokens], one row per
+/// video (not repeated per frame: every frame of a video reads its video's row, see <see cref="IOps.Attention"/>).</param>
 /// <param name="ImageStream">(B*F, H, W, in_channels): image latents after image_latents_proj_in and the temporal encoder.</param>
 /// <param name="FpsEmbedding">(B, timeEmbedDim).</param>
 /// <param name="Frames">Frames per video.</param>
-/// <param name="CrossKeyValues">The context's keys and values for every spatial cross-attention (optional: without it each step projects them again).</param>
+/// <param name="CrossKeyValues">The context's keys and values for every spatial cross-attention, (B, tokens, inner) each: projected
+/// once per video (optional: without it each step projects them again).</param>
 public sealed record UNetConditioning(Tensor Context, Tensor ImageStream, Tensor FpsEmbedding, int Frames, CrossAttentionCache? CrossKeyValues = null)
 {
     /// <summary>Videos in the batch.</summary>
@@ -29,8 +31,8 @@ public sealed record UNetConditioning(Tensor Context, Tensor ImageStream, Tensor
         ArgumentOutOfRangeException.ThrowIfNegative(index);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, Batch);
         return new UNetConditioning(
-            Context.Slice(0, index * Frames, Frames), ImageStream.Slice(0, index * Frames, Frames), FpsEmbedding.Slice(0, index, 1), Frames,
-            CrossKeyValues?.Rows(index * Frames, Frames));
+            Context.Slice(0, index, 1), ImageStream.Slice(0, index * Frames, Frames), FpsEmbedding.Slice(0, index, 1), Frames,
+            CrossKeyValues?.Rows(index, 1));
     }
 }
 
@@ -249,15 +251,16 @@ public sealed partial class I2VGenXLUNet
         CheckInputs(imageLatents, imageEmbeddings, encoderHiddenStates, fps.Length, frames, batch);
 
         var firstFrames = _ops.Concat([.. Enumerable.Range(0, batch).Select(b => imageLatents.Slice(0, b * frames, 1))], axis: 0);
+        // One context row per video, projected once per video: the frames of a video read the same keys and values
+        // (the attention pairs q row b*F+f with k/v row b), the same numbers as diffusers' repeat_interleave over frames.
         var context = _ops.Concat([encoderHiddenStates, ImageLatentTokens(firstFrames), ImageEmbeddingTokens(imageEmbeddings)], axis: 1);
-        var repeated = RepeatInterleave(context, frames);
         var crossKeyValues = new CrossAttentionCache();
         foreach (var transformer in SpatialTransformers)
         {
-            crossKeyValues.Add(transformer.Block.CrossAttention, repeated);
+            crossKeyValues.Add(transformer.Block.CrossAttention, context);
         }
 
-        return new UNetConditioning(repeated, ImageStream(imageLatents, frames), FpsEmbedding(fps), frames, crossKeyValues);
+        return new UNetConditioning(context, ImageStream(imageLatents, frames), FpsEmbedding(fps), frames, crossKeyValues);
     }
 
     /// <summary>

@@ -7,8 +7,11 @@ namespace CudaI2V.Layers.UNet;
 /// diffusers' <c>Transformer2DModel</c> with linear projections and one block (spatial attention): GN (eps
 /// 1e-6, per frame-image) -> proj_in -> BasicTransformerBlock (self-attention over the H*W tokens of each
 /// frame-image, cross-attention to the context) -> proj_out, plus the input. Channels-last makes the tokens of
-/// image n simply the rows of x[n]: no permutes. The images run in chunks of the binder's
-/// <see cref="LayerChunking.SpatialImages"/> (the same values: every image attends within itself, to its own context row).
+/// image n simply the rows of x[n]: no permutes. The context has one row per image or one per group of consecutive
+/// images (a video's frames share its context row). The images run in chunks of at most the binder's
+/// <see cref="LayerChunking.SpatialImages"/> that never split a context row's group between chunks unless the group
+/// is larger than a chunk, and then a chunk lies within one group (the same values: every image attends within
+/// itself, to its own context row).
 /// </summary>
 public sealed class Transformer2DModel
 {
@@ -33,15 +36,35 @@ public sealed class Transformer2DModel
     /// <summary>The block, for tests and for callers that cache the cross-attention context.</summary>
     public BasicTransformerBlock Block => _block;
 
-    /// <summary>x (N, H, W, C), context (N, Lk, crossDim); returns (N, H, W, C). The cache may hold the context's projected keys and values.</summary>
+    /// <summary>
+    /// x (N, H, W, C), context (N / g, Lk, crossDim) for g consecutive images per context row (g = 1: a row per
+    /// image; g = frames: a row per video); returns (N, H, W, C). The cache may hold the context's projected keys and
+    /// values, with the context's rows.
+    /// </summary>
     public Tensor Forward(Tensor x, Tensor context, CrossAttentionCache? cache = null)
     {
         ArgumentNullException.ThrowIfNull(x);
         ArgumentNullException.ThrowIfNull(context);
         var n = x.Shape[0];
-        var chunk = context.Shape[0] == n ? _w.Chunking.SpatialImages : n;   // a context shared by every image is not split
-        return LayerChunking.ByRows(_w.Ops, n, chunk, (start, count) =>
-            count == n ? Apply(x, context, cache) : Apply(x.Slice(0, start, count), context.Slice(0, start, count), cache?.Rows(start, count)));
+        if (context.Shape.Rank != 3 || context.Shape[0] < 1 || n % context.Shape[0] != 0)
+        {
+            throw new ArgumentException(
+                $"The cross-attention context {context.Shape} must be (N / g, Lk, crossDim) with its rows dividing the {n} images of x {x.Shape}: one row per image or per video.",
+                nameof(context));
+        }
+
+        var group = Math.Max(1, n / context.Shape[0]);
+        return LayerChunking.ByGroups(_w.Ops, n, _w.Chunking.SpatialImages, group, (start, count) =>
+        {
+            if (count == n)
+            {
+                return Apply(x, context, cache);
+            }
+
+            // The chunk is whole groups, or part of one group: its context rows are those groups' rows.
+            var (row, rows) = (start / group, Math.Max(1, count / group));
+            return Apply(x.Slice(0, start, count), context.Slice(0, row, rows), cache?.Rows(row, rows));
+        });
     }
 
     private Tensor Apply(Tensor x, Tensor context, CrossAttentionCache? cache)

@@ -223,6 +223,16 @@ public sealed class Tensor
         return new Tensor(Storage, ByteOffset + (start * strides[a] * DType.SizeOf()), DType, new TensorShape(dims), strides);
     }
 
+    /// <summary>A view of entry <paramref name="index"/> of <paramref name="axis"/>, without that axis (one rank less).</summary>
+    public Tensor Select(int axis, int index)
+    {
+        var a = Shape.NormalizeAxis(axis);
+        var row = Slice(a, index, 1);
+        var dims = Shape.Dims.ToArray().Where((_, i) => i != a).ToArray();
+        var strides = Strides.Where((_, i) => i != a).ToArray();
+        return new Tensor(Storage, row.ByteOffset, DType, new TensorShape(dims), strides);
+    }
+
     /// <summary>This tensor if contiguous, otherwise a contiguous host copy.</summary>
     public Tensor Contiguous()
     {

@@ -9,8 +9,8 @@ namespace CudaI2V.Tests.Gpu;
 /// FlashAttention.cu through <see cref="FlashAttentionOp"/> against the CPU backend, with the GEMM path's bars (and, in
 /// fp16, at most twice a plain fp16 attention's error against fp64): the model's shapes at awkward sizes (several
 /// key tiles with a ragged last one, one query, one key, 16-frame temporal sequences, a 77-token context, 257 CLIP
-/// tokens), every head dimension the kernel is compiled for, bf16, and every GEMM-path case through the same op, most
-/// of which it hands to the GEMM path (skipped without a GPU).
+/// tokens, a 145-token context shared by each video's frames), every head dimension the kernel is compiled for, bf16,
+/// and every GEMM-path case through the same op, most of which it hands to the GEMM path (skipped without a GPU).
 /// </summary>
 [Collection("GPU")]
 [Trait("Category", "GPU")]
@@ -29,6 +29,8 @@ public sealed class GpuFlashAttentionTests
         ["d64 ragged 129x129, 3 sequences"] = new(69, 3, 129, 129, 5, 64),
         ["bf16 d64 77-token context"] = new(70, 2, 130, 77, 5, 64, DType.BF16),
         ["bf16 d80"] = new(71, 1, 100, 90, 2, 80, DType.BF16),
+        ["d64 2 videos of 4 frames sharing a 145-token context"] = new(72, 8, 130, 145, 5, 64, KvGroup: 4),
+        ["bf16 d64 one context shared by 3 sequences"] = new(73, 3, 70, 77, 2, 64, DType.BF16, KvGroup: 3),
     };
 
     public static TheoryData<string> CaseNames => Names(Cases);
@@ -41,7 +43,7 @@ public sealed class GpuFlashAttentionTests
     {
         GpuProbe.Require();
         var c = Cases[name];
-        Assert.True(FlashAttentionOp.Takes(new AttentionShape(c.B, c.Lq, c.Lk, c.Heads, c.D, c.DType)), $"{name}: the kernel should take this case");
+        Assert.True(FlashAttentionOp.Takes(new AttentionShape(c.B, c.Lq, c.Lk, c.Heads, c.D, c.DType, c.KvGroup)), $"{name}: the kernel should take this case");
         using var device = new GpuOpDevice();
         RunAttention(device, c, op: new FlashAttentionOp());
     }

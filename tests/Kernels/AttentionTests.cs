@@ -51,6 +51,33 @@ public sealed class AttentionTests
         Assert.Contains("[1, 3, 10]", error.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Attention_KeysAndValuesSharedByGroupsOfRows_AreTheRepeatedRowsBitForBit()
+    {
+        // Two videos of three frames: q has 6 rows, k and v one per video. Row b reads k/v row b / 3, exactly the
+        // numbers of the same attention with each video's k/v row repeated per frame.
+        var data = new TestData(46);
+        var (videos, frames, channels) = (2, 3, 2 * 8);
+        var q = data.Uniform(videos * frames, 5, channels);
+        var k = data.Uniform(videos, 7, channels);
+        var v = data.Uniform(videos, 7, channels);
+        Tensor Repeated(Tensor t) => _ops.Concat([.. Enumerable.Range(0, videos * frames).Select(b => t.Slice(0, b / frames, 1))], axis: 0);
+
+        var shared = _ops.Attention(q, k, v, heads: 2);
+
+        Assert.Equal(q.Shape, shared.Shape);
+        Assert.Equal(_ops.Attention(q, Repeated(k), Repeated(v), heads: 2).ToFloat32Array(), shared.ToFloat32Array());
+    }
+
+    [Fact]
+    public void Attention_KeyRowsThatDoNotDivideTheQueryRows_AreRefused()
+    {
+        var q = Tensor.Zeros(DType.F32, new TensorShape(6, 3, 8));
+        var kv = Tensor.Zeros(DType.F32, new TensorShape(4, 5, 8));
+        var error = Assert.Throws<ArgumentException>(() => _ops.Attention(q, kv, kv, heads: 2));
+        Assert.Contains("have 4 rows, which do not divide the 6 rows of q [6, 3, 8]", error.Message, StringComparison.Ordinal);
+    }
+
     private void CheckAttention(ulong seed, int batch, int queries, int keys, int heads, int headDim, float scale = 1f)
     {
         var data = new TestData(seed);

@@ -81,6 +81,12 @@ public sealed class TensorTypeTests
         Assert.Throws<ArgumentException>(() => t.Reshape(5, 5));
         Assert.Equal(new TensorShape(6, 4), t.Reshape(6, 4).Shape);
         Assert.Throws<InvalidOperationException>(() => t.AsSpan<Half>());
+
+        var row = t.Slice(2, 1, 2).Select(0, 1); // [3, 2]: batch 1, columns 1..2, the axis dropped
+        Assert.Equal(new TensorShape(3, 2), row.Shape);
+        Assert.Equal(new long[] { 4, 1 }, row.Strides);
+        Assert.Equal(new float[] { 13, 14, 17, 18, 21, 22 }, row.ToFloat32Array());
+        Assert.Throws<ArgumentOutOfRangeException>(() => t.Select(0, 2));
     }
 
     [Fact]

@@ -9,7 +9,8 @@ namespace CudaI2V.Kernels.Cuda.Ops;
 /// <param name="Heads">Heads.</param>
 /// <param name="HeadDim">d; the channels are heads * d.</param>
 /// <param name="DType">F16, BF16 or F32.</param>
-public sealed record AttentionShape(int Batch, int Queries, int Keys, int Heads, int HeadDim, DType DType);
+/// <param name="KvGroup">Consecutive sequences of q sharing one sequence of k and v (1: one each; see <see cref="IOps.Attention"/>).</param>
+public sealed record AttentionShape(int Batch, int Queries, int Keys, int Heads, int HeadDim, DType DType, int KvGroup = 1);
 
 /// <summary>How much of an attention one round of GEMM, softmax, GEMM takes: sequences of one head, and queries of each.</summary>
 /// <param name="Images">Sequences per round (the GEMMs' batch).</param>
@@ -21,8 +22,8 @@ public readonly record struct AttentionChunking(int Images, int Queries);
 /// and head h, <c>output_h = softmax(q_h k_h^T / sqrt(d)) v_h</c>, head h owning channels h * d .. h * d + d - 1.
 /// </summary>
 /// <param name="Q">(B, Lq, heads * d), contiguous, F16, BF16 or F32 (every tensor argument of that one dtype).</param>
-/// <param name="K">(B, Lk, heads * d).</param>
-/// <param name="V">(B, Lk, heads * d).</param>
+/// <param name="K">(Bk, Lk, heads * d), Bk dividing B: sequence b of q reads sequence b / (B / Bk) of k and v.</param>
+/// <param name="V">(Bk, Lk, heads * d).</param>
 /// <param name="Heads">The number of heads.</param>
 /// <param name="Output">(B, Lq, heads * d), written completely; must not overlap q, k or v.</param>
 public sealed record AttentionArgs(Tensor Q, Tensor K, Tensor V, int Heads, Tensor Output);
@@ -61,6 +62,10 @@ public sealed record AttentionPlan(AttentionShape Shape, AttentionChunking Chunk
 /// in fp32 nothing is rounded).</item>
 /// <item><c>O_h = P V_h</c>, written by the GEMM straight into head h's channels of the output rows.</item>
 /// </list>
+/// With k and v shared by groups of consecutive sequences (a video's frames reading its one context), a round never
+/// crosses a group's boundary: its GEMMs read the group's one k/v sequence as a 2-D operand, which cuBLAS repeats over
+/// the batch (a batch stride of 0). A round then takes at most one group's sequences, so a batch of g groups takes at
+/// least g rounds per head.
 /// Workspace: <c>align256(n * Lk * 4) + n * Lk * e</c> bytes for n = images x queries per round, e the element size (2
 /// for fp16 and bf16, 4 for fp32). The plan takes whole sequences when one fits (as many as fit, at most
 /// <see cref="MaxImagesPerChunk"/>), else one sequence at a time in blocks of as many queries as fit; the minimum is one
@@ -157,7 +162,6 @@ public sealed class GemmSoftmaxAttentionOp : IAttentionOp
         ArgumentNullException.ThrowIfNull(args.Output);
         var dtype = OpArguments.RequireGemmOperands(Op, (args.Q, "q"), (args.K, "k"), (args.V, "v"), (args.Output, "output"));
 
-        OpShapes.Attention(args.Q, args.K, args.V, args.Heads);
         if (args.Output.Shape != args.Q.Shape)
         {
             throw OpShapes.Fail(Op, $"output must be {args.Q.Shape} like q, got {args.Output.Shape}.");
@@ -168,7 +172,8 @@ public sealed class GemmSoftmaxAttentionOp : IAttentionOp
             OpArguments.RequireDisjoint(Op, args.Output, t, name);
         }
 
-        return new AttentionShape(args.Q.Shape[0], args.Q.Shape[1], args.K.Shape[1], args.Heads, args.Q.Shape[2] / args.Heads, dtype);
+        var group = OpShapes.Attention(args.Q, args.K, args.V, args.Heads);
+        return new AttentionShape(args.Q.Shape[0], args.Q.Shape[1], args.K.Shape[1], args.Heads, args.Q.Shape[2] / args.Heads, dtype, group);
     }
 
     /// <inheritdoc/>
@@ -206,10 +211,21 @@ public sealed class GemmSoftmaxAttentionOp : IAttentionOp
         {
             // Head h of every row: (B, L, d) views with rows heads * d apart, starting h * d elements in.
             var (q, k, v, o) = (args.Q.Slice(2, h * d, d), args.K.Slice(2, h * d, d), args.V.Slice(2, h * d, d), args.Output.Slice(2, h * d, d));
-            for (var b0 = 0; b0 < s.Batch; b0 += chunking.Images)
+            for (int b0 = 0, images; b0 < s.Batch; b0 += images)
             {
-                var images = Math.Min(chunking.Images, s.Batch - b0);
-                var (keys, values) = (k.Slice(0, b0, images), v.Slice(0, b0, images));
+                images = Math.Min(chunking.Images, s.Batch - b0);
+                Tensor keys, values;
+                if (s.KvGroup > 1)
+                {
+                    // Within one group only: its one k/v sequence, 2-D, is repeated over the round's sequences.
+                    images = Math.Min(images, s.KvGroup - (b0 % s.KvGroup));
+                    (keys, values) = (k.Select(0, b0 / s.KvGroup), v.Select(0, b0 / s.KvGroup));
+                }
+                else
+                {
+                    (keys, values) = (k.Slice(0, b0, images), v.Slice(0, b0, images));
+                }
+
                 for (var i0 = 0; i0 < s.Queries; i0 += chunking.Queries)
                 {
                     var queries = Math.Min(chunking.Queries, s.Queries - i0);

@@ -61,6 +61,40 @@ public sealed class AttentionOpPlanTests
     }
 
     [Fact]
+    public void Keys_and_values_shared_by_a_videos_sequences_are_read_as_one_matrix_and_rounds_stop_at_each_video()
+    {
+        // Two videos of 3 frames (B = 6) reading one k/v sequence each; rounds of up to 4 sequences, two heads of 64.
+        var (q, k, v, o) = (Device(DType.F16, 6, 21, 128), Device(DType.F16, 2, 19, 128), Device(DType.F16, 2, 19, 128), Device(DType.F16, 6, 21, 128));
+        var op = new GemmSoftmaxAttentionOp(maxImagesPerChunk: 4);
+        var args = new AttentionArgs(q, k, v, 2, o);
+        Assert.Equal(new AttentionShape(6, 21, 19, 2, 64, DType.F16, KvGroup: 3), GemmSoftmaxAttentionOp.Check(args));
+
+        var steps = op.Plan(args, Workspace(op.WorkspaceBytes(GemmSoftmaxAttentionOp.Check(args)))).Steps.ToList();
+
+        Assert.Equal(2 * 2 * 3, steps.Count); // heads x videos (a round of 4 would cross a video: 3 sequences each) x 3 steps
+        for (var round = 0; round < 4; round++)
+        {
+            var (head, video) = (round / 2, round % 2);
+            var scores = Assert.IsType<GemmStep>(steps[3 * round]);
+            var values = Assert.IsType<GemmStep>(steps[(3 * round) + 2]);
+            Assert.Equal(q.DeviceAddress() + (ulong)(((video * 3 * 21 * 128) + (head * 64)) * 2), scores.A.DeviceAddress());
+            Assert.Equal(k.DeviceAddress() + (ulong)(((video * 19 * 128) + (head * 64)) * 2), scores.B.DeviceAddress());
+            Assert.Equal(v.DeviceAddress() + (ulong)(((video * 19 * 128) + (head * 64)) * 2), values.B.DeviceAddress());
+            Assert.Equal(o.DeviceAddress() + (ulong)(((video * 3 * 21 * 128) + (head * 64)) * 2), values.C.DeviceAddress());
+            var (s, pv) = (scores.Problem, values.Problem);
+            Assert.Equal((21, 19, 64, 3), (s.M, s.N, s.K, s.Batch));
+            Assert.Equal((128L, 0L), (s.B.LeadingDimension, s.B.BatchStride)); // the video's one k, repeated over its frames
+            Assert.Equal((128L, 0L), (pv.B.LeadingDimension, pv.B.BatchStride));
+            Assert.Equal(21L * 128, pv.C.BatchStride);
+        }
+
+        // Rounds of 2 cut a video of 3 into 2 + 1; k/v rows that do not divide q's are refused.
+        Assert.Equal(2 * 2 * 2 * 3, new GemmSoftmaxAttentionOp(maxImagesPerChunk: 2).Plan(args, Workspace(1 << 20)).Steps.Count());
+        var four = Device(DType.F16, 4, 19, 128);
+        Assert.Contains("have 4 rows, which do not divide the 6 rows of q", Assert.Throws<ArgumentException>(() => op.Plan(new(q, four, four, 2, o), Workspace(1 << 20))).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Attention_chunks_over_sequences_then_queries_to_fit_the_workspace()
     {
         var op = new GemmSoftmaxAttentionOp();

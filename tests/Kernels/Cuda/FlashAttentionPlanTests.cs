@@ -39,6 +39,20 @@ public sealed class FlashAttentionPlanTests
         Assert.Equal((5 * d, 5 * d, 5 * d, 5 * d), (p.QRow, p.KRow, p.VRow, p.OutputRow));
         Assert.Equal((130, 77, 3), (p.Queries, p.Keys, p.QueryBlocks));
         Assert.Equal((float)(1.0 / Math.Sqrt(d) * 1.4426950408889634), p.ScaleLog2, 6);
+        Assert.Equal(1, p.KvGroup);
+    }
+
+    [Fact]
+    public void Keys_and_values_shared_by_groups_of_sequences_pass_the_group()
+    {
+        // Two videos of 4 frames: k and v have a sequence per video, read by sequence b at b / 4.
+        var args = new AttentionArgs(Device(DType.F16, 8, 130, 128), Device(DType.F16, 2, 77, 128), Device(DType.F16, 2, 77, 128), 2, Device(DType.F16, 8, 130, 128));
+        var shape = GemmSoftmaxAttentionOp.Check(args);
+
+        Assert.Null(FlashAttentionKernel.Unsupported(args, shape, 90));
+        var launch = FlashAttentionKernel.Plan(args, shape)!.Value;
+        Assert.Equal(new Dim3(8 * 3, 2), launch.Config.Grid); // one block row per sequence of q, not of k
+        Assert.Equal((4, 77L * 128, 77L * 128, 130L * 128), (launch.Params.KvGroup, launch.Params.KBatch, launch.Params.VBatch, launch.Params.QBatch));
     }
 
     [Fact]

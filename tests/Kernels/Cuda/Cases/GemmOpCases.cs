@@ -46,9 +46,10 @@ internal static class GemmOpCases
         ulong Seed, int[] XDims, int Out, bool Bias, bool Residual, LinearPath Path, bool ExpectFused, DType DType = DType.F16,
         long MaxChunkRows = int.MaxValue, bool ResidualInPlace = false, bool Misaligned = false);
 
+    /// <summary>An attention; with <paramref name="KvGroup"/> above 1, k and v have B / KvGroup sequences, each shared by that many consecutive sequences of q.</summary>
     public sealed record AttentionCase(
         ulong Seed, int B, int Lq, int Lk, int Heads, int D, DType DType = DType.F16, int MaxImages = GemmSoftmaxAttentionOp.DefaultMaxImages,
-        int MaxQueries = int.MaxValue, int WorkspaceQueryRows = 0, float LogitScale = 1f);
+        int MaxQueries = int.MaxValue, int WorkspaceQueryRows = 0, float LogitScale = 1f, int KvGroup = 1);
 
     public static Dictionary<string, ConvCase> Conv { get; } = new()
     {
@@ -119,6 +120,11 @@ internal static class GemmOpCases
         ["bf16 d64"] = new(50, 2, 9, 11, 2, 64, DType.BF16),
         ["fp32 d64 chunks of 2 sequences and 5 queries"] = new(51, 3, 21, 19, 2, 64, DType.F32, MaxImages: 2, MaxQueries: 5),
         ["fp32 d512 one head like the VAE"] = new(52, 1, 23, 23, 1, 512, DType.F32),
+        ["2 videos of 3 frames sharing a 9-token context"] = new(53, 6, 16, 9, 2, 8, KvGroup: 3),
+        ["shared context, rounds of 2 sequences cut at each video"] = new(54, 6, 21, 19, 2, 64, MaxImages: 2, MaxQueries: 5, KvGroup: 3),
+        ["one shared context, workspace of 4 query rows"] = new(55, 4, 12, 10, 2, 8, WorkspaceQueryRows: 4, KvGroup: 4),
+        ["bf16 d64 shared context"] = new(56, 4, 9, 11, 2, 64, DType.BF16, KvGroup: 2),
+        ["fp32 d64 shared context, rounds of 4 sequences"] = new(57, 6, 13, 19, 2, 64, DType.F32, MaxImages: 4, KvGroup: 2),
     };
 
     public static TheoryData<string> Names<T>(Dictionary<string, T> cases) => [.. cases.Keys];
@@ -209,12 +215,12 @@ internal static class GemmOpCases
         var data = new TestData(c.Seed);
         var channels = c.Heads * c.D;
         var q = Tensor.FromSpan<float>(data.Floats(c.B * c.Lq * channels, c.LogitScale), new TensorShape(c.B, c.Lq, channels)).To(c.DType);
-        var k = data.Uniform(c.B, c.Lk, channels).To(c.DType);
-        var v = data.Uniform(c.B, c.Lk, channels).To(c.DType);
+        var k = data.Uniform(c.B / c.KvGroup, c.Lk, channels).To(c.DType);
+        var v = data.Uniform(c.B / c.KvGroup, c.Lk, channels).To(c.DType);
         var expected = Cpu.Attention(F32(q), F32(k), F32(v), c.Heads);
 
         var gemm = new GemmSoftmaxAttentionOp(maxImages ?? c.MaxImages, maxQueries ?? c.MaxQueries);
-        var shape = new AttentionShape(c.B, c.Lq, c.Lk, c.Heads, c.D, c.DType);
+        var shape = new AttentionShape(c.B, c.Lq, c.Lk, c.Heads, c.D, c.DType, c.KvGroup);
         var output = device.Empty(c.DType, c.B, c.Lq, channels);
         device.Poison(output);
         var workspace = Workspace(device, c.WorkspaceQueryRows > 0 ? GemmSoftmaxAttentionOp.BytesFor(shape, 1, c.WorkspaceQueryRows) : (op ?? gemm).WorkspaceBytes(shape));
@@ -247,8 +253,8 @@ internal static class GemmOpCases
         AssertMaxRel(reference, actual, maxRel, "Attention");
         if (c.DType == DType.F16)
         {
-            var exact = AttentionFp64(q, k, v, c.Heads);
-            var plain = PlainFp16Attention(q, k, v, c.Heads);
+            var exact = AttentionReference.Fp64(q, k, v, c.Heads);
+            var plain = AttentionReference.PlainFp16(q, k, v, c.Heads);
             var ours = MaxError(exact, actual.ToFloat32Array());
             var naive = MaxError(exact, plain);
             Assert.True(ours <= 2 * naive, $"attention's max error against fp64 is {ours:G3}, more than twice a plain fp16 attention's {naive:G3}");
@@ -332,62 +338,5 @@ internal static class GemmOpCases
         }
 
         return worst;
-    }
-
-    /// <summary>Attention in double from the stored (rounded) inputs.</summary>
-    private static double[] AttentionFp64(Tensor q, Tensor k, Tensor v, int heads) =>
-        Attend(q, k, v, heads, (dot, scale) => dot * scale, p => p, o => o);
-
-    /// <summary>
-    /// A plain fp16 attention, rounding where PyTorch's math path does in fp16: the scores after Q K^T (fp32
-    /// accumulation), the probabilities after an fp32 softmax, and the output after P V (fp32 accumulation).
-    /// </summary>
-    private static float[] PlainFp16Attention(Tensor q, Tensor k, Tensor v, int heads) =>
-        Array.ConvertAll(Attend(q, k, v, heads, (dot, scale) => (float)(Half)(float)dot * (float)scale, p => (float)(Half)(float)p, o => (float)(Half)(float)o), e => (float)e);
-
-    private static double[] Attend(Tensor q, Tensor k, Tensor v, int heads, Func<double, double, double> score, Func<double, double> probability, Func<double, double> output)
-    {
-        var (qs, ks, vs) = (q.ToFloat32Array(), k.ToFloat32Array(), v.ToFloat32Array());
-        var (batch, lq, channels) = (q.Shape[0], q.Shape[1], q.Shape[2]);
-        var lk = k.Shape[1];
-        var d = channels / heads;
-        var scale = 1.0 / Math.Sqrt(d);
-        var result = new double[qs.Length];
-        for (var b = 0; b < batch; b++)
-        {
-            for (var h = 0; h < heads; h++)
-            {
-                for (var i = 0; i < lq; i++)
-                {
-                    var s = new double[lk];
-                    for (var j = 0; j < lk; j++)
-                    {
-                        var dot = 0.0;
-                        for (var e = 0; e < d; e++)
-                        {
-                            dot += (double)qs[(((b * lq) + i) * channels) + (h * d) + e] * ks[(((b * lk) + j) * channels) + (h * d) + e];
-                        }
-
-                        s[j] = score(dot, scale);
-                    }
-
-                    var max = s.Max();
-                    var sum = s.Sum(x => Math.Exp(x - max));
-                    var p = Array.ConvertAll(s, x => probability(Math.Exp(x - max) / sum));
-                    for (var e = 0; e < d; e++)
-                    {
-                        var o = 0.0;
-                        for (var j = 0; j < lk; j++)
-                        {
-                            o += p[j] * vs[(((b * lk) + j) * channels) + (h * d) + e];
-                        }
-
-                        result[(((b * lq) + i) * channels) + (h * d) + e] = output(o);
-                    }
-                }
-            }
-        }
-
-        return result;
     }
 }

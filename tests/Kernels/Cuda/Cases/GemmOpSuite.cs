@@ -72,5 +72,11 @@ public abstract class GemmOpSuite
         var whole = GemmOpCases.RunAttention(device, c, maxImages: 3, maxQueries: 21);
         GemmOpCases.AssertSameResult(whole, GemmOpCases.RunAttention(device, c), ChunksExact);
         GemmOpCases.AssertSameResult(whole, GemmOpCases.RunAttention(device, c, maxImages: 1, maxQueries: 1), ChunksExact);
+
+        // k and v shared by each video's 3 sequences: rounds cut at the videos, in any chunking.
+        var shared = GemmOpCases.Attention["shared context, rounds of 2 sequences cut at each video"];
+        var sharedWhole = GemmOpCases.RunAttention(device, shared, maxImages: 6, maxQueries: 21);
+        GemmOpCases.AssertSameResult(sharedWhole, GemmOpCases.RunAttention(device, shared), ChunksExact);
+        GemmOpCases.AssertSameResult(sharedWhole, GemmOpCases.RunAttention(device, shared, maxImages: 1, maxQueries: 1), ChunksExact);
     }
 }
