@@ -40,6 +40,11 @@ public sealed class PlanCommandTests
         Assert.True(code == ExitCodes.Success, output + error);
         Assert.Contains("of the 6.00 GiB budget: fits", output, StringComparison.Ordinal);
         Assert.Contains("each model loaded for its own stage only", output, StringComparison.Ordinal);
+
+        // 512x512 within 4 GiB: each model for its own stage, the guided videos one after the other, spatial chunks.
+        (code, output, error) = Run("plan", "--memory-budget", "4GiB", "--height", "512", "--width", "512");
+        Assert.True(code == ExitCodes.Success, output + error);
+        Assert.Contains("of the 4.00 GiB budget: fits", output, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -6,6 +6,7 @@ using CudaI2V.Loader;
 using CudaI2V.Loader.Configs;
 using CudaI2V.Pipeline.Engine;
 using CudaI2V.Pipeline.Imaging;
+using CudaI2V.Pipeline.MemoryPlanning;
 using CudaI2V.Runtime.Caching;
 using CudaI2V.Runtime.Tensors;
 using CudaI2V.Tests.Support;
@@ -76,6 +77,45 @@ public sealed class GpuEngineTests
         Assert.Contains(notes, n => n.StartsWith("memory plan: ", StringComparison.Ordinal));
         Assert.Equal(direct, graphed);
         Assert.Equal(direct, again);
+    }
+
+    [Theory]
+    [InlineData(WeightResidency.KeepAll)]
+    [InlineData(WeightResidency.OneStageAtATime)]
+    public void A_request_allocates_no_more_than_its_plan(WeightResidency residency)
+    {
+        // The device's free memory before the engine loads and at every progress report of a request (every step, stage
+        // and decoded chunk): what the request held at most, weights included, against its plan's peak less the
+        // overhead (the context and workspace existed before the first reading).
+        var gpu = GpuProbe.Require();
+        var ops = new CudaOps(gpu.Context);
+        var before = gpu.Context.MemoryInfo().Free;
+        using var engine = VideoEngineLoader.Load(ModelDirectory.Open(Fixtures.PipelineTiny), new EngineLoadOptions(new CacheRoot(_cache), Ops: ops));
+        var image = ImageLoader.Load(Fixtures.Path("pipeline-tiny", "input.png"));
+        var options = new GenerationOptions
+        {
+            Prompt = "a cat",
+            Frames = 4,
+            Steps = 4,
+            Height = 40,
+            Width = 56,
+            Seed = 7,
+            MemoryBudget = 4L << 30,
+            MemoryChoices = new MemoryChoices(true, 4096, 2, 2, Residency: residency),
+        };
+        var lowest = long.MaxValue;
+        var progress = new SynchronousProgress(_ => lowest = Math.Min(lowest, gpu.Context.MemoryInfo().Free));
+        var result = engine.Generate(image, options, progress, cancellation: TestContext.Current.CancellationToken);
+        var used = before - lowest;
+        var plan = result.Memory!;
+        TestContext.Current.TestOutputHelper?.WriteLine($"{residency}: held at most {used:N0} bytes against a planned {plan.Peak - plan.Overhead:N0} ({plan.Describe()})");
+        Assert.True(used <= plan.Peak - plan.Overhead, $"held {used:N0} bytes, planned {plan.Peak - plan.Overhead:N0}: {plan.Describe()}");
+    }
+
+    /// <summary>Calls <paramref name="report"/> on the reporting thread, at once (Progress&lt;T&gt; would post it elsewhere).</summary>
+    private sealed class SynchronousProgress(Action<GenerationProgress> report) : IProgress<GenerationProgress>
+    {
+        public void Report(GenerationProgress value) => report(value);
     }
 
     [Fact]
