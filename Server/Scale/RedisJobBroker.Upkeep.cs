@@ -76,7 +76,10 @@ public sealed partial class RedisJobBroker
         foreach (var job in Store.LoadAll(_log))
         {
             db.SortedSetAdd(IndexKey, job.Id, job.CreatedAt.ToUnixTimeMilliseconds());
-            if (job.IsFinal)
+            // A job Redis still knows (its state, or its place in the queue reserved before its record was written) is
+            // live in this cluster: enqueuing it again would deliver it twice. That is the case when this round runs
+            // beside the cluster's first submissions (Redis empty of the marker, not of the jobs).
+            if (job.IsFinal || db.KeyExists(StateKey(job.Id)) || db.SetContains(QueuedKey, job.Id))
             {
                 continue;
             }

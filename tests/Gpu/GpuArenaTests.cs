@@ -1,3 +1,5 @@
+using CudaI2V.Kernels.Cuda.Backend;
+using CudaI2V.Kernels.Memory;
 using CudaI2V.Runtime.Cuda;
 using CudaI2V.Runtime.Memory;
 using CudaI2V.Runtime.Tensors;
@@ -36,5 +38,36 @@ public sealed class GpuArenaTests
         gpu.Transfer.Upload(ones, Tensor.View(storage, 0, DType.F32, ones.Shape), gpu.Stream);
         gpu.Transfer.Upload(twos, Tensor.View(other, 0, DType.F32, twos.Shape), gpu.Stream);
         Assert.All(gpu.Transfer.ToHost(Tensor.View(storage, 0, DType.F32, ones.Shape), gpu.Stream).ToFloat32Array(), v => Assert.Equal(1f, v));
+    }
+
+    [Fact]
+    public void Weights_loaded_inside_a_scope_outlive_it_and_are_freed_with_their_block()
+    {
+        // A model may load inside a request's scope (a released model loads again when its stage needs it): what it
+        // uploads, within its block or beyond it, and what it computes while loading belong to the block.
+        var gpu = GpuProbe.Require();
+        using var ops = new CudaOps(gpu.Context, new CudaOpsOptions(DType.F32));
+        var values = Tensor.FromArray(Enumerable.Range(0, 4096).Select(i => (float)i).ToArray(), 4096);
+        Tensor inBlock, beyond, computed;
+        IWeightBlock block;
+        using (ops.Memory.BeginScope())
+        {
+            block = ops.Memory.UploadReleasableWeightsInto([values.Shape]);
+            inBlock = ops.FromHost(values);
+            beyond = ops.FromHost(values);          // the block was sized for one
+            computed = ops.Add(inBlock, beyond);
+            block.EndUpload();
+        }
+
+        using (ops.Memory.BeginScope())
+        {
+            ops.Memory.Synchronize();
+        }
+
+        Assert.Equal(values.ToFloat32Array(), ops.ToHost(inBlock).ToFloat32Array());
+        Assert.Equal(values.ToFloat32Array(), ops.ToHost(beyond).ToFloat32Array());
+        Assert.Equal(values.ToFloat32Array().Select(v => 2 * v), ops.ToHost(computed).ToFloat32Array());
+        Assert.True(ops.Memory.WeightBlockOverflow > 0);
+        block.Dispose();
     }
 }

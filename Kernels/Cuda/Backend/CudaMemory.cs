@@ -8,7 +8,7 @@ namespace CudaI2V.Kernels.Cuda.Backend;
 /// <summary>
 /// The CUDA backend's memory (<see cref="IBackendMemory"/>): where every tensor <see cref="CudaOps"/> creates comes from.
 /// An op's output is taken from the planned arena while one runs (<see cref="IPlannedArena.Run{T}"/>), else allocated
-/// on the device and owned by the innermost scope. Uploads go to the open weight block, else to the current scope.
+/// on the device and owned by the innermost scope. Uploads go to the open weight block (those that outgrow it are freed with it), else to the current scope.
 /// Everything allocated outside any scope (the weights) lives as long as the backend.
 /// </summary>
 /// <remarks>
@@ -60,11 +60,23 @@ public sealed class CudaMemory : IBackendMemory, IDisposable
     /// <summary>The output of <paramref name="op"/>: the next planned tensor while an arena runs, else a new scoped allocation.</summary>
     internal Tensor New(string op, DType dtype, TensorShape shape) => Outputs.TryTake(op, dtype, shape) ?? Unplanned(dtype, shape);
 
-    /// <summary>A new allocation owned by the current scope, never from an arena (staging for copies to the host).</summary>
+    /// <summary>
+    /// A new allocation, never from an arena (staging for copies to the host): owned by the current scope, or, while a
+    /// model's weights are being uploaded, by their block (whatever a model computes while it loads is its weights, and
+    /// must live as long as they do, not end with the scope the model happens to load in).
+    /// </summary>
     internal Tensor Unplanned(DType dtype, TensorShape shape)
     {
         var allocation = DeviceMemory.Allocate(_context, Math.Max(shape.ElementCount * dtype.SizeOf(), 1));
-        _scopes.Peek().Add(allocation);
+        if (_weights is not null)
+        {
+            _weights.Adopt(allocation);
+        }
+        else
+        {
+            _scopes.Peek().Add(allocation);
+        }
+
         return allocation.View(dtype, shape);
     }
 
@@ -77,7 +89,13 @@ public sealed class CudaMemory : IBackendMemory, IDisposable
             return inBlock;
         }
 
-        WeightBlockOverflow += _weights is null ? 0 : shape.ElementCount * dtype.SizeOf();
+        if (_weights is null)
+        {
+            return Unplanned(dtype, shape);
+        }
+
+        // An upload beyond the block's size lives as long as the block (Unplanned hands it to the block).
+        WeightBlockOverflow += shape.ElementCount * dtype.SizeOf();
         return Unplanned(dtype, shape);
     }
 
@@ -102,7 +120,7 @@ public sealed class CudaMemory : IBackendMemory, IDisposable
         var bytes = shapes.Sum(shape => BlockBytes(_weightDType, shape));
         var allocation = DeviceMemory.Allocate(_context, Math.Max(bytes, WeightAlignment));
         _root.Add(allocation);
-        _weights = new WeightBlock(allocation);
+        _weights = new WeightBlock(allocation, _root.Add);
         return new WeightUpload(this);
     }
 
@@ -118,9 +136,10 @@ public sealed class CudaMemory : IBackendMemory, IDisposable
 
         var bytes = shapes.Sum(shape => BlockBytes(_weightDType, shape));
         var allocation = DeviceMemory.Allocate(_context, Math.Max(bytes, WeightAlignment));
-        var block = new WeightBlock(allocation);
+        var overflow = new List<DeviceAllocation>();
+        var block = new WeightBlock(allocation, overflow.Add);
         _weights = block;
-        return new ReleasableBlock(this, block, allocation);
+        return new ReleasableBlock(this, block, allocation, overflow);
     }
 
     /// <inheritdoc/>
@@ -229,9 +248,12 @@ public sealed class CudaMemory : IBackendMemory, IDisposable
         }
     }
 
-    private sealed class WeightBlock(DeviceAllocation allocation)
+    /// <summary>One block of weights, handing out aligned views; <paramref name="adopt"/> takes uploads that outgrow it, to be freed with it.</summary>
+    private sealed class WeightBlock(DeviceAllocation allocation, Action<DeviceAllocation> adopt)
     {
         private long _used;
+
+        public void Adopt(DeviceAllocation extra) => adopt(extra);
 
         public Tensor? TryTake(DType dtype, TensorShape shape)
         {
@@ -247,7 +269,7 @@ public sealed class CudaMemory : IBackendMemory, IDisposable
         }
     }
 
-    private sealed class ReleasableBlock(CudaMemory owner, WeightBlock block, DeviceAllocation allocation) : IWeightBlock
+    private sealed class ReleasableBlock(CudaMemory owner, WeightBlock block, DeviceAllocation allocation, List<DeviceAllocation> overflow) : IWeightBlock
     {
         private bool _freed;
 
@@ -267,6 +289,10 @@ public sealed class CudaMemory : IBackendMemory, IDisposable
                 _freed = true;
                 owner._stream.Synchronize();
                 allocation.Dispose();
+                foreach (var extra in overflow)
+                {
+                    extra.Dispose();
+                }
             }
         }
     }
