@@ -104,18 +104,12 @@ public sealed class GpuEngineTests
             MemoryChoices = new MemoryChoices(true, 4096, 2, 2, Residency: residency),
         };
         var lowest = long.MaxValue;
-        var progress = new SynchronousProgress(_ => lowest = Math.Min(lowest, gpu.Context.MemoryInfo().Free));
+        var progress = new SyncProgress<GenerationProgress>(_ => lowest = Math.Min(lowest, gpu.Context.MemoryInfo().Free));
         var result = engine.Generate(image, options, progress, cancellation: TestContext.Current.CancellationToken);
         var used = before - lowest;
         var plan = result.Memory!;
         TestContext.Current.TestOutputHelper?.WriteLine($"{residency}: held at most {used:N0} bytes against a planned {plan.Peak - plan.Overhead:N0} ({plan.Describe()})");
         Assert.True(used <= plan.Peak - plan.Overhead, $"held {used:N0} bytes, planned {plan.Peak - plan.Overhead:N0}: {plan.Describe()}");
-    }
-
-    /// <summary>Calls <paramref name="report"/> on the reporting thread, at once (Progress&lt;T&gt; would post it elsewhere).</summary>
-    private sealed class SynchronousProgress(Action<GenerationProgress> report) : IProgress<GenerationProgress>
-    {
-        public void Report(GenerationProgress value) => report(value);
     }
 
     [Fact]

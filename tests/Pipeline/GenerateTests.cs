@@ -175,12 +175,12 @@ public sealed class GenerateTests
         var image = ImageLoader.Load(Fixtures.Path("pipeline-tiny", "input.png"));
         var options = new GenerationOptions { Prompt = "a cat", Frames = 2, Steps = 3, Height = 40, Width = 56, Seed = 1 };
         var reports = new List<GenerationProgress>();
-        engine.Generate(image, options, new SyncProgress(reports.Add), cancellation: TestContext.Current.CancellationToken);
+        engine.Generate(image, options, new SyncProgress<GenerationProgress>(reports.Add), cancellation: TestContext.Current.CancellationToken);
         Assert.Equal([1, 2, 3], reports.Where(r => r.Stage == GenerationStage.Denoising && r.Step > 0 && r.StepOpsTotal == 0).Select(r => r.Step));
         Assert.Contains(reports, r => r.Stage == GenerationStage.Decoding && r.Step == 2 && r.TotalSteps == 2);
 
         using var cancel = new CancellationTokenSource();
-        var progress = new SyncProgress(r =>
+        var progress = new SyncProgress<GenerationProgress>(r =>
         {
             if (r.Stage == GenerationStage.Denoising && r.Step == 1)
             {
@@ -198,7 +198,7 @@ public sealed class GenerateTests
         var options = new GenerationOptions { Prompt = "a cat", Frames = 2, Steps = 2, Height = 40, Width = 56, Seed = 1 };
         using var cancel = new CancellationTokenSource();
         var reports = new List<GenerationProgress>();
-        var progress = new SyncProgress(r =>
+        var progress = new SyncProgress<GenerationProgress>(r =>
         {
             reports.Add(r);
             if (r.Stage == GenerationStage.Denoising && r.Step == 0)
@@ -212,7 +212,7 @@ public sealed class GenerateTests
 
         // Reports come in order (stage, then the position within it), and a step's op counts stay within its plan.
         reports.Clear();
-        engine.Generate(image, options, progress: new SyncProgress(reports.Add), cancellation: TestContext.Current.CancellationToken);
+        engine.Generate(image, options, progress: new SyncProgress<GenerationProgress>(reports.Add), cancellation: TestContext.Current.CancellationToken);
         for (var i = 1; i < reports.Count; i++)
         {
             var (previous, current) = (reports[i - 1], reports[i]);
@@ -285,11 +285,6 @@ public sealed class GenerateTests
         Assert.Equal(ExitCodes.BadInput, missing.Code);
         Assert.Contains("vae", missing.Err, StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", missing.Err, StringComparison.Ordinal);
-    }
-
-    private sealed class SyncProgress(Action<GenerationProgress> report) : IProgress<GenerationProgress>
-    {
-        public void Report(GenerationProgress value) => report(value);
     }
 
     /// <summary>A stderr that cancels the run when the progress bar shows a given step (a Ctrl+C at a known moment).</summary>
