@@ -24,7 +24,7 @@ internal static class PlanCommand
     public static CommandSpec Spec { get; } = new(
         "plan",
         "Print the memory plan of a request without a GPU: the choices that fit a budget, the planned peak and the cost.",
-        "[--height H] [--width W] [--frames F] [--memory-budget SIZE] [--model <folder>]",
+        "[--height H] [--width W] [--frames F] [--memory-budget SIZE] [--model <folder>] [--cache-interval N]",
         [
             new OptionSpec("height", "pixels", "Video height, a multiple of 8.", Default: "704"),
             new OptionSpec("width", "pixels", "Video width, a multiple of 8.", Default: "1280"),
@@ -36,6 +36,8 @@ internal static class PlanCommand
             new OptionSpec("dtype", "fp16|bf16|fp32", "The GPU's storage type of the UNet and image encoder.", Default: "fp16"),
             new OptionSpec("vae-precision", "auto|model|fp32", GenerateCommand.VaePrecisionHelp, Default: "auto"),
             SamplerOptions.Specs[0],
+            SpeedOptions.Specs[0],
+            SpeedOptions.Specs[1],
         ],
         Run,
         "Exits 0 when the request fits the budget and 3, saying what would fit, when it cannot. The budget counts the\n"
@@ -53,6 +55,8 @@ internal static class PlanCommand
             Guidance = args.GetNonNegativeDouble("guidance", 9.0),
             MemoryBudget = args.GetByteSize("memory-budget"),
             Sampler = SamplerOptions.Sampler(args),
+            CacheInterval = args.GetInt32("cache-interval", 1, 1, 1000),
+            CacheDepth = args.Has("cache-depth") ? args.GetInt32("cache-depth", 0, 0, 64) : null,
         };
         var dtype = args.GetGpuDType(allowFp32: true);
         var vaePrecision = args.GetVaePrecision();
@@ -62,6 +66,11 @@ internal static class PlanCommand
             if (options.Height % vae.ScaleFactor != 0 || options.Width % vae.ScaleFactor != 0)
             {
                 throw new UsageException($"--height and --width must be multiples of the VAE's scale factor {vae.ScaleFactor}, got {options.Width}x{options.Height}.");
+            }
+
+            if (options.CacheDepth is { } depth && depth >= unet.BlockOutChannels.Count)
+            {
+                throw new UsageException($"--cache-depth must be 0 to {unet.BlockOutChannels.Count - 1} for this UNet (the up block whose input is cached), got {depth}.");
             }
 
             // The sampler as generate builds it: its history is planned with the request.
@@ -110,7 +119,7 @@ internal static class PlanCommand
         o.WriteLine(
             $"image encode: {Bytes(plan.EncodeBytes)} {Held(RequestStage.Encode)} (image encoder arena {Bytes(request.Encode.Clip.Arena.Peak)}, "
             + $"VAE encode arena {Bytes(request.Encode.Vae.Arena.Peak)}, one at a time; input {Bytes(request.Encode.InputBytes)}; reserve {Bytes(RequestMemory.Reserve)})");
-        var cached = step.Cached is { } c ? $"; cached step arena {Bytes(c.Arena.Peak)} and deep-feature cache {Bytes(step.DeepFeatureBytes)}" : "";
+        var cached = step.Cached is { } c ? $"; cached step arena {Bytes(c.Arena.Peak)} in the same block, and deep-feature cache {Bytes(step.DeepFeatureBytes)}" : "";
         var sampler = request.SamplerBytes > 0 ? $"; sampler history {Bytes(request.SamplerBytes)}" : "";
         o.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"denoising: {Bytes(plan.DenoiseBytes)} {Held(RequestStage.Denoise)} (UNet step arena {Bytes(step.Arena.Peak)}, run {step.Runs} time{(step.Runs == 1 ? "" : "s")} per step{cached}; "

@@ -51,11 +51,18 @@ public sealed class HostMemory : IBackendMemory
     }
 
     /// <inheritdoc/>
-    public IPlannedArena TakeArena(ArenaPlan plan, long reserve, string name)
+    public IPlannedArena TakeArena(ArenaPlan plan, long reserve, string name, IPlannedArena? over = null)
     {
         ArgumentNullException.ThrowIfNull(plan);
         ArgumentNullException.ThrowIfNull(name);
         var peak = plan.Buffers.Any(b => b.Offset < 0) ? plan.Pack() : plan.Peak;
+        if (over is not null)
+        {
+            return over is Arena owner && peak <= owner.Bytes
+                ? new Arena(this, plan, name, owner)
+                : throw new ArgumentException($"The {name} ({ArenaPlan.FormatBytes(peak)}) can only share a larger arena of this memory; take the larger first.", nameof(over));
+        }
+
         var available = AvailableBytes;
         if (peak + reserve > available)
         {
@@ -91,32 +98,41 @@ public sealed class HostMemory : IBackendMemory
     {
         private readonly HostMemory _owner;
         private readonly byte* _block;
+        private readonly Arena? _lender;
         private readonly PlannedAllocator _allocator;
         private readonly string _name;
         private bool _disposed;
 
-        public Arena(HostMemory owner, ArenaPlan plan, string name)
+        /// <summary>An arena of its own block, or (with <paramref name="lender"/>) in that arena's block.</summary>
+        public Arena(HostMemory owner, ArenaPlan plan, string name, Arena? lender = null)
         {
             _owner = owner;
             _name = name;
+            _lender = lender;
             Plan = plan;
+            Bytes = lender?.Bytes ?? Math.Max(plan.Peak, ArenaPlan.Alignment);
 
-            // SAFETY: the block lives until Dispose; views check _disposed before every access (UnmanagedHostStorage).
-            _block = (byte*)NativeMemory.AlignedAlloc((nuint)Math.Max(plan.Peak, ArenaPlan.Alignment), (nuint)ArenaPlan.Alignment);
+            // SAFETY: the block lives until the owning arena's Dispose; views check that before every access (UnmanagedHostStorage).
+            _block = lender is null ? (byte*)NativeMemory.AlignedAlloc((nuint)Bytes, (nuint)ArenaPlan.Alignment) : lender._block;
             _allocator = new PlannedAllocator(plan, id => (ulong)plan.OffsetOf(id), Zeroed);
         }
 
         public ArenaPlan Plan { get; }
 
+        /// <summary>The block's size.</summary>
+        public long Bytes { get; }
+
+        private bool Live => !_disposed && _lender?._disposed != true;
+
         public T Run<T>(Func<T> forward)
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
+            ObjectDisposedException.ThrowIf(!Live, this);
             return _owner.Outputs.Run(_allocator, forward);
         }
 
         private UnmanagedHostStorage Zeroed(ulong offset, long bytes)
         {
-            var storage = new UnmanagedHostStorage(_block + offset, bytes, () => !_disposed, _name);
+            var storage = new UnmanagedHostStorage(_block + offset, bytes, () => Live, _name);
             for (long done = 0; done < bytes; done += int.MaxValue)
             {
                 storage.GetBytes(done, (int)Math.Min(int.MaxValue, bytes - done)).Clear();
@@ -130,7 +146,10 @@ public sealed class HostMemory : IBackendMemory
             if (!_disposed)
             {
                 _disposed = true;
-                NativeMemory.AlignedFree(_block);
+                if (_lender is null)
+                {
+                    NativeMemory.AlignedFree(_block);
+                }
             }
         }
     }

@@ -58,10 +58,12 @@ public interface IBackendMemory
 
     /// <summary>
     /// Takes the arena of <paramref name="plan"/> (packed if it is not yet), keeping <paramref name="reserve"/> bytes
-    /// free beside it for the libraries; <paramref name="name"/> names it in messages.
+    /// free beside it for the libraries; <paramref name="name"/> names it in messages. With <paramref name="over"/>
+    /// (an arena of this memory at least as large), the new arena lies in that one's memory and nothing is allocated:
+    /// for two forwards that never run at once, whose outputs are read before the other runs.
     /// </summary>
     /// <exception cref="ArenaOutOfMemoryException">The plan and the reserve do not fit in <see cref="AvailableBytes"/>.</exception>
-    IPlannedArena TakeArena(ArenaPlan plan, long reserve, string name);
+    IPlannedArena TakeArena(ArenaPlan plan, long reserve, string name, IPlannedArena? over = null);
 
     /// <summary>
     /// Records <paramref name="forward"/>'s work for replay. Nothing runs yet; each <see cref="IForwardGraph.Replay"/>

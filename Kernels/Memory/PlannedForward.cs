@@ -64,14 +64,16 @@ public sealed class PlannedForward : IDisposable
 
     /// <summary>
     /// Takes the arena of <paramref name="plan"/> from <paramref name="ops"/>' memory, keeping <paramref name="reserve"/>
-    /// bytes free beside it; <paramref name="name"/> names it in messages.
+    /// bytes free beside it; <paramref name="name"/> names it in messages. With <paramref name="over"/> (a forward of at
+    /// least this one's arena that never runs at the same time), the arena lies in that forward's memory and nothing
+    /// is allocated (<see cref="IBackendMemory.TakeArena"/>).
     /// </summary>
     /// <exception cref="ArenaOutOfMemoryException">The plan does not fit.</exception>
-    public static PlannedForward Create(IOps ops, ForwardPlan plan, long reserve, string name, bool graphs = false)
+    public static PlannedForward Create(IOps ops, ForwardPlan plan, long reserve, string name, bool graphs = false, PlannedForward? over = null)
     {
         ArgumentNullException.ThrowIfNull(ops);
         ArgumentNullException.ThrowIfNull(plan);
-        return new PlannedForward(ops.Memory, plan, ops.Memory.TakeArena(plan.Arena, reserve, name), graphs);
+        return new PlannedForward(ops.Memory, plan, ops.Memory.TakeArena(plan.Arena, reserve, name, over?._arena), graphs);
     }
 
     /// <summary>Runs the planned forward (or replays its graph); the output stays valid until the next run.</summary>

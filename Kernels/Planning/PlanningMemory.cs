@@ -42,7 +42,7 @@ public sealed class PlanningMemory : IBackendMemory
     }
 
     /// <inheritdoc/>
-    public IPlannedArena TakeArena(ArenaPlan plan, long reserve, string name) => new Recorded(plan ?? throw new ArgumentNullException(nameof(plan)));
+    public IPlannedArena TakeArena(ArenaPlan plan, long reserve, string name, IPlannedArena? over = null) => new Recorded(plan ?? throw new ArgumentNullException(nameof(plan)));
 
     /// <inheritdoc/>
     public IForwardGraph Capture(Func<Tensor> forward) => ManagedPieces.Rerun(forward);

@@ -230,7 +230,7 @@ internal sealed class GenerationRequest
     /// (scaled) UNet input; nothing returns to the host per step but the non-finite counts, read one step late. The
     /// conditioning and every step's embedding are computed first, and the sampler's history is allocated once in the
     /// request's scope (planned with its memory). Under step caching the full and the cached steps are two planned
-    /// forwards (two arenas, two graphs) sharing the deep-feature cache. Returns the final latents (F, h, w, L) as an F32
+    /// forwards (two graphs, their arenas in one block) sharing the deep-feature cache. Returns the final latents (F, h, w, L) as an F32
     /// backend tensor.
     /// </summary>
     private Tensor Denoise(RequestPlan memory, Sampler sampler, Tensor promptEmbeds, Tensor imageEmbeddings, Tensor imageLatents, Tensor initial, int offset)
@@ -251,8 +251,13 @@ internal sealed class GenerationRequest
 
         var stepEmbeddings = sampler.Timesteps.Select(t => unet.StepEmbedding(t, conditioning)).ToList();
 
-        using var step = PlannedUNetStep.Create(Ops, memory.Step, _engine.UseGraphs);
-        using var cachedStep = memory.Step.Cached is { } cachedPlan ? PlannedUNetStep.Create(Ops, cachedPlan, _engine.UseGraphs) : null;
+        // Under step caching the two kinds share one block, the larger's (they never run at once, and each step's
+        // output is read before the next step runs).
+        var cachedPlan = memory.Step.Cached;
+        var fullFirst = cachedPlan is null || memory.Step.Arena.Peak >= cachedPlan.Arena.Peak;
+        using var first = PlannedUNetStep.Create(Ops, fullFirst ? memory.Step : cachedPlan!, _engine.UseGraphs);
+        using var second = cachedPlan is null ? null : PlannedUNetStep.Create(Ops, fullFirst ? cachedPlan : memory.Step, _engine.UseGraphs, over: first);
+        var (step, cachedStep) = fullFirst ? (first, second) : (second!, first);
         if (step.UsesGraph && offset == 0)
         {
             _engine.Log?.Invoke(cachedStep is null ? "the UNet step is replayed as a graph from its second call" : "the full and the cached UNet steps are each replayed as a graph from their second call");

@@ -50,17 +50,17 @@ public sealed record UNetStepPlan(
     /// <summary>The deep-feature cache of all runs in the planned dtype (0 without caching): held outside the arenas through the loop.</summary>
     public long DeepFeatureBytes { get; init; }
 
-    /// <summary>On a full step's plan under caching, the cached step's plan: a second arena (and graph) beside this one.</summary>
+    /// <summary>On a full step's plan under caching, the cached step's plan: a second graph, its arena in the same block as this one's (the larger's).</summary>
     public UNetStepPlan? Cached { get; init; }
 
     /// <summary>
     /// What the denoising loop holds outside the weights (but for the sampler's history and the step embeddings, which
-    /// depend on the schedule): this arena, the libraries' reserve beside it, the conditioning, the loop's buffers, and
-    /// under caching the cached step's arena and the deep-feature cache; or, if more, what computing the conditioning
-    /// holds before its temporaries are freed.
+    /// depend on the schedule): this arena (under caching the larger of the two step kinds' arenas, which share one
+    /// block: they never run at once), the libraries' reserve beside it, the conditioning, the loop's buffers, and under
+    /// caching the deep-feature cache; or, if more, what computing the conditioning holds before its temporaries are freed.
     /// </summary>
     public long LoopBytes =>
-        Math.Max(ConditioningPeakBytes, Arena.Peak + RequestMemory.Reserve + ConditioningBytes + BufferBytes + (Cached is { } c ? c.Arena.Peak + DeepFeatureBytes : 0));
+        Math.Max(ConditioningPeakBytes, Math.Max(Arena.Peak, Cached?.Arena.Peak ?? 0) + RequestMemory.Reserve + ConditioningBytes + BufferBytes + (Cached is null ? 0 : DeepFeatureBytes));
 
     /// <summary>The full steps among <paramref name="steps"/> steps of one pass under <paramref name="caching"/> (all without it).</summary>
     public static int FullSteps(StepCaching? caching, int steps) => Enumerable.Range(0, steps).Count(i => caching?.IsFull(i) != false);
@@ -120,9 +120,13 @@ public sealed class PlannedUNetStep : IDisposable
     /// <summary>Whether the step replays a graph from its second call.</summary>
     public bool UsesGraph => _forward.UsesGraph;
 
-    /// <summary>Takes the arena of a step planned by <see cref="PlanStep"/> (for <paramref name="ops"/>' dtype).</summary>
+    /// <summary>
+    /// Takes the arena of a step planned by <see cref="PlanStep"/> (for <paramref name="ops"/>' dtype); with
+    /// <paramref name="over"/>, a step of at least this arena that never runs at the same time (the other kind under
+    /// step caching), in that one's memory.
+    /// </summary>
     /// <exception cref="ArenaOutOfMemoryException">The plan does not fit the backend's available memory.</exception>
-    public static PlannedUNetStep Create(IOps ops, UNetStepPlan plan, bool graphs = false, long reserve = RequestMemory.Reserve)
+    public static PlannedUNetStep Create(IOps ops, UNetStepPlan plan, bool graphs = false, long reserve = RequestMemory.Reserve, PlannedUNetStep? over = null)
     {
         ArgumentNullException.ThrowIfNull(ops);
         ArgumentNullException.ThrowIfNull(plan);
@@ -131,7 +135,7 @@ public sealed class PlannedUNetStep : IDisposable
             throw new ArgumentException("A step of several runs needs the plan's sample shape (PlanStep records it).", nameof(plan));
         }
 
-        var forward = PlannedForward.Create(ops, plan.Forward, reserve, "UNet step arena", graphs);
+        var forward = PlannedForward.Create(ops, plan.Forward, reserve, over is null ? "UNet step arena" : "cached UNet step arena", graphs, over?._forward);
 
         // The runs' outputs are joined outside the arena (each run's output is overwritten by the next run).
         var joined = plan.Runs > 1 ? ops.Empty(ops.ActivationDType, new TensorShape(plan.Runs * plan.Sample![0], plan.Sample[1], plan.Sample[2], plan.Sample[3])) : null;

@@ -67,9 +67,39 @@ public sealed class DeviceArena : IDisposable
         return new DeviceArena(plan, allocator.Allocate(Math.Max(peak, ArenaPlan.Alignment)));
     }
 
+    /// <summary>
+    /// An arena of <paramref name="plan"/> in <paramref name="owner"/>'s block, allocating nothing: for two forwards
+    /// that never run at once (a step's two kinds under step caching). Disposing it leaves the block to its owner.
+    /// </summary>
+    /// <exception cref="ArgumentException">The plan needs more than the owner's block.</exception>
+    public static DeviceArena Over(DeviceArena owner, ArenaPlan plan)
+    {
+        ArgumentNullException.ThrowIfNull(owner);
+        ArgumentNullException.ThrowIfNull(plan);
+        var peak = plan.Buffers.Count == 0 || plan.Buffers.Any(b => b.Offset < 0) ? plan.Pack() : plan.Peak;
+        if (peak > owner.Bytes)
+        {
+            throw new ArgumentException($"A plan of {ArenaPlan.FormatBytes(peak)} does not fit in an arena of {ArenaPlan.FormatBytes(owner.Bytes)}; take the larger arena first.", nameof(plan));
+        }
+
+        return new DeviceArena(plan, new Borrowed(owner._block));
+    }
+
     /// <summary>The device address of buffer <paramref name="id"/>.</summary>
     public ulong AddressOf(int id) => _block.Address + (ulong)_plan.OffsetOf(id);
 
     /// <inheritdoc/>
     public void Dispose() => _block.Dispose();
+
+    /// <summary>Another arena's block, not freed here.</summary>
+    private sealed class Borrowed(IDeviceAllocation block) : IDeviceAllocation
+    {
+        public ulong Address => block.Address;
+
+        public long Bytes => block.Bytes;
+
+        public void Dispose()
+        {
+        }
+    }
 }

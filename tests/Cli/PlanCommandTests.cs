@@ -48,6 +48,19 @@ public sealed class PlanCommandTests
     }
 
     [Fact]
+    public void The_plan_counts_step_caching_with_one_shared_step_arena()
+    {
+        var (code, output, error) = Run("plan", "--height", "512", "--width", "512", "--cache-interval", "2");
+        Assert.True(code == ExitCodes.Success, output + error);
+        Assert.Contains("cached step arena ", output, StringComparison.Ordinal);
+        Assert.Contains("in the same block", output, StringComparison.Ordinal);
+
+        (code, _, error) = Run("plan", "--cache-interval", "2", "--cache-depth", "9");
+        Assert.Equal(ExitCodes.Usage, code);
+        Assert.Contains("--cache-depth must be 0 to 3", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void The_plan_counts_the_samplers_history()
     {
         var (code, output, error) = Run("plan", "--memory-budget", "12GiB", "--sampler", "dpmpp-2m", "--steps", "25");

@@ -143,11 +143,16 @@ public sealed class CudaMemory : IBackendMemory, IDisposable
     }
 
     /// <inheritdoc/>
-    public IPlannedArena TakeArena(ArenaPlan plan, long reserve, string name)
+    public IPlannedArena TakeArena(ArenaPlan plan, long reserve, string name, IPlannedArena? over = null)
     {
         ArgumentNullException.ThrowIfNull(plan);
         ArgumentNullException.ThrowIfNull(name);
-        var arena = DeviceArena.Create(plan, new CudaDeviceAllocator(_context), reserve);
+        var arena = over switch
+        {
+            null => DeviceArena.Create(plan, new CudaDeviceAllocator(_context), reserve),
+            Arena owner => DeviceArena.Over(owner.Device, plan),
+            _ => throw new ArgumentException("Only an arena of this backend's memory can be shared.", nameof(over)),
+        };
         return new Arena(this, arena, name);
     }
 
@@ -317,6 +322,8 @@ public sealed class CudaMemory : IBackendMemory, IDisposable
         }
 
         public ArenaPlan Plan => _arena.Plan;
+
+        public DeviceArena Device => _arena;
 
         public T Run<T>(Func<T> forward) => _owner.Outputs.Run(_allocator, forward);
 
