@@ -66,6 +66,16 @@ public sealed record UNetStepPlan(
     public static int FullSteps(StepCaching? caching, int steps) => Enumerable.Range(0, steps).Count(i => caching?.IsFull(i) != false);
 
     /// <summary>
+    /// The ops (about one kernel launch each) of <paramref name="steps"/> steps of one pass (every run of each): the
+    /// full steps at this forward's, the cached ones at <see cref="Cached"/>'s, as <see cref="FlopsOf"/> counts FLOPs.
+    /// </summary>
+    public long OpsOf(StepCaching? caching, int steps)
+    {
+        var full = Cached is null ? steps : FullSteps(caching, steps);
+        return (long)Runs * (((long)full * Forward.Ops) + ((long)(steps - full) * (Cached?.Forward.Ops ?? 0)));
+    }
+
+    /// <summary>
     /// The counted FLOPs of <paramref name="steps"/> steps of one pass (every run of each): the full steps at
     /// <see cref="Flops"/>, the cached ones at <see cref="Cached"/>'s (when this plan has one and <paramref name="caching"/> caches).
     /// </summary>

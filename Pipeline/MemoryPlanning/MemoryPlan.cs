@@ -49,21 +49,24 @@ public sealed record MemoryPlan(
     /// <summary>The planned peak: the largest stage's, weights and overhead included.</summary>
     public long Peak => PeakOf(PeakStage);
 
+    /// <summary>The request's step caching (its cached steps count the cached step's launches), or null.</summary>
+    public StepCaching? Caching { get; init; }
+
     /// <summary>The weights each request uploads again because the residency frees them (0 when every model stays loaded).</summary>
     public long ReloadedBytes => Weights.Reloaded(Choices.Residency);
 
     /// <summary>Kernel launches of the whole request's UNet steps and decode (each op is about one launch).</summary>
-    public long Launches => Launch(Request.Step.Forward.Ops, Request.Step.Runs, Request.Decode.Ops, Request.DecodeTiles, Choices.DecodeChunk, Frames, Steps);
+    public long Launches => Launch(Request.Step.OpsOf(Caching, Steps), Request.Decode.Ops, Request.DecodeTiles, Choices.DecodeChunk, Frames);
 
     /// <summary><see cref="Launches"/> over <see cref="UnconstrainedLaunches"/> (1: no extra cost).</summary>
     public double Cost => (double)Launches / UnconstrainedLaunches;
 
     /// <summary>
-    /// Launches of <paramref name="steps"/> steps of <paramref name="runs"/> runs of <paramref name="stepOps"/> ops and the
-    /// decode of <paramref name="frames"/> in chunks, each in <paramref name="tiles"/> tiles.
+    /// Launches of the denoising loop's <paramref name="loopOps"/> ops and the decode of <paramref name="frames"/> in
+    /// chunks of <paramref name="chunk"/>, each in <paramref name="tiles"/> tiles of <paramref name="decodeOps"/> ops.
     /// </summary>
-    internal static long Launch(int stepOps, int runs, int decodeOps, int tiles, int chunk, int frames, int steps) =>
-        ((long)steps * runs * stepOps) + ((long)((frames + chunk - 1) / chunk) * tiles * decodeOps);
+    internal static long Launch(long loopOps, int decodeOps, int tiles, int chunk, int frames) =>
+        loopOps + ((long)((frames + chunk - 1) / chunk) * tiles * decodeOps);
 
     /// <summary>The stage's name in words.</summary>
     public static string Name(RequestStage stage) => stage switch

@@ -121,11 +121,14 @@ public static class MemoryPlanner
 
         var planner = new Candidates(models, request);
         var unconstrained = planner.Step(false, long.MaxValue, int.MaxValue);
-        var baseline = MemoryPlan.Launch(unconstrained.Forward.Ops, 1, planner.Decode(request.Frames, null).Ops, 1, request.Frames, request.Frames, request.Steps);
+        var baseline = MemoryPlan.Launch(unconstrained.OpsOf(request.Caching, request.Steps), planner.Decode(request.Frames, null).Ops, 1, request.Frames, request.Frames);
         var fixedLoop = request.SamplerBytes + (request.Steps * unconstrained.StepEmbeddingBytes);
         MemoryPlan Finish(RequestPlan plan, WeightResidency residency) =>
             new(plan.Choices with { Residency = residency }, plan with { SamplerBytes = request.SamplerBytes, Residency = residency, StepEmbeddingsBytes = request.Steps * unconstrained.StepEmbeddingBytes },
-                weights, overhead, room, budget, request.Frames, request.Steps, baseline);
+                weights, overhead, room, budget, request.Frames, request.Steps, baseline)
+            {
+                Caching = request.Caching,
+            };
 
         var residencies = weights.Releasable ? WeightResidencies.All : [WeightResidency.KeepAll];
         if (forced is not null)

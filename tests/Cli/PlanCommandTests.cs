@@ -55,9 +55,20 @@ public sealed class PlanCommandTests
         Assert.Contains("cached step arena ", output, StringComparison.Ordinal);
         Assert.Contains("in the same block", output, StringComparison.Ordinal);
 
+        // Every other step cached: the loop counts the cached steps' launches, fewer than the full steps'.
+        var (_, full, _) = Run("plan", "--height", "512", "--width", "512");
+        Assert.True(Launches(output) < Launches(full), output + full);
+
         (code, _, error) = Run("plan", "--cache-interval", "2", "--cache-depth", "9");
         Assert.Equal(ExitCodes.Usage, code);
         Assert.Contains("--cache-depth must be 0 to 3", error, StringComparison.Ordinal);
+    }
+
+    /// <summary>The launches a plan's "cost:" line counts.</summary>
+    private static long Launches(string output)
+    {
+        var line = output.Split('\n').Single(l => l.StartsWith("cost: ", StringComparison.Ordinal));
+        return long.Parse(line["cost: ".Length..line.IndexOf(" launches", StringComparison.Ordinal)], System.Globalization.NumberStyles.AllowThousands, System.Globalization.CultureInfo.InvariantCulture);
     }
 
     [Fact]
