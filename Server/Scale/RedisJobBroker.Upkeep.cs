@@ -11,6 +11,12 @@ namespace CudaI2V.Server.Scale;
 /// </summary>
 public sealed partial class RedisJobBroker
 {
+    /// <summary>How long a queue place may be held by an id with no job record before the upkeep frees it.</summary>
+    internal static readonly TimeSpan RecordlessGrace = TimeSpan.FromSeconds(10);
+
+    /// <summary>Queue places seen held by an id with no record, and when first seen so.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, DateTimeOffset> _recordless = new(StringComparer.Ordinal);
+
     /// <summary>Runs the upkeep until <paramref name="stop"/>; Redis being away is reported and waited for.</summary>
     public async Task RunUpkeepAsync(CancellationToken stop)
     {
@@ -54,18 +60,34 @@ public sealed partial class RedisJobBroker
 
         await Trim(db).ConfigureAwait(false);
         Expire(db);
-        foreach (var member in await db.SetMembersAsync(QueuedKey).ConfigureAwait(false))
+        var now = DateTimeOffset.UtcNow;
+        var members = await db.SetMembersAsync(QueuedKey).ConfigureAwait(false);
+        foreach (var member in members)
         {
-            // A place held by a job that is no longer waiting (a worker lost between taking it and saying so) is freed.
+            // A place held by a job that is no longer waiting (a worker lost between taking it and saying so) is freed;
+            // so is one whose job never came to exist (a submission whose reservation's reply was lost, say under a
+            // Redis timeout), once it has had no record for a whole grace period (a submission writes its record just
+            // after reserving its place).
             var id = member.ToString();
-            if (!JobStore.IsId(id) || Store.Load(id) is { State: not JobState.Queued })
+            var record = JobStore.IsId(id) ? Store.Load(id) : null;
+            var orphan = record is null && _recordless.GetOrAdd(id, now) < now - RecordlessGrace;
+            if (!JobStore.IsId(id) || record is { State: not JobState.Queued } || orphan)
             {
                 await db.SetRemoveAsync(QueuedKey, member).ConfigureAwait(false);
+                _recordless.TryRemove(id, out _);
+            }
+            else if (record is not null)
+            {
+                _recordless.TryRemove(id, out _);
             }
         }
 
-        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-        await db.SortedSetRemoveRangeByScoreAsync(WorkersKey, double.NegativeInfinity, now - (10 * _settings.LostAfter.TotalMilliseconds)).ConfigureAwait(false);
+        foreach (var gone in _recordless.Keys.Except(members.Select(m => m.ToString())))
+        {
+            _recordless.TryRemove(gone, out _);
+        }
+
+        await db.SortedSetRemoveRangeByScoreAsync(WorkersKey, double.NegativeInfinity, now.ToUnixTimeMilliseconds() - (10 * _settings.LostAfter.TotalMilliseconds)).ConfigureAwait(false);
     }
 
     /// <summary>Redis knows nothing of this deployment: index every record again and queue again the jobs not ended.</summary>

@@ -117,7 +117,19 @@ public sealed partial class RedisJobBroker : IJobBroker
         }
 
         var job = new Job { Id = JobStore.NewId(), State = JobState.Queued, Settings = settings, CreatedAt = DateTimeOffset.UtcNow, IdempotencyKey = idempotencyKey };
-        if ((int)db.ScriptEvaluate(Reserve, [QueuedKey], [Capacity, job.Id]) != 1)
+        int reserved;
+        try
+        {
+            reserved = (int)db.ScriptEvaluate(Reserve, [QueuedKey], [Capacity, job.Id]);
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException)
+        {
+            // The reply was lost, not necessarily the command: a place reserved for a job that will never exist is freed.
+            Withdraw(job.Id);
+            throw;
+        }
+
+        if (reserved != 1)
         {
             throw new QueueFullException(Capacity);
         }
