@@ -45,24 +45,7 @@ public sealed class LayerChunking
     /// chunks of at most <paramref name="chunk"/> rows and joins the outputs on the first axis (one call when
     /// everything fits one chunk).
     /// </summary>
-    public static Tensor ByRows(IOps ops, int rows, int chunk, Func<int, int, Tensor> part)
-    {
-        ArgumentNullException.ThrowIfNull(ops);
-        ArgumentNullException.ThrowIfNull(part);
-        ArgumentOutOfRangeException.ThrowIfLessThan(chunk, 1);
-        if (rows <= chunk)
-        {
-            return part(0, rows);
-        }
-
-        var parts = new List<Tensor>((rows + chunk - 1) / chunk);
-        for (var start = 0; start < rows; start += chunk)
-        {
-            parts.Add(part(start, Math.Min(chunk, rows - start)));
-        }
-
-        return ops.Concat(parts, axis: 0);
-    }
+    public static Tensor ByRows(IOps ops, int rows, int chunk, Func<int, int, Tensor> part) => ByGroups(ops, rows, chunk, 1, part);
 
     /// <summary>
     /// <see cref="ByRows"/> for a state whose rows come in groups of <paramref name="group"/> consecutive rows (a video's

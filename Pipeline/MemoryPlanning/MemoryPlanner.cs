@@ -124,7 +124,7 @@ public static class MemoryPlanner
         var baseline = MemoryPlan.Launch(unconstrained.OpsOf(request.Caching, request.Steps), planner.Decode(request.Frames, null).Ops, 1, request.Frames, request.Frames);
         var fixedLoop = request.SamplerBytes + (request.Steps * unconstrained.StepEmbeddingBytes);
         MemoryPlan Finish(RequestPlan plan, WeightResidency residency) =>
-            new(plan.Choices with { Residency = residency }, plan with { SamplerBytes = request.SamplerBytes, Residency = residency, StepEmbeddingsBytes = request.Steps * unconstrained.StepEmbeddingBytes },
+            new(plan.Choices with { Residency = residency }, ForRequest(plan, request) with { Residency = residency },
                 weights, overhead, room, budget, request.Frames, request.Steps, baseline)
             {
                 Caching = request.Caching,
@@ -228,25 +228,29 @@ public static class MemoryPlanner
         return null;
     }
 
+    /// <summary>The smallest choices with the most releasing residency <paramref name="weights"/> allow.</summary>
+    private static MemoryChoices SmallestFor(RequestModels models, MemoryRequest request, ComponentWeights weights) =>
+        Smallest(models, request) with { Residency = weights.Releasable ? WeightResidency.OneStageAtATime : WeightResidency.KeepAll };
+
+    /// <summary>A plan with what the request holds whatever the choices: the sampler's history and every step's embedding.</summary>
+    private static RequestPlan ForRequest(RequestPlan plan, MemoryRequest request) =>
+        plan with { SamplerBytes = request.SamplerBytes, StepEmbeddingsBytes = request.Steps * plan.Step.StepEmbeddingBytes };
+
     /// <summary>
     /// What a request of the given size needs at the smallest choices, weights included, beside the device overhead: its
     /// largest stage's weights and activations.
     /// </summary>
     private static long Need(RequestModels models, MemoryRequest request, ComponentWeights weights)
     {
-        var choices = Smallest(models, request) with { Residency = weights.Releasable ? WeightResidency.OneStageAtATime : WeightResidency.KeepAll };
-        var plan = RequestMemory.Plan(models, request.Batch, request.Frames, request.Height, request.Width, request.TextTokens, choices, caching: request.Caching) with
-        {
-            SamplerBytes = request.SamplerBytes,
-        };
-        plan = plan with { StepEmbeddingsBytes = request.Steps * plan.Step.StepEmbeddingBytes };
+        var choices = SmallestFor(models, request, weights);
+        var plan = ForRequest(RequestMemory.Plan(models, request.Batch, request.Frames, request.Height, request.Width, request.TextTokens, choices, caching: request.Caching), request);
         return MemoryPlan.Stages.Max(stage => weights.Held(choices.Residency, stage) + plan.Bytes(stage));
     }
 
     private static ArenaOutOfMemoryException Refuse(Candidates planner, MemoryRequest request, ComponentWeights weights, long room, long? budget, string where)
     {
         var models = planner.Models;
-        var smallest = Smallest(models, request) with { Residency = weights.Releasable ? WeightResidency.OneStageAtATime : WeightResidency.KeepAll };
+        var smallest = SmallestFor(models, request, weights);
         var need = Need(models, request, weights);
         var what = weights.Total > 0 ? "for its weights and activations" : "for its activations";
         var text = budget is { } b
