@@ -24,7 +24,7 @@ internal static class PlanCommand
     public static CommandSpec Spec { get; } = new(
         "plan",
         "Print the memory plan of a request without a GPU: the choices that fit a budget, the planned peak and the cost.",
-        "[--height H] [--width W] [--frames F] [--memory-budget SIZE] [--model <folder>] [--cache-interval N]",
+        "[--height H] [--width W] [--frames F] [--memory-budget SIZE] [--model <folder>] [--cache-interval N] [--refine-from WxH]",
         [
             new OptionSpec("height", "pixels", "Video height, a multiple of 8.", Default: "704"),
             new OptionSpec("width", "pixels", "Video width, a multiple of 8.", Default: "1280"),
@@ -36,8 +36,7 @@ internal static class PlanCommand
             new OptionSpec("dtype", "fp16|bf16|fp32", "The GPU's storage type of the UNet and image encoder.", Default: "fp16"),
             new OptionSpec("vae-precision", "auto|model|fp32", GenerateCommand.VaePrecisionHelp, Default: "auto"),
             SamplerOptions.Specs[0],
-            SpeedOptions.Specs[0],
-            SpeedOptions.Specs[1],
+            .. SpeedOptions.Specs,
         ],
         Run,
         "Exits 0 when the request fits the budget and 3, saying what would fit, when it cannot. The budget counts the\n"
@@ -45,7 +44,7 @@ internal static class PlanCommand
 
     private static int Run(ParsedArgs args, CliContext context)
     {
-        var options = new GenerationOptions
+        var options = SpeedOptions.Read(args, new GenerationOptions
         {
             Prompt = "",
             Height = args.GetInt32("height", 704, 8, 16384),
@@ -55,9 +54,7 @@ internal static class PlanCommand
             Guidance = args.GetNonNegativeDouble("guidance", 9.0),
             MemoryBudget = args.GetByteSize("memory-budget"),
             Sampler = SamplerOptions.Sampler(args),
-            CacheInterval = args.GetInt32("cache-interval", 1, 1, 1000),
-            CacheDepth = args.Has("cache-depth") ? args.GetInt32("cache-depth", 0, 0, 64) : null,
-        };
+        });
         var dtype = args.GetGpuDType(allowFp32: true);
         var vaePrecision = args.GetVaePrecision();
         var (source, unet, vae, clip, unetShapes, vaeShapes, clipShapes, scheduler) = args.Get("model") is { } folder ? FromModel(folder, dtype) : Release();
@@ -72,6 +69,8 @@ internal static class PlanCommand
             {
                 throw new UsageException($"--cache-depth must be 0 to {unet.BlockOutChannels.Count - 1} for this UNet (the up block whose input is cached), got {depth}.");
             }
+
+            var tail = CheckRefine(options);
 
             // The sampler as generate builds it: its history is planned with the request.
             Sampler sampler;
@@ -88,13 +87,20 @@ internal static class PlanCommand
             var vaeDType = VideoEngineLoader.VaeDType(vaePrecision, vae.ForceUpcast, dtype);
             var models = new RequestModels(dtype, unet, unetShapes, vaeDType, vae, vaeShapes, clip, clipShapes);
             var weights = ComponentWeights.Of(dtype, unetShapes, clipShapes, vaeDType, vaeShapes);
-            var request = MemoryRequest.Of(options, models, sampler.StateSlots, TextTokens);
+            var batch = options.UsesGuidance ? 2 : 1;
             var o = context.Out;
             o.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"request: {options.Width}x{options.Height}, {options.Frames} frame{(options.Frames == 1 ? "" : "s")}, {options.Steps} steps of {sampler.ClassName}, {request.Batch} video{(request.Batch == 1 ? "" : "s")} per step; "
+                $"request: {options.Width}x{options.Height}, {options.Frames} frame{(options.Frames == 1 ? "" : "s")}, {options.Steps} steps of {sampler.ClassName}, {batch} video{(batch == 1 ? "" : "s")} per step; "
                 + $"UNet and image encoder in {dtype.SafetensorsName()}, VAE in {vaeDType.SafetensorsName()}; {source}"));
-            var plan = MemoryPlanner.Plan(models, request, weights, options.MemoryBudget, long.MaxValue, "the budget");
+            var plan = MemoryPlanner.PlanRequest(models, options, sampler.StateSlots, TextTokens, weights, options.MemoryBudget, long.MaxValue, "the budget");
             Print(o, plan);
+            if (plan.LowPass is { } low)
+            {
+                o.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"refine: the {options.Steps} steps at {options.RefineFrom} first, under the same weights: image encode {ArenaPlan.FormatBytes(low.Request.EncodeBytes)}, "
+                    + $"denoising {ArenaPlan.FormatBytes(low.Request.DenoiseBytes)} ({low.Choices.Describe(decode: false)}); then the last {tail} at {options.Width}x{options.Height}, decoded at that size"));
+            }
+
             return ExitCodes.Success;
         }
         finally
@@ -104,6 +110,31 @@ internal static class PlanCommand
                 File.Delete(scheduler);
             }
         }
+    }
+
+    /// <summary>The steps a refine runs again at the full size (0 without <c>--refine-from</c>), its options checked as generate checks them.</summary>
+    private static int CheckRefine(GenerationOptions options)
+    {
+        if (options.RefineFrom is not { } from)
+        {
+            return 0;
+        }
+
+        if (from.Problem(options.Width, options.Height) is { } problem)
+        {
+            throw new UsageException($"--refine-from {from}: {problem}.");
+        }
+
+        if (options.RefineStrength is not (> 0 and <= 1))
+        {
+            throw new UsageException($"--refine-strength must be a number above 0 and at most 1; got {options.RefineStrength.ToString(CultureInfo.InvariantCulture)}.");
+        }
+
+        var tail = RefineSize.TailSteps(options.Steps, options.RefineStrength);
+        return tail >= 1
+            ? tail
+            : throw new UsageException(string.Create(CultureInfo.InvariantCulture,
+                $"--refine-strength {options.RefineStrength} leaves no step of the {options.Steps}-step schedule to refine (int(steps * strength) is 0); raise it or --steps."));
     }
 
     private static void Print(TextWriter o, MemoryPlan plan)
@@ -117,16 +148,16 @@ internal static class PlanCommand
         o.WriteLine($"weights: UNet {Bytes(weights.UNet)}, VAE decoder {Bytes(weights.Decoder)}, image encoder and VAE encoder {Bytes(weights.Encoders)}; {overhead}");
         o.WriteLine($"choices: {plan.Choices.Describe()}");
         o.WriteLine(
-            $"image encode: {Bytes(plan.EncodeBytes)} {Held(RequestStage.Encode)} (image encoder arena {Bytes(request.Encode.Clip.Arena.Peak)}, "
+            $"image encode: {Bytes(request.EncodeBytes)} {Held(RequestStage.Encode)} (image encoder arena {Bytes(request.Encode.Clip.Arena.Peak)}, "
             + $"VAE encode arena {Bytes(request.Encode.Vae.Arena.Peak)}, one at a time; input {Bytes(request.Encode.InputBytes)}; reserve {Bytes(RequestMemory.Reserve)})");
         var cached = step.Cached is { } c ? $"; cached step arena {Bytes(c.Arena.Peak)} in the same block, and deep-feature cache {Bytes(step.DeepFeatureBytes)}" : "";
         var sampler = request.SamplerBytes > 0 ? $"; sampler history {Bytes(request.SamplerBytes)}" : "";
         o.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"denoising: {Bytes(plan.DenoiseBytes)} {Held(RequestStage.Denoise)} (UNet step arena {Bytes(step.Arena.Peak)}, run {step.Runs} time{(step.Runs == 1 ? "" : "s")} per step{cached}; "
+            $"denoising: {Bytes(request.DenoiseBytes)} {Held(RequestStage.Denoise)} (UNet step arena {Bytes(step.Arena.Peak)}, run {step.Runs} time{(step.Runs == 1 ? "" : "s")} per step{cached}; "
             + $"conditioning {Bytes(step.ConditioningBytes)}; step embeddings {Bytes(request.StepEmbeddingsBytes)}; buffers {Bytes(step.BufferBytes)}{sampler}; reserve {Bytes(RequestMemory.Reserve)})"));
         var tiles = request.DecodeTiles;
         var tiled = tiles > 1 ? string.Create(CultureInfo.InvariantCulture, $" for the largest of {tiles} tiles per frame") : "";
-        o.WriteLine($"decode: {Bytes(plan.DecodeBytes)} {Held(RequestStage.Decode)} (VAE decode arena {Bytes(request.Decode.Arena.Peak)}{tiled}; reserve {Bytes(RequestMemory.Reserve)})");
+        o.WriteLine($"decode: {Bytes(request.DecodeBytes)} {Held(RequestStage.Decode)} (VAE decode arena {Bytes(request.Decode.Arena.Peak)}{tiled}; reserve {Bytes(RequestMemory.Reserve)})");
         var peak = $"peak: {Bytes(plan.Peak)} in the {MemoryPlan.Name(plan.PeakStage)}";
         o.WriteLine(plan.Budget is { } limitBytes
             ? $"{peak}, of the {Bytes(limitBytes)} budget: fits"

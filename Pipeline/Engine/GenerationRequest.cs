@@ -69,10 +69,10 @@ internal sealed class GenerationRequest
         using var watchVae = ReferenceEquals(VaeOps, Ops) ? null : VaeOps.Watch(watch);
         var promptEmbeds = EncodePrompt();
 
-        // The plan is the requested size's, the larger of a refine's two; the low pass's smaller step is planned beside it.
+        // The plan is the requested size's, with a refine's low pass planned beside it under the same weight residency.
         var memory = PlanMemory(promptEmbeds.Shape[1], _options);
         var refine = _options.RefineFrom;
-        var low = refine is { } r ? PlanMemory(promptEmbeds.Shape[1], _options with { Width = r.Width, Height = r.Height, RefineFrom = null }) : null;
+        var low = memory.LowPass;
         var tail = refine is null ? 0 : RefineSize.TailSteps(_options.Steps, _options.RefineStrength);
         _totalSteps = _sampler.NumInferenceSteps + tail;
         WarnWhenLong(memory.Request, low?.Request, tail);

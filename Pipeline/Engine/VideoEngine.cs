@@ -168,7 +168,8 @@ public sealed class VideoEngine : IDisposable
     /// The memory and work a request of <paramref name="options"/> plans (shapes only, nothing runs): the choices that
     /// fit its budget (<see cref="GenerationOptions.MemoryBudget"/>, else this engine's, else the backend's available
     /// memory), its UNet step (<see cref="UNetStepPlan.Flops"/> per UNet call), its VAE decode and the sampler's history,
-    /// for <paramref name="textTokens"/> prompt tokens (CLIP's 77). The request itself runs this plan.
+    /// for <paramref name="textTokens"/> prompt tokens (CLIP's 77), and a refine's low pass (<see cref="MemoryPlan.LowPass"/>).
+    /// The request itself runs this plan.
     /// </summary>
     /// <exception cref="Runtime.Memory.ArenaOutOfMemoryException">Nothing fits; the message says what would.</exception>
     public MemoryPlan PlanRequest(GenerationOptions options, int textTokens = 77)
@@ -177,12 +178,12 @@ public sealed class VideoEngine : IDisposable
         var models = Models.ForPlanning(Ops.ActivationDType);
         var memory = Ops.Memory;
         var budget = options.MemoryBudget ?? MemoryBudget;
-        var request = MemoryRequest.Of(options, models, CreateSampler(options.Sampler, options.Steps).StateSlots, textTokens);
+        var samplerSlots = CreateSampler(options.Sampler, options.Steps).StateSlots;
 
         // The device's free memory as if no releasable model were loaded: a plan that frees a loaded model gets its room.
         var weights = Models.Releasable ? Weights : Weights with { Releasable = false };
         var available = memory.AvailableBytes + Models.LoadedReleasableBytes(Weights);
-        return MemoryPlanner.Plan(models, request, weights, budget, Math.Min(available, long.MaxValue / 2), memory.Description, options.MemoryChoices);
+        return MemoryPlanner.PlanRequest(models, options, samplerSlots, textTokens, weights, budget, Math.Min(available, long.MaxValue / 2), memory.Description);
     }
 
     /// <summary>

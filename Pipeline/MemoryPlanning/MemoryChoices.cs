@@ -24,17 +24,24 @@ public sealed record MemoryChoices(
     /// <summary>The choices requests made before memory planning: one batch, feed-forward chunks of 256 MiB, the given decode chunk.</summary>
     public static MemoryChoices Default(int decodeChunk = 1) => new(false, FeedForward.MaxHiddenBytes, decodeChunk);
 
-    /// <summary>The choices in words, e.g. "guidance halves one after the other, feed-forward in chunks of 64.0 MiB, decode 2 frames at a time".</summary>
-    public string Describe()
+    /// <summary>
+    /// The choices in words, e.g. "guidance halves one after the other, feed-forward in chunks of 64.0 MiB, decode 2 frames
+    /// at a time"; without the decode's when <paramref name="decode"/> is false (a refine's low pass decodes nothing).
+    /// </summary>
+    public string Describe(bool decode = true)
     {
         var parts = new List<string>
         {
             SplitGuidance ? "guidance halves one after the other" : "guidance as one batch",
             FeedForwardHiddenBytes == long.MaxValue ? "feed-forward unchunked" : $"feed-forward in chunks of {ArenaPlan.FormatBytes(FeedForwardHiddenBytes)}",
             SpatialImages == int.MaxValue ? "spatial layers on every frame at once" : string.Create(CultureInfo.InvariantCulture, $"spatial layers {SpatialImages} frame{(SpatialImages == 1 ? "" : "s")} at a time"),
-            string.Create(CultureInfo.InvariantCulture, $"VAE decode {DecodeChunk} frame{(DecodeChunk == 1 ? "" : "s")} at a time")
-                + (DecodeTile is { } tile ? string.Create(CultureInfo.InvariantCulture, $" in {tile}x{tile}-latent tiles") : ""),
         };
+        if (decode)
+        {
+            parts.Add(string.Create(CultureInfo.InvariantCulture, $"VAE decode {DecodeChunk} frame{(DecodeChunk == 1 ? "" : "s")} at a time")
+                + (DecodeTile is { } tile ? string.Create(CultureInfo.InvariantCulture, $" in {tile}x{tile}-latent tiles") : ""));
+        }
+
         parts.Add(Residency.Describe());
 
         return string.Join(", ", parts);

@@ -25,23 +25,35 @@ public sealed record MemoryPlan(
     /// <summary>The stages in the order a request runs them.</summary>
     public static IReadOnlyList<RequestStage> Stages { get; } = [RequestStage.Encode, RequestStage.Denoise, RequestStage.Decode];
 
-    /// <summary>The image encode's activations: the larger of its two arenas, its input and the reserve.</summary>
-    public long EncodeBytes => Request.EncodeBytes;
+    /// <summary>The image encode's activations: the larger of its two arenas, its input and the reserve (a refine encodes at both sizes, one after the other).</summary>
+    public long EncodeBytes => Bytes(RequestStage.Encode);
 
-    /// <summary>The denoising loop's activations: the step's arena (and the cached step's with the deep-feature cache under step caching), the reserve beside it, the conditioning, the loop's buffers and the sampler's history.</summary>
-    public long DenoiseBytes => Request.DenoiseBytes;
+    /// <summary>The denoising loop's activations: the step's arena (and the cached step's with the deep-feature cache under step caching), the reserve beside it, the conditioning, the loop's buffers and the sampler's history (a refine's low pass's when larger).</summary>
+    public long DenoiseBytes => Bytes(RequestStage.Denoise);
 
     /// <summary>The decode's activations: its arena and the reserve beside it (the loop's memory is freed first).</summary>
-    public long DecodeBytes => Request.DecodeBytes;
+    public long DecodeBytes => Bytes(RequestStage.Decode);
 
     /// <summary>The largest stage's activations.</summary>
-    public long ActivationBytes => Stages.Max(Request.Bytes);
+    public long ActivationBytes => Stages.Max(Bytes);
+
+    /// <summary>
+    /// A low-resolution refine's low pass (<see cref="GenerationOptions.RefineFrom"/>), or null: the plan of the request at
+    /// the smaller size, made under this plan's budget and weight residency. Its encode and denoising loop run (the
+    /// request's two encodes one after the other, then its loop before this plan's tail); its decode does not (the video
+    /// is decoded at the requested size, on this plan). <see cref="Launches"/> counts the requested size's plan alone.
+    /// </summary>
+    public MemoryPlan? LowPass { get; init; }
+
+    /// <summary>The activations <paramref name="stage"/> holds at most: the requested size's, or a refine's low pass's when larger.</summary>
+    public long Bytes(RequestStage stage) =>
+        LowPass is { } low && stage != RequestStage.Decode ? Math.Max(Request.Bytes(stage), low.Request.Bytes(stage)) : Request.Bytes(stage);
 
     /// <summary>The weights on the device during <paramref name="stage"/>.</summary>
     public long WeightsIn(RequestStage stage) => Weights.Held(Choices.Residency, stage);
 
     /// <summary>What <paramref name="stage"/> holds at most: the overhead, its weights and its activations.</summary>
-    public long PeakOf(RequestStage stage) => Overhead + WeightsIn(stage) + Request.Bytes(stage);
+    public long PeakOf(RequestStage stage) => Overhead + WeightsIn(stage) + Bytes(stage);
 
     /// <summary>The stage that holds the most.</summary>
     public RequestStage PeakStage => Stages.MaxBy(PeakOf);
@@ -81,11 +93,12 @@ public sealed record MemoryPlan(
     {
         var against = Budget is { } budget ? $"of a {ArenaPlan.FormatBytes(budget)} budget"
             : Limit == long.MaxValue ? "with no budget" : $"({ArenaPlan.FormatBytes(Limit)} free)";
-        var stages = string.Join(", ", Stages.Select(s => $"{Name(s)} {ArenaPlan.FormatBytes(Request.Bytes(s))} beside {ArenaPlan.FormatBytes(WeightsIn(s))} of weights"));
+        var stages = string.Join(", ", Stages.Select(s => $"{Name(s)} {ArenaPlan.FormatBytes(Bytes(s))} beside {ArenaPlan.FormatBytes(WeightsIn(s))} of weights"));
+        var low = LowPass is { } l ? $"; refine's low pass: {l.Choices.Describe(decode: false)}" : "";
         var reload = ReloadedBytes > 0 ? $"; uploads {ArenaPlan.FormatBytes(ReloadedBytes)} of weights again per request" : "";
         return string.Create(
             CultureInfo.InvariantCulture,
             $"peak {ArenaPlan.FormatBytes(Peak)} in the {Name(PeakStage)} {against}: {stages}; {Choices.Describe()}; "
-            + $"{Launches:N0} launches, {Cost:F2}x the unconstrained plan's {UnconstrainedLaunches:N0}{reload}");
+            + $"{Launches:N0} launches, {Cost:F2}x the unconstrained plan's {UnconstrainedLaunches:N0}{reload}{low}");
     }
 }

@@ -107,11 +107,13 @@ public static class MemoryPlanner
     /// Plans <paramref name="request"/> for a device whose models weigh <paramref name="weights"/>: under
     /// <paramref name="budget"/> (weights, <see cref="DeviceOverhead"/> and each stage's activations counted) when one is
     /// given, and within <paramref name="available"/> bytes (the device's free memory with none of the releasable models
-    /// loaded; <see cref="long.MaxValue"/>: no device). <paramref name="forced"/> skips the choosing; <paramref name="where"/>
-    /// names the device in a refusal. The one planning path of <c>generate</c>, the API and <c>cudai2v plan</c>.
+    /// loaded; <see cref="long.MaxValue"/>: no device). <paramref name="forced"/> skips the choosing; <paramref name="residency"/>
+    /// chooses among plans of that weight residency only (a refine's low pass runs under its requested size's);
+    /// <paramref name="where"/> names the device in a refusal. The one planning path of <c>generate</c>, the API and
+    /// <c>cudai2v plan</c>.
     /// </summary>
     /// <exception cref="ArenaOutOfMemoryException">Nothing fits; the message says what would.</exception>
-    public static MemoryPlan Plan(RequestModels models, MemoryRequest request, ComponentWeights weights, long? budget, long available, string where, MemoryChoices? forced = null)
+    public static MemoryPlan Plan(RequestModels models, MemoryRequest request, ComponentWeights weights, long? budget, long available, string where, MemoryChoices? forced = null, WeightResidency? residency = null)
     {
         ArgumentNullException.ThrowIfNull(models);
         ArgumentNullException.ThrowIfNull(request);
@@ -130,20 +132,19 @@ public static class MemoryPlanner
                 Caching = request.Caching,
             };
 
-        var residencies = weights.Releasable ? WeightResidencies.All : [WeightResidency.KeepAll];
+        IReadOnlyList<WeightResidency> residencies = !weights.Releasable ? [WeightResidency.KeepAll] : residency is { } only ? [only] : WeightResidencies.All;
         if (forced is not null)
         {
-            var residency = weights.Releasable ? forced.Residency : WeightResidency.KeepAll;
-            var plan = Finish(planner.Plan(forced), residency);
+            var plan = Finish(planner.Plan(forced), weights.Releasable ? forced.Residency : WeightResidency.KeepAll);
             return plan.Peak - overhead <= room ? plan : throw Refuse(planner, request, weights, room, budget, where);
         }
 
         // For each residency, the stages' room beside the weights it holds; the cheapest plan that fits them all.
         var encode = planner.Encode();
         var fitting = new List<MemoryPlan>();
-        foreach (var residency in residencies)
+        foreach (var held in residencies)
         {
-            long Room(RequestStage stage) => room == long.MaxValue ? long.MaxValue : room - weights.Held(residency, stage);
+            long Room(RequestStage stage) => room == long.MaxValue ? long.MaxValue : room - weights.Held(held, stage);
             if (encode.Bytes > Room(RequestStage.Encode))
             {
                 continue;
@@ -153,11 +154,36 @@ public static class MemoryPlanner
             var decode = ChooseDecode(planner, request, Room(RequestStage.Decode));
             if (step is not null && decode is { } d)
             {
-                fitting.Add(Finish(new RequestPlan(encode, step, d.Plan, d.Chunk, DecodeTile: d.Tile, DecodeTiles: d.Tiles), residency));
+                fitting.Add(Finish(new RequestPlan(encode, step, d.Plan, d.Chunk, DecodeTile: d.Tile, DecodeTiles: d.Tiles), held));
             }
         }
 
         return fitting.OrderBy(CostInLaunches).ThenBy(p => p.ReloadedBytes).FirstOrDefault() ?? throw Refuse(planner, request, weights, room, budget, where);
+    }
+
+    /// <summary>
+    /// <see cref="Plan"/> for a request of <paramref name="options"/> (<see cref="MemoryRequest.Of"/>, with
+    /// <paramref name="samplerSlots"/> latents of sampler history and <paramref name="textTokens"/> prompt tokens; its
+    /// <see cref="GenerationOptions.MemoryChoices"/> forced when set), and a refine's low pass
+    /// (<see cref="MemoryPlan.LowPass"/>) planned under the same budget and the requested size's weight residency, since it
+    /// runs between that plan's encode and its tail. What <c>generate</c>, the API and <c>cudai2v plan</c> call.
+    /// </summary>
+    /// <exception cref="ArenaOutOfMemoryException">Nothing fits; the message says what would.</exception>
+    public static MemoryPlan PlanRequest(
+        RequestModels models, GenerationOptions options, int samplerSlots, int textTokens, ComponentWeights weights, long? budget, long available, string where)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var plan = Plan(models, MemoryRequest.Of(options, models, samplerSlots, textTokens), weights, budget, available, where, options.MemoryChoices);
+        if (options.RefineFrom is not { } from)
+        {
+            return plan;
+        }
+
+        var low = options with { Width = from.Width, Height = from.Height, RefineFrom = null };
+        return plan with
+        {
+            LowPass = Plan(models, MemoryRequest.Of(low, models, samplerSlots, textTokens), weights, budget, available, where, options.MemoryChoices, plan.Choices.Residency),
+        };
     }
 
     /// <summary>

@@ -89,7 +89,30 @@ public sealed class PlanCommandTests
         Assert.Contains("fits", output, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void A_refine_plans_its_low_pass_under_the_requested_sizes_weights()
+    {
+        var (code, output, error) = Run("plan", "--memory-budget", "8GiB", "--refine-from", "640x352", "--refine-strength", "0.4");
+        Assert.True(code == ExitCodes.Success, output + error);
+        var line = Line(output, "refine: ");
+        Assert.Contains("the 50 steps at 640x352 first, under the same weights", line, StringComparison.Ordinal);
+        Assert.Contains("then the last 20 at 1280x704, decoded at that size", line, StringComparison.Ordinal);
+        Assert.DoesNotContain("VAE decode", line, StringComparison.Ordinal);
+
+        // The low pass runs under the requested size's weight residency (encoders released at 8 GiB) and fits beside it.
+        Assert.Contains("encoders released after use", line, StringComparison.Ordinal);
+        var (_, full, _) = Run("plan", "--memory-budget", "8GiB");
+        Assert.Equal(Line(full, "peak: "), Line(output, "peak: "));
+    }
+
+    private static string Line(string output, string start) => output.Split('\n').Single(l => l.StartsWith(start, StringComparison.Ordinal));
+
     [Theory]
+    [InlineData("plan", "--refine-from", "640x300")]
+    [InlineData("plan", "--refine-from", "1280x704")]
+    [InlineData("plan", "--refine-from", "wide")]
+    [InlineData("plan", "--refine-strength", "0.5")]
+    [InlineData("plan", "--refine-from", "640x352", "--steps", "1", "--refine-strength", "0.5")]
     [InlineData("plan", "--memory-budget", "lots")]
     [InlineData("plan", "--memory-budget", "0")]
     [InlineData("plan", "--height", "41")]

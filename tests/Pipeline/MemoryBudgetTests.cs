@@ -192,6 +192,44 @@ public sealed class MemoryBudgetTests
         Assert.Contains("fit", e.Message[e.Message.IndexOf(". ", StringComparison.Ordinal)..], StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void A_refine_plans_its_low_pass_under_the_requested_sizes_weights_and_gives_the_same_video()
+    {
+        using var engine = VideoEngineLoader.Load(ModelDirectory.Open(Fixtures.PipelineTiny), new EngineLoadOptions(new CacheRoot(_cache)));
+        var image = ImageLoader.Load(Fixtures.Path("pipeline-tiny", "input.png"));
+        var token = TestContext.Current.CancellationToken;
+        var refine = Options with { Height = 32, Width = 48, RefineFrom = new RefineSize(24, 16) };
+
+        // Forced choices hold for both passes; each model only for its stage reloads them around the low pass alike.
+        var kept = new MemoryChoices(false, long.MaxValue, Frames);
+        var reference = engine.Generate(image, refine with { MemoryChoices = kept }, cancellation: token);
+        var staged = engine.Generate(image, refine with { MemoryChoices = kept with { Residency = WeightResidency.OneStageAtATime } }, cancellation: token);
+        Assert.Equal(reference.Video.ToFloat32Array(), staged.Video.ToFloat32Array());
+        var low = staged.Memory!.LowPass!;
+        Assert.Equal(WeightResidency.OneStageAtATime, low.Choices.Residency);
+        Assert.Equal(new TensorShape(2 * Frames, 8, 12, 4), low.Request.Step.Sample);           // the tiny VAE scales by 2
+        Assert.Contains("refine's low pass: ", staged.Memory.Describe(), StringComparison.Ordinal);
+        Assert.Null(engine.Generate(image, Options with { MemoryChoices = kept }, cancellation: token).Memory!.LowPass);
+
+        // Under any budget that fits, the low pass shares the requested size's residency and fits beside its weights: the
+        // request's peak is the larger of the two passes' (a budget that releases models is among them).
+        var models = Models();
+        var weights = engine.Weights!;
+        var smallest = MemoryPlanner.PlanRequest(models, refine with { MemoryChoices = MemoryPlanner.Smallest(models, MemoryRequest.Of(refine, models, 0)) }, 0, 77, weights, null, long.MaxValue, "test");
+        var residencies = new HashSet<WeightResidency>();
+        var from = MemoryPlanner.DeviceOverhead + smallest.Peak;
+        for (var budget = from; budget < from + weights.Total + (16L << 20); budget += 512L << 10)
+        {
+            var plan = MemoryPlanner.PlanRequest(models, refine, 0, 77, weights, budget, long.MaxValue, "test");
+            Assert.Equal(plan.Choices.Residency, plan.LowPass!.Choices.Residency);
+            Assert.True(plan.Peak <= budget && plan.LowPass.PeakOf(RequestStage.Denoise) <= plan.Peak, plan.Describe());
+            residencies.Add(plan.Choices.Residency);
+        }
+
+        Assert.Contains(WeightResidency.OneStageAtATime, residencies);
+        Assert.Contains(WeightResidency.KeepAll, residencies);
+    }
+
     [Theory]
     [InlineData("24GiB", 24L << 30)]
     [InlineData("8 GiB", 8L << 30)]
