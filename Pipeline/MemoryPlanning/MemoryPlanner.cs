@@ -292,8 +292,10 @@ public static class MemoryPlanner
         if (budget is not null)
         {
             // Under a budget the advice that helps most is the budget this video needs.
-            var nothing = fits.StartsWith("Nothing smaller fits", StringComparison.Ordinal);
-            fits = (nothing ? "Nothing smaller fits either" : fits.TrimEnd('.')) + $"; or a budget of {ArenaPlan.FormatBytes(DeviceOverhead + need)} or more for this video.";
+            var enough = ArenaPlan.FormatBytes(DeviceOverhead + need);
+            fits = fits.StartsWith("Nothing smaller fits", StringComparison.Ordinal)
+                ? $"No smaller video fits this budget either; a budget of {enough} or more fits this one."
+                : fits.TrimEnd('.') + $"; or a budget of {enough} or more for this video.";
         }
 
         return new ArenaOutOfMemoryException(

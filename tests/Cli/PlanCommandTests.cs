@@ -34,6 +34,11 @@ public sealed class PlanCommandTests
         Assert.Contains("What would fit in the ", error, StringComparison.Ordinal);
         Assert.Contains("; or a budget of ", error, StringComparison.Ordinal);
 
+        // A budget below the overhead: no smaller video fits either, so the advice is the budget this one needs.
+        (code, _, error) = Run("plan", "--memory-budget", "512MiB");
+        Assert.Equal(ExitCodes.BadInput, code);
+        Assert.Contains("No smaller video fits this budget either; a budget of 4.76 GiB or more fits this one.", error, StringComparison.Ordinal);
+
         // The release default within 6 GiB: each model on the device only for its own stage (the encode stage cannot hold
         // the image encoders beside the UNet), the guided videos one after the other.
         (code, output, error) = Run("plan", "--memory-budget", "6GiB");
