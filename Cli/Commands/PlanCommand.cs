@@ -70,7 +70,10 @@ internal static class PlanCommand
                 throw new UsageException($"--cache-depth must be 0 to {unet.BlockOutChannels.Count - 1} for this UNet (the up block whose input is cached), got {depth}.");
             }
 
-            var tail = CheckRefine(options);
+            if (options.RefineProblem() is { } refine)
+            {
+                throw new UsageException($"--{refine.Message}.");
+            }
 
             // The sampler as generate builds it: its history is planned with the request.
             Sampler sampler;
@@ -87,7 +90,7 @@ internal static class PlanCommand
             var vaeDType = VideoEngineLoader.VaeDType(vaePrecision, vae.ForceUpcast, dtype);
             var models = new RequestModels(dtype, unet, unetShapes, vaeDType, vae, vaeShapes, clip, clipShapes);
             var weights = ComponentWeights.Of(dtype, unetShapes, clipShapes, vaeDType, vaeShapes);
-            var batch = options.UsesGuidance ? 2 : 1;
+            var batch = MemoryRequest.Of(options, models, sampler.StateSlots, TextTokens).Batch;
             var o = context.Out;
             o.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"request: {options.Width}x{options.Height}, {options.Frames} frame{(options.Frames == 1 ? "" : "s")}, {options.Steps} steps of {sampler.ClassName}, {batch} video{(batch == 1 ? "" : "s")} per step; "
@@ -98,7 +101,7 @@ internal static class PlanCommand
             {
                 o.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"refine: the {options.Steps} steps at {options.RefineFrom} first, under the same weights: image encode {ArenaPlan.FormatBytes(low.Request.EncodeBytes)}, "
-                    + $"denoising {ArenaPlan.FormatBytes(low.Request.DenoiseBytes)} ({low.Choices.Describe(decode: false)}); then the last {tail} at {options.Width}x{options.Height}, decoded at that size"));
+                    + $"denoising {ArenaPlan.FormatBytes(low.Request.DenoiseBytes)} ({low.Choices.Describe(decode: false)}); then the last {RefineSize.TailSteps(options.Steps, options.RefineStrength)} at {options.Width}x{options.Height}, decoded at that size"));
             }
 
             return ExitCodes.Success;
@@ -110,31 +113,6 @@ internal static class PlanCommand
                 File.Delete(scheduler);
             }
         }
-    }
-
-    /// <summary>The steps a refine runs again at the full size (0 without <c>--refine-from</c>), its options checked as generate checks them.</summary>
-    private static int CheckRefine(GenerationOptions options)
-    {
-        if (options.RefineFrom is not { } from)
-        {
-            return 0;
-        }
-
-        if (from.Problem(options.Width, options.Height) is { } problem)
-        {
-            throw new UsageException($"--refine-from {from}: {problem}.");
-        }
-
-        if (options.RefineStrength is not (> 0 and <= 1))
-        {
-            throw new UsageException($"--refine-strength must be a number above 0 and at most 1; got {options.RefineStrength.ToString(CultureInfo.InvariantCulture)}.");
-        }
-
-        var tail = RefineSize.TailSteps(options.Steps, options.RefineStrength);
-        return tail >= 1
-            ? tail
-            : throw new UsageException(string.Create(CultureInfo.InvariantCulture,
-                $"--refine-strength {options.RefineStrength} leaves no step of the {options.Steps}-step schedule to refine (int(steps * strength) is 0); raise it or --steps."));
     }
 
     private static void Print(TextWriter o, MemoryPlan plan)

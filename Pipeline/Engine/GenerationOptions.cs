@@ -133,14 +133,35 @@ public sealed record GenerationOptions
         Check(Sampler is null || Samplers.Names.Contains(Sampler), nameof(Sampler), $"sampler must be one of {string.Join(", ", Samplers.Names)}, got '{Sampler}'");
         Check(CacheInterval >= 1, nameof(CacheInterval), $"cache-interval must be 1 or more, got {CacheInterval}");
         Check(CacheDepth is null or >= 0, nameof(CacheDepth), $"cache-depth must be 0 or more (the up block whose input is cached), got {CacheDepth}");
-        Check(RefineStrength > 0 && RefineStrength <= 1, nameof(RefineStrength), $"refine-strength must be above 0 and at most 1, got {RefineStrength}");
-        if (RefineFrom is { } refine)
+        if (RefineProblem() is { } refine)
         {
-            Check(refine.Problem(Width, Height) is null, nameof(RefineFrom), $"refine-from {refine}: {refine.Problem(Width, Height)}");
-            Check(
-                RefineSize.TailSteps(Steps, RefineStrength) >= 1, nameof(RefineStrength),
-                $"refine-strength {RefineStrength} leaves no step of the {Steps}-step schedule to refine (int(steps * strength) is 0); raise it or the steps");
+            throw new ArgumentException(refine.Message + ".", refine.Option);
         }
+    }
+
+    /// <summary>
+    /// Why the refine settings (<see cref="RefineFrom"/>, <see cref="RefineStrength"/>) cannot run, or null: the option at
+    /// fault and a message that starts with its name on the command line ("refine-from 20x16: each side must be ...").
+    /// </summary>
+    public (string Option, string Message)? RefineProblem()
+    {
+        if (!(RefineStrength > 0 && RefineStrength <= 1))
+        {
+            return (nameof(RefineStrength), $"refine-strength must be above 0 and at most 1, got {RefineStrength}");
+        }
+
+        if (RefineFrom is not { } refine)
+        {
+            return null;
+        }
+
+        if (refine.Problem(Width, Height) is { } problem)
+        {
+            return (nameof(RefineFrom), $"refine-from {refine}: {problem}");
+        }
+
+        return RefineSize.TailSteps(Steps, RefineStrength) >= 1 ? null
+            : (nameof(RefineStrength), $"refine-strength {RefineStrength} leaves no step of the {Steps}-step schedule to refine (int(steps * strength) is 0); raise it or the steps");
     }
 
     private static void Check(bool ok, string name, string message)
